@@ -1,0 +1,104 @@
+"""Events into and actions out of the dialog engine.
+
+The engine is pure: ``step(state, event) -> (state, actions)``. Everything that touches the world
+(speech, the OMS, the clock) reaches it as an event and leaves it as an action; the call pipeline
+(or a test, or ``voice-agent chat``) executes the actions and feeds the results back as events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from voice_agent.oms.models import Order, WorkOrderType
+
+
+# --- events -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallStarted:
+    call_sid: str
+    today: date
+    channel: str = "twilio"
+
+
+@dataclass(frozen=True)
+class UserSaid:
+    """A final transcript of one caller turn."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class DtmfKey:
+    """One keypad key: ``0-9``, ``*`` or ``#``."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Silence:
+    """The caller said nothing for the configured time while the agent waited."""
+
+
+@dataclass(frozen=True)
+class OrderLookedUp:
+    """Result of a :class:`LookupOrder` action. ``order`` is None when the OMS has no such order;
+    ``error`` is set when the OMS could not be asked (down, timeout)."""
+
+    order_id: str
+    order: Order | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkOrderOpened:
+    """Result of a :class:`CreateWorkOrder` action. ``reference`` is what the caller is told
+    (the OMS id, or the agent's own reference when delivery is still pending)."""
+
+    request_id: str
+    reference: str | None
+    error: str | None = None
+
+
+Event = CallStarted | UserSaid | DtmfKey | Silence | OrderLookedUp | WorkOrderOpened
+
+
+# --- actions ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True)
+class LookupOrder:
+    order_id: str
+
+
+@dataclass(frozen=True)
+class CreateWorkOrder:
+    """Open a work order. ``request_id`` is stable for the same call + intent + order, so a
+    retried or replayed request maps to the same idempotency key."""
+
+    request_id: str
+    type: WorkOrderType
+    order_id: str
+    reason: str
+    item_sku: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the call to a human. ``summary`` carries intent, slots, last turns and why."""
+
+    reason: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HangUp:
+    """End the call once everything said before it has been played."""
+
+
+Action = Say | LookupOrder | CreateWorkOrder | Transfer | HangUp

@@ -1,0 +1,62 @@
+"""One settings object for the whole agent, read from ``VOICE_AGENT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Agent configuration. Every field can be set as ``VOICE_AGENT_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VOICE_AGENT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(
+        default=None,
+        description="Public base URL (e.g. https://abc.ngrok.app) used in TwiML and signatures.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Where SQLite files and recordings go.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL for call records and the outbox (default SQLite)."
+    )
+    oms_url: str | None = Field(
+        default=None, description="Base URL of the OMS REST API (default: the embedded OMS)."
+    )
+    embedded_oms: bool = Field(default=True, description="Serve the embedded demo OMS at /oms.")
+    oms_seed_file: Path | None = None
+    oms_timeout_s: float = 3.0
+
+    dialog_file: Path = PROJECT_ROOT / "dialogs" / "returns.yaml"
+
+    asr_model: Literal["tiny.en", "base"] = "tiny.en"
+    asr_cpu_threads: int = 0
+    asr_beam_size: int = 1
+    vad_stop_secs: float = 0.5
+    vad_start_secs: float = 0.2
+
+    silence_reprompt_s: float = 7.0
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_base_url: str | None = None
+    transfer_target: str | None = Field(
+        default=None, description="Phone number or SIP URI a handoff dials."
+    )
+
+    sip_enabled: bool = True
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+
+    speech_dir: Path = PROJECT_ROOT.parent / "shared" / "speech"
+
+    def sqlite_path(self, name: str) -> Path:
+        """A SQLite file under ``data_dir``, creating the folder if needed."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir / name
