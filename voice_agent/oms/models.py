@@ -26,6 +26,7 @@ class OrderItem(BaseModel):
     final_sale: bool = False
     size: str | None = None
     colour: str | None = None
+    current_price: float | None = None  # today's price, for price protection
 
 
 class Refund(BaseModel):

@@ -1,0 +1,110 @@
+"""Pure audio helpers: G.711 codecs, resampling, telephone-band simulation and WAV I/O.
+
+Everything here is synchronous and works on ``numpy`` arrays (float32 in [-1, 1]) or raw bytes,
+so codecs and the telephone-band path can be unit-tested without sockets or models.
+"""
+
+from __future__ import annotations
+
+import audioop
+import wave
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+PHONE_RATE = 8000
+ASR_RATE = 16000
+
+
+def float_to_pcm16(audio: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] to little-endian 16-bit PCM bytes (clipped)."""
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def pcm16_to_float(pcm: bytes) -> np.ndarray:
+    """Little-endian 16-bit PCM bytes to float32 samples in [-1, 1]."""
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def ulaw_encode(pcm: bytes) -> bytes:
+    """16-bit PCM to G.711 mu-law (one byte a sample)."""
+    return audioop.lin2ulaw(pcm, 2)
+
+
+def ulaw_decode(ulaw: bytes) -> bytes:
+    """G.711 mu-law to 16-bit PCM."""
+    return audioop.ulaw2lin(ulaw, 2)
+
+
+def alaw_encode(pcm: bytes) -> bytes:
+    """16-bit PCM to G.711 A-law."""
+    return audioop.lin2alaw(pcm, 2)
+
+
+def alaw_decode(alaw: bytes) -> bytes:
+    """G.711 A-law to 16-bit PCM."""
+    return audioop.alaw2lin(alaw, 2)
+
+
+def resample(audio: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
+    """High-quality (soxr VHQ) resampling of float mono audio."""
+    if in_rate == out_rate:
+        return audio.astype(np.float32, copy=False)
+    return soxr.resample(audio, in_rate, out_rate, quality="VHQ").astype(np.float32)
+
+
+def telephone_band(audio: np.ndarray, rate: int, out_rate: int = ASR_RATE) -> np.ndarray:
+    """What a caller's voice sounds like after a phone line: 8 kHz, mu-law round trip, then
+    resampled to ``out_rate``."""
+    narrow = resample(audio, rate, PHONE_RATE)
+    coded = pcm16_to_float(ulaw_decode(ulaw_encode(float_to_pcm16(narrow))))
+    return resample(coded, PHONE_RATE, out_rate)
+
+
+def mix_at_snr(
+    speech: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Add ``noise`` (looped or cut at a random offset) to ``speech`` at ``snr_db``."""
+    if len(noise) < len(speech):
+        noise = np.tile(noise, int(np.ceil(len(speech) / max(len(noise), 1))) + 1)
+    start = int(rng.integers(0, len(noise) - len(speech) + 1))
+    segment = noise[start : start + len(speech)].astype(np.float32)
+    p_speech = float(np.mean(speech**2)) + 1e-12
+    p_noise = float(np.mean(segment**2)) + 1e-12
+    gain = np.sqrt(p_speech / (p_noise * 10 ** (snr_db / 10)))
+    return (speech + gain * segment).astype(np.float32)
+
+
+def read_audio(path: Path, channel: int | None = None) -> tuple[np.ndarray, int]:
+    """Read any soundfile-supported file as float32 mono.
+
+    Args:
+        path: WAV/FLAC/OGG file.
+        channel: For multi-channel files, which channel to keep (0 = left); None mixes down.
+
+    Returns:
+        The samples and their sample rate.
+    """
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    if data.shape[1] == 1:
+        mono = data[:, 0]
+    elif channel is None:
+        mono = data.mean(axis=1)
+    else:
+        if not 0 <= channel < data.shape[1]:
+            raise ValueError(f"{path} has {data.shape[1]} channels; channel {channel} is not one")
+        mono = data[:, channel]
+    return np.ascontiguousarray(mono, dtype=np.float32), int(rate)
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+    """Write float mono (1-D) or multi-channel (frames x channels) audio as 16-bit PCM WAV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    channels = 1 if audio.ndim == 1 else audio.shape[1]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(float_to_pcm16(audio.reshape(-1)))
