@@ -1,0 +1,134 @@
+"""Shared bench helpers: text normalisation and WER, result JSON, and a plain-text table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "vs": "versus"}
+
+
+def number_words(n: int) -> str:
+    """Cardinal English words for 0 <= n < 10**12 ("one hundred twenty three")."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
+    for size, word in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            rest = n % size
+            head = number_words(n // size) + " " + word
+            return head + ("" if rest == 0 else " " + number_words(rest))
+    raise ValueError(n)
+
+
+def normalize_text(text: str) -> list[str]:
+    """Words for WER scoring: lowercase, no punctuation, digits spelled out, common
+    abbreviations expanded, hyphenated words split."""
+    text = text.lower().replace("%", " percent").replace("&", " and ")
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 -> 1000
+    text = re.sub(r"\b(mr|mrs|dr|st|vs)\.", lambda m: _ABBREVIATIONS[m.group(1)], text)
+    text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)
+    text = re.sub(r"[-/]", " ", text)
+    text = re.sub(r"[^\w\s']", " ", text).replace("'", "")
+    words: list[str] = []
+    for token in text.split():
+        if token.isdigit():
+            # Digit strings with a leading zero are read digit by digit ("007").
+            if len(token) > 1 and token.startswith("0") or len(token) > 12:
+                words.extend(_ONES[int(d)] for d in token)
+            else:
+                words.extend(number_words(int(token)).split())
+        else:
+            words.extend(_ABBREVIATIONS.get(token, token).split())
+    return words
+
+
+def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Word-level Levenshtein distance."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, start=1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate of one utterance after :func:`normalize_text`."""
+    ref = normalize_text(reference)
+    return edit_distance(ref, normalize_text(hypothesis)) / max(len(ref), 1)
+
+
+def corpus_wer(pairs: Sequence[tuple[str, str]]) -> float:
+    """Total edits over total reference words, for (reference, hypothesis) pairs."""
+    edits = words = 0
+    for ref, hyp in pairs:
+        r = normalize_text(ref)
+        edits += edit_distance(r, normalize_text(hyp))
+        words += len(r)
+    return edits / max(words, 1)
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` with a small environment header."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "benchmark": name,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or None},
+        **payload,
+    }
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A left-aligned plain-text table; floats are shown with 3 significant decimals."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return "-" if v is None else str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)

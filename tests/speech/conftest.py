@@ -1,0 +1,48 @@
+"""Fixtures for speech tests: real recordings from ../shared/speech and the real models."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_agent.audio import read_audio, resample
+from voice_agent.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def speech_dir() -> Path:
+    path = Settings().speech_dir
+    if not (path / "manifest.tsv").is_file():
+        pytest.skip(f"real speech folder {path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def references(speech_dir: Path) -> dict[str, str]:
+    with open(speech_dir / "manifest.tsv", newline="") as fh:
+        rows = csv.DictReader(fh, delimiter="\t")
+        return {r["path"]: r["reference"] for r in rows if r["kind"] == "speech"}
+
+
+def _load_16k(path: Path) -> np.ndarray:
+    audio, rate = read_audio(path)
+    return resample(audio, rate, 16000)
+
+
+@pytest.fixture(scope="session")
+def load_16k():
+    """Read a recording as float32 mono 16 kHz."""
+    return _load_16k
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    from voice_agent.speech.models import load_whisper, whisper_model_path
+
+    return load_whisper(whisper_model_path("tiny.en"), cpu_threads=2)

@@ -1,0 +1,139 @@
+"""One caller utterance in, its text out: faster-whisper tuned for short 8 kHz phone turns.
+
+The pipeline's VAD has already cut the turn, so Whisper's own VAD stays off and the whole
+utterance is decoded greedily (beam 1, temperature 0, no fallback): on phone audio beam search
+costs latency without a measurable gain, and tiny.en with beam 5 can loop on trailing silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import Segment
+
+SAMPLE_RATE = 16000
+
+#: Domain vocabulary for returns-and-refunds calls, usable as ``initial_prompt``.
+DOMAIN_PROMPT = (
+    "Returns and refunds hotline. My order number is 4 8 2 0 1 5. "
+    "I'd like to return an item, get a refund or an exchange. Receipt, store credit, label."
+)
+#: The same vocabulary as faster-whisper ``hotwords``.
+DOMAIN_HOTWORDS = "order number, return, refund, exchange, receipt, store credit, shipping label"
+
+
+@dataclass
+class AsrOptions:
+    """ASR decoding options.
+
+    Attributes:
+      beam_size: Beam width; 1 is greedy decoding (fastest; what phone turns use).
+      temperature: Sampling temperature; a single value disables temperature fallback, which
+        would re-decode a hard utterance up to five more times and blow the latency budget.
+      language: Spoken language code; fixed so base never spends time on language detection
+        (ignored by English-only models).
+      initial_prompt: Text fed to the decoder as previous context, to bias vocabulary and style.
+      hotwords: Extra words/phrases to bias towards (faster-whisper prefixes them as a prompt).
+      without_timestamps: Decode text tokens only; timestamps are not needed and cost tokens.
+      condition_on_previous_text: Feed each 30 s window's text to the next one; off because a
+        phone turn is one window and a bad window would poison the next.
+      no_speech_threshold: Whisper's own skip rule: a window whose no-speech probability is above
+        this AND whose average log-probability is below ``log_prob_threshold`` is dropped.
+      log_prob_threshold: See ``no_speech_threshold``.
+      compression_ratio_threshold: A segment whose text compresses better than this (gzip ratio)
+        is a repetition loop and is dropped.
+      drop_no_speech_prob: Extra filter on returned segments: drop a segment whose no-speech
+        probability is at least this and whose average log-probability is below
+        ``drop_logprob`` (Whisper's "Thank you." / "you" hallucinations on noise).
+      drop_logprob: See ``drop_no_speech_prob``.
+      max_tokens_per_second: Cap on decoded tokens per second of audio (plus 16), so a
+        degenerate decode stops early instead of running to 224 tokens; None disables.
+      min_duration_s: Shorter audio is not decoded at all (returns "").
+
+    """
+
+    beam_size: int = 1
+    temperature: float = 0.0
+    language: str | None = "en"
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    without_timestamps: bool = True
+    condition_on_previous_text: bool = False
+    no_speech_threshold: float | None = 0.6
+    log_prob_threshold: float | None = -1.0
+    compression_ratio_threshold: float | None = 2.4
+    drop_no_speech_prob: float = 0.6
+    drop_logprob: float = -0.7
+    max_tokens_per_second: float | None = 8.0
+    min_duration_s: float = 0.1
+
+
+def keep_segment(segment: Segment, opts: AsrOptions) -> bool:
+    """Whether a decoded segment is speech worth returning (pure; see :class:`AsrOptions`)."""
+    if not segment.text.strip():
+        return False
+    if (
+        opts.compression_ratio_threshold is not None
+        and segment.compression_ratio > opts.compression_ratio_threshold
+    ):
+        return False
+    return not (
+        segment.no_speech_prob >= opts.drop_no_speech_prob
+        and segment.avg_logprob < opts.drop_logprob
+    )
+
+
+def join_segments(segments: Iterable[Segment], opts: AsrOptions) -> str:
+    """Consume the segment generator and join the kept segments' text."""
+    return " ".join(s.text.strip() for s in segments if keep_segment(s, opts)).strip()
+
+
+def transcribe(model: WhisperModel, audio: np.ndarray, opts: AsrOptions | None = None) -> str:
+    """Transcribe one utterance.
+
+    Args:
+        model: A model from :func:`voice_agent.speech.models.load_whisper`.
+        audio: Float32 mono samples at 16 kHz in [-1, 1].
+        opts: Decoding options (defaults: :class:`AsrOptions`).
+
+    Returns:
+        The text, stripped; "" for silence, noise or too-short audio.
+
+    """
+    opts = opts or AsrOptions()
+    samples = np.asarray(audio, dtype=np.float32).reshape(-1)
+    duration = len(samples) / SAMPLE_RATE
+    if duration < opts.min_duration_s or not np.any(samples):
+        return ""
+    max_new_tokens = None
+    if opts.max_tokens_per_second is not None:
+        max_new_tokens = min(int(duration * opts.max_tokens_per_second) + 16, 224)
+    segments, _info = model.transcribe(
+        samples,
+        language=opts.language if model.model.is_multilingual else None,
+        beam_size=opts.beam_size,
+        best_of=1,
+        temperature=opts.temperature,
+        initial_prompt=opts.initial_prompt,
+        hotwords=opts.hotwords,
+        without_timestamps=opts.without_timestamps,
+        condition_on_previous_text=opts.condition_on_previous_text,
+        no_speech_threshold=opts.no_speech_threshold,
+        log_prob_threshold=opts.log_prob_threshold,
+        compression_ratio_threshold=opts.compression_ratio_threshold,
+        vad_filter=False,
+        max_new_tokens=max_new_tokens,
+    )
+    return join_segments(segments, opts)
+
+
+def warm_up(model: WhisperModel) -> None:
+    """Run one tiny decode so the first caller turn doesn't pay for lazy initialisation."""
+    rng = np.random.default_rng(0)
+    transcribe(model, (rng.standard_normal(SAMPLE_RATE) * 1e-3).astype(np.float32))
