@@ -1,1 +1,1 @@
-"""pipeline."""
+"""The per-call pipecat pipeline and the small processors it is made of."""

@@ -1,1 +1,1 @@
-"""telephony."""
+"""Telephony channels: Twilio Media Streams (webhook + websocket)."""

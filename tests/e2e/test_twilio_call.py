@@ -1,0 +1,80 @@
+"""A whole phone call over the real Twilio Media Streams websocket, in real time.
+
+The caller is synthesized speech sent as 8 kHz mu-law; it listens to each agent prompt (with its
+own Whisper model) and answers what it was asked, like a person would.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from voice_agent.audio import pcm16_to_float, resample, ulaw_decode
+from voice_agent.speech.asr import AsrOptions, transcribe
+from voice_agent.testing.twilio_caller import TwilioCaller
+from voice_agent.testing.voices import caller_ulaw
+
+pytestmark = pytest.mark.models
+
+ORDER_ID = "735902"
+
+
+def hear(ear, ulaw: bytes) -> str:
+    audio = resample(pcm16_to_float(ulaw_decode(ulaw)), 8000, 16000)
+    return transcribe(ear, audio, AsrOptions()).lower()
+
+
+def answer(heard: str) -> str | None:
+    if "goodbye" in heard or "bye" in heard:
+        return None
+    if "number" in heard and "order" in heard:
+        return "It's seven three five nine oh two."
+    if "why" in heard or "reason" in heard:
+        return "They arrived damaged."
+    if "right" in heard or "correct" in heard or "confirm" in heard or "shall i" in heard:
+        return "Yes, that's right."
+    return "I'd like to return my headphones."
+
+
+async def test_return_call_opens_work_order_before_hangup(agent_server, caller_voice, ear):
+    heard_log: list[str] = []
+    async with TwilioCaller(agent_server.ws_url) as caller:
+        since = caller.started_at
+        work_orders: list[dict] = []
+        for _turn in range(10):
+            first_audio_at, prompt = await caller.wait_for_prompt(since)
+            heard = hear(ear, prompt)
+            heard_log.append(heard)
+            reply = answer(heard)
+            if reply is None:
+                break
+            since = await caller.say(caller_ulaw(caller_voice, reply))
+        # Still on the line (no stop sent yet): the work order must already be in the OMS.
+        async with httpx.AsyncClient(base_url=agent_server.base_url) as http:
+            response = await http.get("/oms/work-orders", params={"call_sid": caller.call_sid})
+            response.raise_for_status()
+            work_orders = response.json()
+        if not caller.closed_by_server:
+            await caller.stop()
+        media = [r for r in caller.received if r.event == "media"]
+
+    transcript = "\n".join(heard_log)
+    assert len(work_orders) == 1, transcript
+    order = work_orders[0]
+    assert order["type"] == "return"
+    assert order["order_id"] == ORDER_ID
+    assert "damage" in order["reason"].lower(), order
+    assert order["call_sid"] == caller.call_sid
+    # The caller heard the reference it can quote.
+    spoken_ref = "".join(ch for ch in transcript if ch.isalnum())
+    ref_digits = "".join(ch for ch in order["id"] if ch.isdigit())
+    assert ref_digits[-3:] in spoken_ref or "reference" in transcript or "number" in transcript
+    # Agent audio: valid mu-law media events for our stream, real speech energy.
+    assert not caller.bad_messages, caller.bad_messages[:3]
+    assert media and all(0 < len(m.payload) <= 8000 for m in media)
+    pcm = pcm16_to_float(ulaw_decode(b"".join(m.payload for m in media)))
+    assert float(np.sqrt(np.mean(pcm**2))) > 0.01
+    assert time.monotonic() - caller.started_at < 120

@@ -1,0 +1,58 @@
+"""The FastAPI application: health, Twilio endpoints and the embedded OMS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from loguru import logger
+
+from voice_agent.registry import ModelRegistry
+from voice_agent.services import build_backends, build_services
+from voice_agent.settings import Settings
+from voice_agent.telephony.twilio import twilio_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Models load in the background: ``/health`` answers 503 until they are in."""
+    settings = settings or Settings()
+    backends = build_backends(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def load() -> None:
+            try:
+                models = await asyncio.to_thread(ModelRegistry.load, settings)
+                app.state.services = build_services(settings, models, backends)
+            except Exception as exc:
+                logger.exception("start-up failed")
+                app.state.startup_error = repr(exc)
+
+        loader = asyncio.create_task(load())
+        try:
+            yield
+        finally:
+            loader.cancel()
+            await backends.aclose()
+
+    app = FastAPI(title="voice_agent", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.services = None
+    app.state.startup_error = None
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        if app.state.services is not None:
+            return JSONResponse({"status": "ok"})
+        status = "error" if app.state.startup_error else "loading"
+        return JSONResponse(
+            {"status": status, "error": app.state.startup_error}, status_code=503
+        )
+
+    app.include_router(twilio_router())
+    if backends.oms_app is not None:
+        app.mount("/oms", backends.oms_app)
+    return app

@@ -1,0 +1,172 @@
+"""One call: the pipecat pipeline that joins a transport to VAD, ASR, the dialog and TTS.
+
+Channels (Twilio websocket, SIP/RTP, replay) build their transport and a :class:`CallControl`,
+then hand both to :func:`run_call`. Models and clients come from :class:`AgentServices`, built once
+per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
+
+from loguru import logger
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_transport import BaseTransport
+from pipecat.workers.runner import WorkerRunner
+
+from voice_agent.oms.models import Order, WorkOrderCreate
+from voice_agent.pipeline.dialog_processor import DialogProcessor
+from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperSTTService
+from voice_agent.registry import ModelRegistry
+from voice_agent.settings import Settings
+from voice_agent.speech.asr import AsrOptions
+
+if TYPE_CHECKING:
+    from voice_agent.dialog.engine import DialogEngine
+
+ASR_SAMPLE_RATE = 16000
+
+
+@dataclass
+class CallInfo:
+    call_sid: str
+    channel: str
+    caller: str | None = None
+    today: date | None = None
+
+
+class CallControl(Protocol):
+    """What a channel can do to the live call besides streaming audio."""
+
+    async def transfer(self, target: str | None, summary: dict[str, Any]) -> bool: ...
+
+    async def hang_up(self) -> None: ...
+
+
+class OrderLookup(Protocol):
+    async def get_order(self, order_id: str) -> Order | None: ...
+
+
+class WorkOrderSink(Protocol):
+    """Opens work orders; returns the reference the caller hears."""
+
+    async def submit(self, request: WorkOrderCreate, idempotency_key: str) -> str: ...
+
+
+class CallRecorder(Protocol):
+    async def start_call(self, call_sid: str, channel: str, caller: str | None) -> None: ...
+
+    async def add_turn(
+        self,
+        call_sid: str,
+        speaker: str,
+        text: str,
+        latency_ms: float | None = None,
+        interrupted: bool = False,
+    ) -> None: ...
+
+    async def add_event(self, call_sid: str, kind: str, data: dict[str, Any]) -> None: ...
+
+    async def end_call(self, call_sid: str, outcome: str) -> None: ...
+
+
+@dataclass
+class AgentServices:
+    """Everything a call needs, built once per process in ``create_app()``."""
+
+    settings: Settings
+    models: ModelRegistry
+    engine: DialogEngine
+    orders: OrderLookup
+    work_orders: WorkOrderSink
+    recorder: CallRecorder | None = None
+    extra_processors: list[FrameProcessor] = field(default_factory=list)
+
+
+def build_pipeline(
+    transport: BaseTransport,
+    call: CallInfo,
+    control: CallControl,
+    services: AgentServices,
+) -> tuple[Pipeline, DialogProcessor]:
+    settings = services.settings
+    vad = VADProcessor(
+        vad_analyzer=SileroVADAnalyzer(
+            params=VADParams(start_secs=settings.vad_start_secs, stop_secs=settings.vad_stop_secs)
+        )
+    )
+    stt = SharedWhisperSTTService(
+        services.models.whisper,
+        AsrOptions(beam_size=settings.asr_beam_size),
+        trailing_silence_secs=0.2,
+    )
+    dialog = DialogProcessor(call=call, control=control, services=services)
+    tts = SharedPiperTTSService(services.models.voice)
+    pipeline = Pipeline([transport.input(), vad, stt, dialog, tts, transport.output()])
+    return pipeline, dialog
+
+
+class CallSession:
+    """One call's pipeline and worker. ``dialog`` is available before :meth:`run` is awaited."""
+
+    def __init__(
+        self,
+        transport: BaseTransport,
+        call: CallInfo,
+        control: CallControl,
+        services: AgentServices,
+        *,
+        audio_out_sample_rate: int = 8000,
+    ) -> None:
+        self.call = call
+        pipeline, self.dialog = build_pipeline(transport, call, control, services)
+        self.worker = PipelineWorker(
+            pipeline,
+            params=PipelineParams(
+                audio_in_sample_rate=ASR_SAMPLE_RATE,
+                audio_out_sample_rate=audio_out_sample_rate,
+                enable_metrics=False,
+            ),
+            idle_timeout_secs=None,
+            enable_rtvi=False,
+            enable_turn_tracking=False,
+            check_dangling_tasks=False,
+        )
+
+        @transport.event_handler("on_client_disconnected")
+        async def _on_disconnected(_transport: BaseTransport, *_: Any) -> None:
+            logger.info(f"[{call.call_sid}] caller disconnected")
+            self.dialog.mark_abandoned()
+            await self.worker.cancel()
+
+    async def run(self) -> DialogProcessor:
+        """Run until the call ends (hang-up, transfer, or the caller leaving)."""
+        runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
+        await runner.add_workers(self.worker)
+        try:
+            await runner.run()
+        finally:
+            await self.dialog.finish()
+        return self.dialog
+
+
+async def run_call(
+    transport: BaseTransport,
+    call: CallInfo,
+    control: CallControl,
+    services: AgentServices,
+    *,
+    audio_out_sample_rate: int = 8000,
+) -> DialogProcessor:
+    """Run one call until it ends; the returned dialog processor holds its outcome and state."""
+    session = CallSession(
+        transport, call, control, services, audio_out_sample_rate=audio_out_sample_rate
+    )
+    return await session.run()

@@ -1,0 +1,319 @@
+"""The pipecat processor that joins a live call to the pure dialog engine.
+
+Transcripts, keypad digits and silences become engine events; the engine's actions become speech
+(``TTSSpeakFrame``), OMS requests, transfers and hang-ups. Events are stepped one at a time, in
+order, by a single task, so the engine's determinism carries over to the live call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputDTMFFrame,
+    InterimTranscriptionFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSSpeakFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voice_agent.dialog.types import (
+    Action,
+    CallStarted,
+    CreateWorkOrder,
+    DtmfKey,
+    Event,
+    HangUp,
+    LookupOrder,
+    OrderLookedUp,
+    Say,
+    Silence,
+    Transfer,
+    UserSaid,
+    WorkOrderOpened,
+)
+from voice_agent.oms.models import WorkOrderCreate
+
+if TYPE_CHECKING:
+    from voice_agent.pipeline.call import AgentServices, CallControl, CallInfo
+
+# If the TTS never produces audio for a prompt, deferred hang-ups/transfers still happen.
+PLAYBACK_FALLBACK_S = 30.0
+
+
+class DialogProcessor(FrameProcessor):
+    """Drives :class:`~voice_agent.dialog.engine.DialogEngine` from pipeline frames."""
+
+    def __init__(self, *, call: CallInfo, control: CallControl, services: AgentServices) -> None:
+        super().__init__(name=f"Dialog[{call.call_sid}]")
+        self.call = call
+        self._control = control
+        self._services = services
+        self._engine = services.engine
+        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._silence_task: asyncio.Task[None] | None = None
+        self.state: Any = None
+        self.outcome: str | None = None
+        self.transcript: list[tuple[str, str]] = []
+        self.actions: list[Action] = []
+        self.turns: list[dict[str, Any]] = []  # per caller input: what was heard, said and done
+        self._speaking = False
+        self._prompt_pending = False  # a Say was issued and has not finished playing
+        self._after_playback: list[Action] = []
+        self._user_stopped_at: float | None = None
+        self.turn_latencies_ms: list[float] = []
+        self._finished = False
+        self.idle = asyncio.Event()  # set while the agent waits for the caller
+
+    # -- frames -----------------------------------------------------------------------------------
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self._loop_task = self.create_task(self._event_loop(), name="dialog-events")
+            today = self.call.today or date.today()
+            await self._record_start()
+            await self._events.put(
+                CallStarted(call_sid=self.call.call_sid, today=today, channel=self.call.channel)
+            )
+            return
+        if isinstance(frame, TranscriptionFrame):
+            text = frame.text.strip()
+            if text:
+                self._cancel_silence_timer()
+                self.transcript.append(("user", text))
+                await self._record_turn("user", text)
+                await self._events.put(UserSaid(text))
+            return  # transcripts are for the dialog only: the TTS must not speak them
+        if isinstance(frame, InterimTranscriptionFrame):
+            return
+        if isinstance(frame, InputDTMFFrame):
+            self._cancel_silence_timer()
+            await self._events.put(DtmfKey(str(frame.button.value)))
+            return
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._cancel_silence_timer()
+            self.idle.clear()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._user_stopped_at = time.monotonic()
+        elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+            self._on_bot_started()
+        elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+            await self._on_bot_stopped()
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            await self._stop_loop()
+        await self.push_frame(frame, direction)
+
+    def _on_bot_started(self) -> None:
+        self._speaking = True
+        if self._user_stopped_at is not None:
+            latency = (time.monotonic() - self._user_stopped_at) * 1000
+            self.turn_latencies_ms.append(latency)
+            self._user_stopped_at = None
+
+    async def _on_bot_stopped(self) -> None:
+        self._speaking = False
+        if not self._prompt_pending:
+            return
+        self._prompt_pending = False
+        deferred, self._after_playback = self._after_playback, []
+        for action in deferred:
+            await self._finish_call(action)
+        if not deferred and not self._finished:
+            self._arm_silence_timer()
+            self.idle.set()
+
+    # -- the event loop ---------------------------------------------------------------------------
+    async def _event_loop(self) -> None:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            try:
+                await self._step(event)
+            except Exception:
+                # A bug in one step must not kill the call silently: apologise and hand over.
+                logger.exception(f"[{self.call.call_sid}] dialog step failed on {event!r}")
+                await self._speak("Sorry, something went wrong on my side. Let me get you a person.")
+                await self._defer(Transfer(reason="internal_error", summary=self._summary()))
+
+    async def _step(self, event: Event) -> None:
+        if isinstance(event, CallStarted):
+            self.state, actions = self._engine.start(event)
+        else:
+            if self.state is None or self.state.ended:
+                return
+            self.state, actions = self._engine.step(self.state, event)
+        described = _describe(event)
+        await self._record("step", {"event": described, "state": self.state.to_dict()})
+        if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence)):
+            self.turns.append({"input": described, "said": [], "actions": []})
+        turn = self.turns[-1]
+        for action in actions:
+            self.actions.append(action)
+            if isinstance(action, Say):
+                turn["said"].append(action.text)
+            else:
+                turn["actions"].append({"type": type(action).__name__} | asdict(action))
+            await self._execute(action)
+
+    async def _execute(self, action: Action) -> None:
+        if isinstance(action, Say):
+            await self._speak(action.text)
+        elif isinstance(action, LookupOrder):
+            await self._events.put(await self._lookup(action.order_id))
+        elif isinstance(action, CreateWorkOrder):
+            await self._events.put(await self._open_work_order(action))
+        elif isinstance(action, (Transfer, HangUp)):
+            await self._defer(action)
+
+    async def _speak(self, text: str) -> None:
+        self.transcript.append(("agent", text))
+        self._prompt_pending = True
+        self.idle.clear()
+        await self.push_frame(TTSSpeakFrame(text))
+        await self._record_turn("agent", text)
+
+    async def _defer(self, action: Action) -> None:
+        """Transfers and hang-ups wait until what was said before them has been played."""
+        if self._prompt_pending:
+            self._after_playback.append(action)
+            self.create_task(self._playback_fallback(), name="playback-fallback")
+        else:
+            await self._finish_call(action)
+
+    async def _playback_fallback(self) -> None:
+        await asyncio.sleep(PLAYBACK_FALLBACK_S)
+        if self._after_playback and not self._finished:
+            logger.warning(f"[{self.call.call_sid}] no end of playback seen; ending anyway")
+            self._prompt_pending = True
+            await self._on_bot_stopped()
+
+    async def _finish_call(self, action: Action) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._cancel_silence_timer()
+        if isinstance(action, Transfer):
+            self.outcome = "handed_off"
+            target = self._services.settings.transfer_target
+            ok = await self._control.transfer(target, action.summary | {"reason": action.reason})
+            await self._record("transfer", {"target": target, "ok": ok, "reason": action.reason})
+        else:
+            self.outcome = self.outcome or "resolved"
+            await self._control.hang_up()
+        await self.push_frame(EndFrame())
+
+    # -- OMS --------------------------------------------------------------------------------------
+    async def _lookup(self, order_id: str) -> OrderLookedUp:
+        try:
+            order = await self._services.orders.get_order(order_id)
+        except Exception as exc:
+            logger.warning(f"[{self.call.call_sid}] order lookup failed: {exc}")
+            return OrderLookedUp(order_id=order_id, order=None, error=str(exc) or type(exc).__name__)
+        await self._record("order_lookup", {"order_id": order_id, "found": order is not None})
+        return OrderLookedUp(order_id=order_id, order=order)
+
+    async def _open_work_order(self, action: CreateWorkOrder) -> WorkOrderOpened:
+        request = WorkOrderCreate(
+            call_sid=self.call.call_sid,
+            order_id=action.order_id,
+            type=action.type,
+            reason=action.reason,
+            item_sku=action.item_sku,
+            details=action.details,
+        )
+        try:
+            reference = await self._services.work_orders.submit(request, action.request_id)
+        except Exception as exc:
+            logger.error(f"[{self.call.call_sid}] work order not accepted: {exc}")
+            return WorkOrderOpened(request_id=action.request_id, reference=None, error=str(exc))
+        await self._record(
+            "work_order", {"request_id": action.request_id, "reference": reference}
+            | request.model_dump(mode="json")
+        )
+        return WorkOrderOpened(request_id=action.request_id, reference=reference)
+
+    # -- silence ----------------------------------------------------------------------------------
+    def _arm_silence_timer(self) -> None:
+        self._cancel_silence_timer()
+        self._silence_task = self.create_task(self._silence_after(), name="silence-timer")
+
+    def _cancel_silence_timer(self) -> None:
+        if self._silence_task is not None and not self._silence_task.done():
+            self._silence_task.cancel()
+        self._silence_task = None
+
+    async def _silence_after(self) -> None:
+        await asyncio.sleep(self._services.settings.silence_reprompt_s)
+        self._silence_task = None
+        await self._events.put(Silence())
+
+    # -- records ----------------------------------------------------------------------------------
+    def _summary(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "intent": getattr(state, "intent", None),
+            "slots": dict(getattr(state, "slots", {}) or {}),
+            "last_turns": self.transcript[-6:],
+        }
+
+    async def _record_start(self) -> None:
+        recorder = self._services.recorder
+        if recorder is not None:
+            await recorder.start_call(self.call.call_sid, self.call.channel, self.call.caller)
+
+    async def _record_turn(self, speaker: str, text: str, latency_ms: float | None = None) -> None:
+        recorder = self._services.recorder
+        if recorder is not None:
+            await recorder.add_turn(self.call.call_sid, speaker, text, latency_ms=latency_ms)
+
+    async def _record(self, kind: str, data: dict[str, Any]) -> None:
+        recorder = self._services.recorder
+        if recorder is not None:
+            await recorder.add_event(self.call.call_sid, kind, data)
+
+    def mark_abandoned(self) -> None:
+        if self.outcome is None:
+            self.outcome = "abandoned"
+
+    async def _stop_loop(self) -> None:
+        self._cancel_silence_timer()
+        if self._loop_task is not None:
+            await self._events.put(None)
+            self._loop_task = None
+
+    async def finish(self) -> None:
+        """Close the call record once the pipeline has ended."""
+        if self.outcome is None:
+            self.outcome = "abandoned"
+        recorder = self._services.recorder
+        if recorder is not None:
+            await recorder.end_call(self.call.call_sid, self.outcome)
+
+
+def _describe(event: Event) -> dict[str, Any]:
+    data = {"type": type(event).__name__}
+    if isinstance(event, UserSaid):
+        data["text"] = event.text
+    elif isinstance(event, DtmfKey):
+        data["key"] = event.key
+    elif isinstance(event, OrderLookedUp):
+        data |= {"order_id": event.order_id, "found": event.order is not None, "error": event.error}
+    elif isinstance(event, WorkOrderOpened):
+        data |= {"reference": event.reference, "error": event.error}
+    return data

