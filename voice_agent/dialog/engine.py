@@ -1,0 +1,357 @@
+"""The dialog engine: ``step(state, event) -> (state, actions)``, pure and deterministic.
+
+No clock, no I/O, no randomness: the date comes in with :class:`CallStarted`, OMS answers come
+in as events. Replaying the same events always gives the same actions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from voice_agent.dialog import upset
+from voice_agent.dialog.flows import advance
+from voice_agent.dialog.normalize import (
+    best_phrase_key,
+    find_code,
+    find_phrases,
+    match_item,
+    spell,
+    tokens,
+    yes_no,
+)
+from voice_agent.dialog.spec import DialogSpec
+from voice_agent.dialog.state import DialogState
+from voice_agent.dialog.turn import ORDER_BOUND, Turn
+from voice_agent.dialog.types import (
+    Action,
+    CallStarted,
+    DtmfKey,
+    Event,
+    OrderLookedUp,
+    Silence,
+    UserSaid,
+    WorkOrderOpened,
+)
+
+_KEYPAD_ANSWER = {"1": "yes", "2": "no"}  # during yes/no questions
+_SIZE = re.compile(
+    r"\b(?:size|a|an|in)\s+((?:extra\s+)?(?:small|medium|large)|xs|xl|xxl|s|m|l|"
+    r"\d+(?:\s+and\s+a\s+half)?)\b"
+)
+_RELATIVE = re.compile(r"\b(smaller|bigger|larger|longer|shorter)\s+(?:size|one|pair)\b")
+
+
+class DialogEngine:
+    """Runs one :class:`DialogSpec` for any number of calls (the state is per call)."""
+
+    def __init__(self, spec: DialogSpec):
+        self.spec = spec
+        self._intent_triggers = {name: i.triggers for name, i in spec.intents.items()}
+        self._faq_triggers = {name: f.triggers for name, f in spec.faq.items()}
+        self._reason_phrases = {name: r.phrases for name, r in spec.reasons.items()}
+        order_slot = spec.slots.get("order_id")
+        self._order_pattern = (order_slot.pattern if order_slot else None) or r"\d{6}"
+        self._order_digits = (order_slot.dtmf_digits if order_slot else None) or 6
+
+    # --- public API -----------------------------------------------------------------------------
+    def start(self, event: CallStarted) -> tuple[DialogState, list[Action]]:
+        t = Turn(self.spec, DialogState(call_sid=event.call_sid, today=event.today))
+        t.ask("greeting", None)
+        return t.finish()
+
+    def step(self, state: DialogState, event: Event) -> tuple[DialogState, list[Action]]:
+        if state.ended:
+            return state, []
+        t = Turn(self.spec, state)
+        if isinstance(event, UserSaid):
+            self._on_said(t, event.text)
+        elif isinstance(event, DtmfKey):
+            self._on_key(t, event.key)
+        elif isinstance(event, Silence):
+            self._on_silence(t)
+        elif isinstance(event, OrderLookedUp):
+            self._on_lookup(t, event)
+        elif isinstance(event, WorkOrderOpened):
+            self._on_work_order(t, event)
+        elif isinstance(event, CallStarted):
+            return self.start(event)
+        return t.finish()
+
+    # --- events ---------------------------------------------------------------------------------
+    def _on_said(self, t: Turn, text: str, keypad: bool = False) -> None:
+        words = tokens(text)
+        score = 0.0 if keypad else upset.turn_score(text, self.spec.upset)
+        t.set(
+            turns=(*t.s.turns, ("caller", f"[keypad] {text}" if keypad else text)),
+            upset=(*t.s.upset, score)[-self.spec.upset.window :],
+            silences=0,
+        )
+        if t.s.phase in ("lookup", "creating"):
+            return  # the caller talked while we wait for the OMS; the answer will come
+        if upset.level(t.s.upset, self.spec.upset) >= self.spec.upset.threshold:
+            t.transfer("caller upset", "transfer_upset")
+            return
+        if any(not h.negated for h in find_phrases(words, self.spec.handoff_phrases)):
+            t.transfer("caller asked for a person")
+            return
+        if not words:
+            t.say(t.s.question)
+            return
+        if score >= self.spec.upset.empathy_at:
+            t.tell("empathy")
+        if t.s.phase == "confirm":
+            self._on_confirm(t, text, words)
+        elif t.s.phase == "anything_else":
+            self._on_anything_else(t, text, words)
+        else:
+            self._on_answer(t, text, words)
+
+    def _ends_call(self, t: Turn, words: list[str]) -> bool:
+        hits = find_phrases(words, self.spec.goodbye_phrases, negation=False)
+        if hits:
+            t.goodbye()
+            return True
+        return False
+
+    def _wants_repeat(self, t: Turn, words: list[str]) -> bool:
+        if find_phrases(words, self.spec.repeat_phrases, negation=False):
+            t.say(t.s.question)
+            return True
+        return False
+
+    def _on_answer(self, t: Turn, text: str, words: list[str]) -> None:
+        pending = t.s.pending
+        changed = self._fill(t, text, words)
+        if not changed:
+            if self._ends_call(t, words) or self._wants_repeat(t, words):
+                return
+            key = pending or "intent"
+            if key == "order_id" and t.s.partial:
+                t.ask("order_incomplete", "order_id", heard=spell(t.s.partial))
+                return
+            if t.bump(key) >= self.spec.limits.max_attempts:
+                t.transfer(f"no answer understood for {key}", "transfer_stuck")
+                return
+        advance(t)
+
+    def _on_confirm(self, t: Turn, text: str, words: list[str]) -> None:
+        if self._fill(t, text, words):  # a correction: re-check and re-confirm
+            t.set(proposal=None)
+            advance(t)
+            return
+        answer = yes_no(text)
+        proposal = t.s.proposal or {}
+        if answer is True:
+            kind = proposal.get("kind")
+            if kind == "work_order":
+                t.create_work_order()
+            elif kind == "transfer":
+                t.transfer(str(proposal.get("reason", "caller accepted a transfer")))
+            elif kind == "intent":
+                t.set(intent=str(proposal["intent"]), proposal=None)
+                advance(t)
+            return
+        if answer is False:
+            if proposal.get("kind") == "work_order" and t.s.intent in ("return", "exchange"):
+                t.ask("what_to_change", "correction")
+            else:
+                t.tell("decline_ok")
+                t.anything_else()
+            return
+        if self._ends_call(t, words) or self._wants_repeat(t, words):
+            return
+        if t.bump("confirm") >= self.spec.limits.max_attempts:
+            t.transfer("no clear yes or no", "transfer_stuck")
+            return
+        t.say(t.render("yes_or_no") + " " + t.s.question)
+
+    def _on_anything_else(self, t: Turn, text: str, words: list[str]) -> None:
+        kept = {k: v for k, v in t.s.slots.items() if k == "order_id"}
+        t.set(intent=None, slots=kept, proposal=None, mentions=(), attempts={}, pending=None)
+        if self._fill(t, text, words) and t.s.intent is not None:
+            advance(t)
+            return
+        answer = yes_no(text)
+        if answer is False or self._ends_call(t, words):
+            if not t.s.ended:
+                t.goodbye()
+            return
+        if answer is True:
+            t.ask("ask_what_else", None)
+            return
+        t.bump("intent")
+        advance(t)
+
+    def _on_key(self, t: Turn, key: str) -> None:
+        t.set(silences=0)
+        if t.s.phase in ("confirm", "anything_else") and key in _KEYPAD_ANSWER:
+            self._on_said(t, _KEYPAD_ANSWER[key], keypad=True)
+            return
+        if key == "*":
+            t.set(dtmf="")
+            return
+        if key == "#":
+            if t.s.dtmf:
+                digits, t.s = t.s.dtmf, replace(t.s, dtmf="")
+                self._on_said(t, " ".join(digits), keypad=True)
+            return
+        if not key.isdigit():
+            return
+        digits = t.s.dtmf + key
+        if len(digits) >= self._order_digits:
+            t.set(dtmf="")
+            self._on_said(t, " ".join(digits), keypad=True)
+        else:
+            t.set(dtmf=digits)
+
+    def _on_silence(self, t: Turn) -> None:
+        if t.s.phase in ("lookup", "creating"):
+            return
+        count = t.s.silences + 1
+        t.set(silences=count)
+        if count >= self.spec.limits.max_silences:
+            t.goodbye("silence_goodbye")
+        else:
+            t.tell("silence", count - 1)
+
+    def _on_lookup(self, t: Turn, event: OrderLookedUp) -> None:
+        if t.s.phase != "lookup" or event.order_id != t.s.slots.get("order_id"):
+            return  # a stale answer for a number the caller has since corrected
+        if event.error is not None:
+            t.drop_slots("order_id")
+            t.propose("oms_down", {"kind": "transfer", "reason": "order system unavailable"})
+            return
+        if event.order is None:
+            heard = spell(event.order_id)
+            t.drop_slots("order_id", *ORDER_BOUND)
+            if t.bump("order_id") >= self.spec.limits.max_attempts:
+                t.transfer("order number not found", "transfer_stuck")
+                return
+            t.tell("order_not_found", heard=heard)
+            advance(t)
+            return
+        t.set(order=event.order, phase="slot")
+        self._fill_item(t, " ".join(t.s.mentions))
+        advance(t)
+
+    def _on_work_order(self, t: Turn, event: WorkOrderOpened) -> None:
+        proposal = t.s.proposal or {}
+        if t.s.phase != "creating" or event.request_id != proposal.get("request_id"):
+            return
+        if event.error is not None or not event.reference:
+            t.transfer("work order could not be opened", "work_order_failed")
+            return
+        wo_type = str(proposal.get("type"))
+        reason = str(t.s.slots.get("reason", ""))
+        label = "label_free" if reason in self.spec.policy.free_return_reasons else "label_fee"
+        t.set(references=(*t.s.references, event.reference))
+        key = f"done_{wo_type}" if f"done_{wo_type}" in self.spec.prompts else "work_order_done"
+        t.tell(key, reference=spell(event.reference), label=t.render(label))
+        t.goodbye()
+
+    # --- understanding one caller turn ----------------------------------------------------------
+    def _fill(self, t: Turn, text: str, words: list[str]) -> bool:
+        """Put everything the turn says into the slots; True when anything changed."""
+        before = (t.s.intent, dict(t.s.slots))
+        answered = self._fill_intent(t, words)
+        self._fill_order(t, text)
+        intent = self.spec.intents.get(t.s.intent or "")
+        wanted = set(intent.slots) if intent else set()
+        if t.s.order is None:
+            t.set(mentions=(*t.s.mentions, text))
+        else:
+            self._fill_item(t, text)
+        if "reason" in wanted or t.s.pending == "reason":
+            self._fill_reason(t, text, words)
+        if t.s.pending == "received":
+            answer = yes_no(text)
+            if answer is not None:
+                t.set_slot("received", answer)
+        if "exchange_for" in wanted:
+            self._fill_exchange(t, text)
+        return answered or (t.s.intent, t.s.slots) != before
+
+    def _fill_intent(self, t: Turn, words: list[str]) -> bool:
+        """Detect the intent (or a policy question); True when a side question was answered."""
+        intent = best_phrase_key(words, self._intent_triggers)
+        faq = best_phrase_key(words, self._faq_triggers)
+        faq_hits = find_phrases(words, self._faq_triggers.get(faq or "", []))
+        faq_len = max((h.length for h in faq_hits), default=0)
+        intent_len = max(
+            (h.length for h in find_phrases(words, self._intent_triggers.get(intent or "", []))),
+            default=0,
+        )
+        if faq is not None and faq_len >= intent_len:
+            policy = next((n for n, i in self.spec.intents.items() if i.handler == "policy"), None)
+            current = self.spec.intents.get(t.s.intent or "")
+            if current is not None and current.handler != "policy" and t.s.phase != "intent":
+                # a side question mid-flow: answer it, then carry on where we were
+                t.say(self.spec.faq[faq].answer.format_map(t.context()))
+                return True
+            if policy is not None:
+                t.set(intent=policy, slots={**t.s.slots, "faq": faq})
+            return False
+        if intent is not None and intent != t.s.intent:
+            t.set(intent=intent, proposal=None, attempts={})
+        return False
+
+    def _fill_order(self, t: Turn, text: str) -> None:
+        match, heard = find_code(text, self._order_pattern)
+        if match is None and heard and t.s.pending == "order_id":
+            combined = t.s.partial + heard
+            if re.fullmatch(self._order_pattern, combined):
+                match = combined
+            elif len(combined) < self._order_digits:
+                t.set(partial=combined)
+                return
+            else:
+                t.set(partial="")
+                t.tell("order_invalid", heard=spell(heard))
+                return
+        if match is None:
+            return
+        t.set(partial="")
+        if match != t.s.slots.get("order_id"):
+            t.set(order=None)
+            t.drop_slots(*ORDER_BOUND)
+            t.set_slot("order_id", match)
+
+    def _fill_item(self, t: Turn, text: str) -> None:
+        order = t.s.order
+        if order is None or len(order.items) < 2 or not text:
+            return
+        idx = match_item(text, [i.name for i in order.items])
+        if idx is not None and order.items[idx].sku != t.s.slots.get("item"):
+            t.set_slot("item", order.items[idx].sku)
+
+    def _fill_reason(self, t: Turn, text: str, words: list[str]) -> None:
+        key = best_phrase_key(words, self._reason_phrases)
+        if key is not None:
+            if key != t.s.slots.get("reason"):
+                t.drop_slots("reason_text")
+                t.set_slot("reason", key)
+            return
+        content = [w for w in words if len(w) > 2]
+        if t.s.pending == "reason" and len(content) >= 3 and yes_no(text) is None:
+            t.set_slot("reason", "other")
+            t.set_slot("reason_text", text.strip())
+
+    def _fill_exchange(self, t: Turn, text: str) -> None:
+        cleaned = " ".join(tokens(text))
+        found = []
+        rel = _RELATIVE.search(cleaned)
+        if rel:
+            found.append(f"a {rel.group(1)} size")
+        size = _SIZE.search(cleaned)
+        if size and not rel:
+            found.append(f"size {size.group(1)}")
+        colours = [c for c in self.spec.colours if re.search(rf"\b{re.escape(c)}\b", cleaned)]
+        item = t.s.item
+        colours = [c for c in colours if item is None or c != (item.colour or "")]
+        if colours:
+            found.append(f"in {colours[-1]}")
+        if found:
+            t.set_slot("exchange_for", " ".join(found))
+        elif t.s.pending == "exchange_for" and len(tokens(text)) >= 2 and yes_no(text) is None:
+            t.set_slot("exchange_for", text.strip())

@@ -1,0 +1,357 @@
+"""Turn what a caller said (as ASR wrote it) into values the dialog can match.
+
+Everything here is pure text processing: spoken digits and ASR digit strings to order numbers,
+yes/no in its many forms, phrase spotting with negation, and fuzzy matching of item names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+# Token similarity (rapidfuzz ``ratio``, 0-100) at which two words count as the same word.
+# 85 accepts plurals and one-letter ASR slips ("shoe"/"shoes" 89, "return"/"returned" 86,
+# "jaket"/"jacket" 91) and rejects different words ("shoes"/"shows" 80, "small"/"smell" 80,
+# "return"/"refund" 67). tests/dialog/test_normalize.py pins these cases.
+TOKEN_MATCH = 85.0
+_MIN_FUZZY_LEN = 4  # shorter words must match exactly: "too"/"two", "fit"/"fat"
+
+_CONTRACTIONS = [
+    (r"\bwon't\b", "will not"),
+    (r"\bcan't\b", "can not"),
+    (r"\bcannot\b", "can not"),
+    (r"\bain't\b", "is not"),
+    (r"n't\b", " not"),
+    (r"'re\b", " are"),
+    (r"'m\b", " am"),
+    (r"'ll\b", " will"),
+    (r"'ve\b", " have"),
+    (r"'d\b", " would"),
+    (r"\b(it|that|what|where|there|he|she|who|how|here|this)'s\b", r"\1 is"),
+    (r"'s\b", ""),
+]
+
+
+def clean(text: str) -> str:
+    """Lower-case, expand contractions, and keep only letters, digits and single spaces."""
+    out = text.lower().replace("\u2019", "'").replace("`", "'")
+    for pattern, repl in _CONTRACTIONS:
+        out = re.sub(pattern, repl, out)
+    out = re.sub(r"[^a-z0-9]+", " ", out)
+    return out.strip()
+
+
+def tokens(text: str) -> list[str]:
+    """Words of :func:`clean` text."""
+    cleaned = clean(text)
+    return cleaned.split() if cleaned else []
+
+
+# --- numbers ------------------------------------------------------------------------------------
+_UNITS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "niner": "9",
+}  # fmt: skip
+# Words that are digits only next to other digits: "oh", and what ASR writes for a digit it
+# misheard as a word ("won", "to", "for", "ate").
+_WEAK = {"oh": "0", "o": "0", "won": "1", "to": "2", "too": "2", "for": "4", "fore": "4",
+         "ate": "8", "tree": "3"}  # fmt: skip
+_TEENS = {
+    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
+    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
+}  # fmt: skip
+_TENS = {"twenty": "2", "thirty": "3", "forty": "4", "fourty": "4", "fifty": "5", "sixty": "6",
+         "seventy": "7", "eighty": "8", "ninety": "9"}  # fmt: skip
+_REPEAT = {"double": 2, "triple": 3}
+_FILLERS = {"uh", "um", "er", "erm", "dash", "hyphen"}
+_NATO = {
+    "alpha": "A", "alfa": "A", "bravo": "B", "charlie": "C", "delta": "D", "echo": "E",
+    "foxtrot": "F", "golf": "G", "hotel": "H", "india": "I", "juliet": "J", "juliett": "J",
+    "kilo": "K", "lima": "L", "mike": "M", "november": "N", "oscar": "O", "papa": "P",
+    "quebec": "Q", "romeo": "R", "sierra": "S", "tango": "T", "uniform": "U", "victor": "V",
+    "whiskey": "W", "whisky": "W", "xray": "X", "yankee": "Y", "zulu": "Z",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    strong: bool  # a real numeral, not a homophone or filler-ish word
+
+
+def _pieces(words: Sequence[str]) -> list[_Piece | None]:
+    """Map words to digit/letter pieces; ``None`` breaks a run. Consumes multi-word forms."""
+    out: list[_Piece | None] = []
+    i = 0
+    n = len(words)
+    while i < n:
+        w = words[i]
+        nxt = words[i + 1] if i + 1 < n else ""
+        # "a as in apple", "b for boy", "c like charlie"
+        if len(w) == 1 and w.isalpha():
+            for k in (2, 3):
+                link = " ".join(words[i + 1 : i + k])
+                if link in ("as", "for", "like", "as in") and i + k < n:
+                    target = words[i + k]
+                    if target.startswith(w) and len(target) > 1:
+                        out.append(_Piece(w.upper(), True))
+                        i += k + 1
+                        break
+            else:
+                target = ""
+            if target:
+                continue
+        if w in _REPEAT and nxt:
+            inner = _pieces([nxt])
+            if inner and inner[0] is not None:
+                out.append(_Piece(inner[0].text * _REPEAT[w], True))
+                i += 2
+                continue
+        if w.isdigit():
+            out.append(_Piece(w, True))
+        elif re.fullmatch(r"[a-z]+\d[a-z0-9]*|\d+[a-z]+[a-z0-9]*", w):
+            out.append(_Piece(w.upper(), True))
+        elif w in _UNITS:
+            if nxt == "hundred":
+                rest, used = _two_digits(words[i + 2 : i + 4])
+                out.append(_Piece(_UNITS[w] + (rest or "00"), True))
+                i += 2 + used
+                continue
+            out.append(_Piece(_UNITS[w], True))
+        elif w in _TEENS:
+            out.append(_Piece(_TEENS[w], True))
+        elif w in _TENS:
+            if nxt in _UNITS and nxt not in ("zero", "niner"):
+                out.append(_Piece(_TENS[w] + _UNITS[nxt], True))
+                i += 2
+                continue
+            out.append(_Piece(_TENS[w] + "0", True))
+        elif w in _NATO:
+            out.append(_Piece(_NATO[w], False))
+        elif w in _WEAK:
+            out.append(_Piece(_WEAK[w], False))
+        elif w in _FILLERS:
+            out.append(_Piece("", False))
+        else:
+            out.append(None)
+        i += 1
+    return out
+
+
+def _two_digits(words: Sequence[str]) -> tuple[str | None, int]:
+    """Read the two digits after "hundred": "eighty one" -> "81", "five" -> "05"."""
+    if words and words[0] == "and":
+        inner, used = _two_digits(words[1:])
+        return inner, used + 1 if inner else 0
+    if not words:
+        return None, 0
+    w = words[0]
+    if w in _TEENS:
+        return _TEENS[w], 1
+    if w in _TENS:
+        if len(words) > 1 and words[1] in _UNITS:
+            return _TENS[w] + _UNITS[words[1]], 2
+        return _TENS[w] + "0", 1
+    if w in _UNITS:
+        return "0" + _UNITS[w], 1
+    return None, 0
+
+
+def digit_runs(text: str) -> list[list[_Piece]]:
+    """Find runs of consecutive digit-like pieces, each with at least one real numeral."""
+    runs: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    for piece in [*_pieces(tokens(text)), None]:
+        if piece is None:
+            while current and not current[-1].text:
+                current.pop()
+            if any(p.strong for p in current):
+                runs.append(current)
+            current = []
+        else:
+            current.append(piece)
+    return runs
+
+
+def _variants(run: list[_Piece]) -> list[str]:
+    """Spell the run as a string, then with weak words trimmed at either edge ("for 4 8 1 ...")."""
+    lo, hi = 0, len(run)
+    out = ["".join(p.text for p in run)]
+    while lo < hi and not run[lo].strong:
+        lo += 1
+        out.append("".join(p.text for p in run[lo:hi]))
+    while hi > lo and not run[hi - 1].strong:
+        hi -= 1
+        out.append("".join(p.text for p in run[lo:hi]))
+        out.append("".join(p.text for p in run[0:hi]))
+    return [v for v in out if v]
+
+
+def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
+    """Find an order number (or similar code) in an utterance.
+
+    Returns ``(match, heard)``: ``match`` is the first run that fully matches ``pattern``;
+    otherwise ``heard`` is the longest digit string spoken (for "I heard ..." and for numbers a
+    caller splits across two turns).
+    """
+    regex = re.compile(pattern)
+    heard: str | None = None
+    for run in digit_runs(text):
+        variants = _variants(run)
+        for v in variants:
+            if regex.fullmatch(v):
+                return v, None
+        strong = "".join(p.text for p in run if p.strong)
+        if heard is None or len(strong) > len(heard):
+            heard = strong
+    return None, heard
+
+
+def spell(code: str) -> str:
+    """Read a code character by character: "481526" -> "4, 8, 1, 5, 2, 6"."""
+    return ", ".join(ch for ch in code.upper() if ch.isalnum())
+
+
+# --- yes / no -----------------------------------------------------------------------------------
+_UNSURE = ["not sure", "do not know", "no idea", "maybe", "i guess not sure"]
+_NO = [
+    "no", "nope", "nah", "negative", "not really", "not right", "not correct", "that is wrong",
+    "wrong", "incorrect", "do not", "not quite", "no thanks", "no thank you", "nothing else",
+    "not yet", "never", "not at all", "i did not", "it did not", "did not",
+]  # fmt: skip
+_YES = [
+    "yes", "yeah", "yea", "yep", "yup", "ya", "sure", "correct", "right", "that is right",
+    "ok", "okay", "alright", "all right", "please do", "go ahead", "absolutely", "of course",
+    "affirmative", "uh huh", "mhm", "sounds good", "do it", "exactly", "definitely", "that is it",
+    "perfect", "i did", "it did", "i have", "got it", "yes please", "please", "indeed",
+]  # fmt: skip
+
+
+def yes_no(text: str) -> bool | None:
+    """Classify a turn: True for yes, False for no, None when the turn is neither (or unsure)."""
+    words = tokens(text)
+    if not words or find_phrases(words, _UNSURE):
+        return None
+    no = find_phrases(words, _NO, negation=False)
+    yes = find_phrases(words, _YES, negation=False)
+    if no and yes:
+        # "yes, no problem" vs "no, that's not right": the first word of the turn decides.
+        return min(yes, key=lambda h: h.start).start < min(no, key=lambda h: h.start).start
+    if no:
+        return False
+    if yes:
+        return True
+    return None
+
+
+# --- phrases ------------------------------------------------------------------------------------
+_NEGATORS = {"not", "never", "instead"}
+_NEGATION_WINDOW = 3
+
+
+def word_match(said: str, expected: str) -> bool:
+    """Whether a spoken word is the expected word, allowing small ASR slips on longer words."""
+    if said == expected:
+        return True
+    if len(said) < _MIN_FUZZY_LEN or len(expected) < _MIN_FUZZY_LEN:
+        return False
+    return fuzz.ratio(said, expected) >= TOKEN_MATCH
+
+
+@dataclass(frozen=True)
+class Hit:
+    phrase: str
+    start: int
+    length: int
+    negated: bool
+
+
+def find_phrases(words: Sequence[str], phrases: Iterable[str], negation: bool = True) -> list[Hit]:
+    """Every occurrence of each phrase (a word sequence, fuzzy per word) in ``words``.
+
+    With ``negation``, a hit preceded within three words by "not"/"never"/"instead" is marked
+    ``negated`` ("I do not want a refund", "not the shoes, the jacket").
+    """
+    hits: list[Hit] = []
+    for phrase in phrases:
+        pw = phrase.split()
+        if not pw:
+            continue
+        for start in range(len(words) - len(pw) + 1):
+            if all(word_match(words[start + k], pw[k]) for k in range(len(pw))):
+                before = words[max(0, start - _NEGATION_WINDOW) : start]
+                neg = negation and any(w in _NEGATORS for w in before)
+                hits.append(Hit(phrase, start, len(pw), neg))
+    return hits
+
+
+def best_phrase_key(words: Sequence[str], table: Mapping[str, Sequence[str]]) -> str | None:
+    """Pick the key whose phrases give the longest non-negated hit.
+
+    Ties go to the later hit, then to the earlier key (callers correct themselves: "wrong
+    size, no, actually damaged").
+    """
+    best: tuple[int, int, int] | None = None
+    best_key: str | None = None
+    for rank, (key, phrases) in enumerate(table.items()):
+        for hit in find_phrases(words, phrases):
+            if hit.negated:
+                continue
+            score = (hit.length, hit.start, -rank)
+            if best is None or score > best:
+                best, best_key = score, key
+    return best_key
+
+
+# --- items --------------------------------------------------------------------------------------
+_ITEM_STOP = {"the", "a", "an", "of", "set", "and", "with", "my", "one", "pair"}
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+
+
+def match_item(text: str, names: Sequence[str]) -> int | None:
+    """Index of the item the caller means, or None when nothing (or more than one) fits.
+
+    Each item scores the share of its name's words the caller said (fuzzy per word, with
+    adjacent spoken words also tried joined: "head phones"). Words after "not" don't count.
+    "the first one" / "the second one" pick by position.
+    """
+    words = tokens(text)
+    for i, w in enumerate(words):
+        if w in _ORDINALS and (i + 1 < len(words) and words[i + 1] in ("one", "item", "thing")):
+            idx = _ORDINALS[w]
+            return idx % len(names) if names and idx < len(names) else None
+    joined = [a + b for a, b in zip(words, words[1:], strict=False)]
+    negated = {
+        i for i in range(len(words))
+        if any(w in _NEGATORS for w in words[max(0, i - _NEGATION_WINDOW + 1) : i])
+    }  # fmt: skip
+    scores: list[float] = []
+    for name in names:
+        name_words = [w for w in tokens(name) if w not in _ITEM_STOP]
+        if not name_words:
+            scores.append(0.0)
+            continue
+        hit = 0
+        for nw in name_words:
+            positive = any(word_match(w, nw) for i, w in enumerate(words) if i not in negated)
+            if positive or any(word_match(j, nw) for j in joined):
+                hit += 1
+        scores.append(hit / len(name_words))
+    top = max(scores, default=0.0)
+    if top <= 0.0 or scores.count(top) > 1:
+        return None
+    return scores.index(top)
+
+
+def mentioned_items(text: str, names: Sequence[str]) -> set[int]:
+    """Find the indices of items with at least one name word in the turn, negated or not."""
+    words = tokens(text)
+    out: set[int] = set()
+    for idx, name in enumerate(names):
+        for nw in tokens(name):
+            if nw not in _ITEM_STOP and any(word_match(w, nw) for w in words):
+                out.add(idx)
+    return out

@@ -1,0 +1,113 @@
+"""Run a scripted conversation against the engine with an in-memory OMS (tests, chat, demos).
+
+The tiny executor here answers :class:`LookupOrder` from a dict of orders and
+:class:`CreateWorkOrder` by recording the work order and handing back a reference; it is the
+same contract the voice pipeline fulfils over HTTP, with no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from voice_agent.dialog.engine import DialogEngine
+from voice_agent.dialog.state import DialogState
+from voice_agent.dialog.types import (
+    Action,
+    CallStarted,
+    CreateWorkOrder,
+    Event,
+    LookupOrder,
+    OrderLookedUp,
+    WorkOrderOpened,
+)
+from voice_agent.oms.models import Order
+
+
+@dataclass
+class MemoryOms:
+    """Orders by id, and the work orders opened (keyed by request id, so replays dedupe).
+
+    ``down`` makes every lookup fail as if the OMS were unreachable; ``fail_work_orders``
+    does the same for creating work orders.
+    """
+
+    orders: Mapping[str, Order]
+    down: bool = False
+    fail_work_orders: bool = False
+    work_orders: dict[str, CreateWorkOrder] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_orders(
+        cls, orders: Iterable[Order], down: bool = False, fail_work_orders: bool = False
+    ) -> MemoryOms:
+        return cls({o.order_id: o for o in orders}, down=down, fail_work_orders=fail_work_orders)
+
+    def execute(self, action: Action) -> Event | None:
+        """Carry out an OMS action; return the event to feed back (None for other actions)."""
+        if isinstance(action, LookupOrder):
+            if self.down:
+                return OrderLookedUp(action.order_id, None, error="OMS unreachable")
+            return OrderLookedUp(action.order_id, self.orders.get(action.order_id))
+        if isinstance(action, CreateWorkOrder):
+            if self.fail_work_orders:
+                return WorkOrderOpened(action.request_id, None, error="OMS unreachable")
+            if action.request_id not in self.references:
+                self.references[action.request_id] = f"WO{len(self.references) + 1:04d}"
+                self.work_orders[action.request_id] = action
+            return WorkOrderOpened(action.request_id, self.references[action.request_id])
+        return None
+
+
+@dataclass
+class Transcript:
+    """Everything a scripted call produced."""
+
+    state: DialogState
+    actions: list[Action]
+    events: list[Event]
+    steps: list[tuple[Event, list[Action]]]
+
+
+def run_events(engine: DialogEngine, oms: MemoryOms, start: CallStarted,
+               events: Iterable[Event]) -> Transcript:  # fmt: skip
+    """Feed caller events; OMS actions are executed at once and their results fed back."""
+    state, actions = engine.start(start)
+    all_actions = list(actions)
+    fed: list[Event] = [start]
+    steps: list[tuple[Event, list[Action]]] = [(start, list(actions))]
+    queue = list(actions)
+
+    def drain() -> None:
+        nonlocal state
+        while queue:
+            result = oms.execute(queue.pop(0))
+            if result is not None:
+                state, more = engine.step(state, result)
+                fed.append(result)
+                steps.append((result, list(more)))
+                all_actions.extend(more)
+                queue.extend(more)
+
+    drain()
+    for event in events:
+        if state.ended:
+            break
+        state, actions = engine.step(state, event)
+        fed.append(event)
+        steps.append((event, list(actions)))
+        all_actions.extend(actions)
+        queue.extend(actions)
+        drain()
+    return Transcript(state=state, actions=all_actions, events=fed, steps=steps)
+
+
+def run_script(engine: DialogEngine, orders: Iterable[Order], turns: Iterable[Event],
+               today: date, call_sid: str = "CA-test", down: bool = False,
+               fail_work_orders: bool = False) -> tuple[Transcript, MemoryOms]:  # fmt: skip
+    """Run caller turns (events) against a fresh in-memory OMS holding ``orders``."""
+    oms = MemoryOms.from_orders(orders, down=down, fail_work_orders=fail_work_orders)
+    transcript = run_events(engine, oms, CallStarted(call_sid=call_sid, today=today), turns)
+    return transcript, oms

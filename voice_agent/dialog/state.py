@@ -1,0 +1,61 @@
+"""The dialog state: an immutable value, replaced (never mutated) by every engine step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Any
+
+from voice_agent.oms.models import Order
+
+
+@dataclass(frozen=True)
+class DialogState:
+    """Everything the engine knows about one call.
+
+    Dicts here are never mutated after construction: the engine builds new ones and
+    :func:`dataclasses.replace` s the state, so old states stay valid for replay and records.
+    """
+
+    call_sid: str
+    today: date
+    phase: str = "intent"  # intent | slot | lookup | confirm | creating | anything_else | ended
+    intent: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    pending: str | None = None  # the slot the last question asked for
+    order: Order | None = None  # the looked-up order for slots["order_id"]
+    attempts: dict[str, int] = field(default_factory=dict)
+    silences: int = 0
+    dtmf: str = ""
+    partial: str = ""  # digits of an order number heard so far (caller paused mid-number)
+    proposal: dict[str, Any] | None = None  # what a yes in the confirm phase does
+    question: str = ""  # the last question asked (repeats, silence reprompts)
+    turns: tuple[tuple[str, str], ...] = ()  # (speaker, text), speaker "caller" | "agent"
+    upset: tuple[float, ...] = ()  # per caller turn upset scores
+    mentions: tuple[str, ...] = ()  # caller turns before the order was known (item matching)
+    references: tuple[str, ...] = ()  # work orders opened in this call
+    ended: bool = False
+
+    @property
+    def item(self) -> Any:
+        """The selected order item, if any."""
+        sku = self.slots.get("item")
+        if self.order is None or sku is None:
+            return None
+        return next((i for i in self.order.items if i.sku == sku), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serializable snapshot (for call records)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, Order):
+                value = value.model_dump(mode="json")
+            elif isinstance(value, tuple):
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[f.name] = value
+        return out
