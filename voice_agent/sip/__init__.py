@@ -1,0 +1,1 @@
+"""SIP trunk endpoint: a PJSIP (pjsua2) user agent bridged into pipecat pipelines."""

@@ -1,0 +1,92 @@
+"""Thread-safe audio buffers shared by PJSIP's media clock thread and the asyncio pipeline.
+
+PJSIP's conference bridge pulls one 20 ms frame of 8 kHz 16-bit PCM every 20 ms from the call's
+port (that clock is what paces outgoing RTP), and pushes one received frame every 20 ms.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+RATE = 8000
+FRAME_MS = 20
+FRAME_SAMPLES = RATE * FRAME_MS // 1000
+FRAME_BYTES = FRAME_SAMPLES * 2
+SILENCE = bytes(FRAME_BYTES)
+
+
+class PlayoutBuffer:
+    """PCM queued for the caller; read in fixed frames, padded with silence when short."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data = bytearray()
+        self._drained = threading.Event()
+        self._drained.set()
+        self.frames_played = 0
+        self.frames_silent = 0
+
+    def write(self, pcm: bytes) -> None:
+        if not pcm:
+            return
+        with self._lock:
+            self._data.extend(pcm)
+            self._drained.clear()
+
+    def read_frame(self) -> bytes:
+        """Next 20 ms frame (silence if nothing is queued)."""
+        with self._lock:
+            if not self._data:
+                self.frames_silent += 1
+                return SILENCE
+            frame = bytes(self._data[:FRAME_BYTES])
+            del self._data[:FRAME_BYTES]
+            self.frames_played += 1
+            if not self._data:
+                self._drained.set()
+        if len(frame) < FRAME_BYTES:
+            frame += bytes(FRAME_BYTES - len(frame))
+        return frame
+
+    def clear(self) -> int:
+        """Drop everything queued (barge-in); returns how many bytes were dropped."""
+        with self._lock:
+            dropped = len(self._data)
+            self._data.clear()
+            self._drained.set()
+        return dropped
+
+    @property
+    def buffered_s(self) -> float:
+        with self._lock:
+            return len(self._data) / (RATE * 2)
+
+    @property
+    def is_empty(self) -> bool:
+        return self._drained.is_set()
+
+
+class Upsampler2x:
+    """Streaming 8 -> 16 kHz PCM16 upsampler (zero-stuffing + windowed-sinc low-pass).
+
+    soxr's streaming resampler hands back audio in ~100 ms bursts; this keeps every 20 ms RTP
+    frame a 20 ms pipeline frame (the filter delay is about 2 ms), which VAD timing depends on.
+    """
+
+    def __init__(self, taps: int = 63):
+        n = np.arange(taps) - (taps - 1) / 2
+        cutoff = 0.23  # of the 16 kHz rate: passes speech to ~3.7 kHz, stops the 4 kHz+ images
+        kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.blackman(taps)
+        self._kernel = (kernel / kernel.sum() * 2).astype(np.float32)  # x2 makes up the zeros
+        self._state = np.zeros(taps - 1, dtype=np.float32)
+
+    def process(self, pcm: bytes) -> bytes:
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+        stuffed = np.zeros(2 * len(samples), dtype=np.float32)
+        stuffed[::2] = samples
+        work = np.concatenate([self._state, stuffed])
+        out = np.convolve(work, self._kernel, mode="valid")
+        self._state = work[len(work) - len(self._state) :]
+        return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()
