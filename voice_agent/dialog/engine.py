@@ -153,7 +153,7 @@ class DialogEngine:
                 advance(t)
             return
         if answer is False:
-            if proposal.get("kind") == "work_order" and t.s.intent in ("return", "exchange"):
+            if proposal.get("type") in ("return", "exchange"):
                 t.ask("what_to_change", "correction")
             else:
                 t.tell("decline_ok")
@@ -326,7 +326,7 @@ class DialogEngine:
             t.set_slot("item", order.items[idx].sku)
 
     def _fill_reason(self, t: Turn, text: str, words: list[str]) -> None:
-        key = best_phrase_key(words, self._reason_phrases)
+        key = best_phrase_key(words, self._reason_phrases, last=True)
         if key is not None:
             if key != t.s.slots.get("reason"):
                 t.drop_slots("reason_text")

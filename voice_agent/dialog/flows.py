@@ -136,7 +136,7 @@ def flow_return(t: Turn) -> None:
     order = t.s.order
     assert order is not None
     reason = t.spec.reasons.get(str(t.s.slots["reason"]))
-    implied = reason.implies_received if reason is not None else False
+    implied = reason.implies_received if reason is not None else True  # "other": described it
     if (order.status == "shipped" or not implied) and need_slot(t, "received"):
         return
     if t.s.slots.get("received") is False:

@@ -233,10 +233,11 @@ _YES = [
 def yes_no(text: str) -> bool | None:
     """Classify a turn: True for yes, False for no, None when the turn is neither (or unsure)."""
     words = tokens(text)
-    if not words or find_phrases(words, _UNSURE):
+    if not words or find_phrases(words, _UNSURE, fuzzy=False):
         return None
-    no = find_phrases(words, _NO, negation=False)
-    yes = find_phrases(words, _YES, negation=False)
+    # exact words: fuzzily, "correct" would be "incorrect"
+    no = find_phrases(words, _NO, negation=False, fuzzy=False)
+    yes = find_phrases(words, _YES, negation=False, fuzzy=False)
     if no and yes:
         # "yes, no problem" vs "no, that's not right": the first word of the turn decides.
         return min(yes, key=lambda h: h.start).start < min(no, key=lambda h: h.start).start
@@ -269,7 +270,9 @@ class Hit:
     negated: bool
 
 
-def find_phrases(words: Sequence[str], phrases: Iterable[str], negation: bool = True) -> list[Hit]:
+def find_phrases(
+    words: Sequence[str], phrases: Iterable[str], negation: bool = True, fuzzy: bool = True
+) -> list[Hit]:
     """Every occurrence of each phrase (a word sequence, fuzzy per word) in ``words``.
 
     With ``negation``, a hit preceded within three words by "not"/"never"/"instead" is marked
@@ -281,18 +284,24 @@ def find_phrases(words: Sequence[str], phrases: Iterable[str], negation: bool = 
         if not pw:
             continue
         for start in range(len(words) - len(pw) + 1):
-            if all(word_match(words[start + k], pw[k]) for k in range(len(pw))):
+            if fuzzy:
+                found = all(word_match(words[start + k], pw[k]) for k in range(len(pw)))
+            else:
+                found = list(words[start : start + len(pw)]) == pw
+            if found:
                 before = words[max(0, start - _NEGATION_WINDOW) : start]
                 neg = negation and any(w in _NEGATORS for w in before)
                 hits.append(Hit(phrase, start, len(pw), neg))
     return hits
 
 
-def best_phrase_key(words: Sequence[str], table: Mapping[str, Sequence[str]]) -> str | None:
+def best_phrase_key(
+    words: Sequence[str], table: Mapping[str, Sequence[str]], last: bool = False
+) -> str | None:
     """Pick the key whose phrases give the longest non-negated hit.
 
-    Ties go to the later hit, then to the earlier key (callers correct themselves: "wrong
-    size, no, actually damaged").
+    Ties go to the later hit, then to the earlier key. With ``last`` the hit that ends last
+    wins (callers correct themselves: "too small, no wait, it's defective").
     """
     best: tuple[int, int, int] | None = None
     best_key: str | None = None
@@ -300,7 +309,8 @@ def best_phrase_key(words: Sequence[str], table: Mapping[str, Sequence[str]]) ->
         for hit in find_phrases(words, phrases):
             if hit.negated:
                 continue
-            score = (hit.length, hit.start, -rank)
+            end = hit.start + hit.length
+            score = (end, hit.length, -rank) if last else (hit.length, hit.start, -rank)
             if best is None or score > best:
                 best, best_key = score, key
     return best_key

@@ -82,7 +82,7 @@ class Turn:
         if reason in self.spec.reasons:
             ctx["reason"] = self.spec.reasons[reason].say
         elif reason:
-            ctx["reason"] = "of " + str(s.slots.get("reason_text", "other reasons"))
+            ctx["reason"] = "of the reason you gave"
         if "exchange_for" in s.slots:
             ctx["exchange_for"] = str(s.slots["exchange_for"])
         order = s.order
