@@ -30,7 +30,8 @@ _RUN = rf"\+?\(?{_TOKEN}\)?(?:[ \-,]{{1,3}}\(?{_TOKEN}\)?)*"
 _NUMBERS = re.compile(rf"(?<![\w.+])(?:(?P<iso>{_ISO})|(?P<run>{_RUN}))(?![\w])(?!\.\d)", re.I)
 _TOKENS = re.compile(_TOKEN, re.I)
 
-_EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+)@((?:[\w-]+\.)+)([A-Za-z]{2,24})\b")
+_ATEXT = r"[\w!#$%&'*+/=?^`{|}~.-]"  # what an address's local part may contain (RFC 5322)
+_EMAIL = re.compile(rf"(?<!{_ATEXT})({_ATEXT}+)@((?:[\w-]+\.)+)([A-Za-z][\w-]{{1,62}})\b")
 _SPOKEN_EMAIL = re.compile(
     r"\b([a-z][\w]*(?: dot [a-z]\w*)*) at ((?:[a-z]\w* dot )+)(com|net|org|edu|gov|io|co|uk|de)\b",
     re.I,
