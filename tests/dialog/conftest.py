@@ -49,8 +49,12 @@ Run = Callable[..., tuple[Transcript, MemoryOms]]
 
 @pytest.fixture
 def run(engine: DialogEngine, orders: list[Order]) -> Run:
-    def _run(*turns: str, **flags: bool) -> tuple[Transcript, MemoryOms]:
+    def _run(
+        *turns: str, down: bool = False, fail_work_orders: bool = False
+    ) -> tuple[Transcript, MemoryOms]:
         events = [e for t in turns for e in to_event(t)]
-        return run_script(engine, orders, events, TODAY, **flags)
+        return run_script(
+            engine, orders, events, TODAY, down=down, fail_work_orders=fail_work_orders
+        )
 
     return _run

@@ -39,8 +39,7 @@ from voice_agent.dialog.types import (
 )
 from voice_agent.oms.models import Order
 from voice_agent.oms.seed import load_seed
-
-DEFAULT_DIALOG = Path(__file__).resolve().parents[2] / "dialogs" / "returns.yaml"
+from voice_agent.settings import Settings
 
 
 class HttpOms:
@@ -110,14 +109,16 @@ def _events(line: str) -> list[Event] | None:
 
 def main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(prog="voice-agent chat", description=__doc__.split("\n")[0])
-    parser.add_argument("--dialog", type=Path, default=DEFAULT_DIALOG)
+    parser.add_argument(
+        "--dialog", type=Path, default=None, help="default: the dialog_file setting"
+    )
     parser.add_argument("--oms-url", help="OMS REST base URL (default: demo orders in-process)")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     parser.add_argument("--call-sid", default="CHAT-1")
     args = parser.parse_args(argv)
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     try:
-        spec = load_dialog(args.dialog)
+        spec = load_dialog(args.dialog or Settings().dialog_file)
     except DialogSpecError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -57,8 +57,9 @@ _UNITS = {
 }  # fmt: skip
 # Words that are digits only next to other digits: "oh", and what ASR writes for a digit it
 # misheard as a word ("won", "to", "for", "ate").
-_WEAK = {"oh": "0", "o": "0", "won": "1", "to": "2", "too": "2", "for": "4", "fore": "4",
-         "ate": "8", "tree": "3"}  # fmt: skip
+# "or"/"owe" are how ASR often writes a spoken "oh" between digits.
+_WEAK = {"oh": "0", "o": "0", "or": "0", "owe": "0", "won": "1", "to": "2", "too": "2",
+         "for": "4", "fore": "4", "ate": "8", "tree": "3"}  # fmt: skip
 _TEENS = {
     "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
     "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",

@@ -145,8 +145,9 @@ class Turn:
         }
 
     def transfer(self, reason: str, key: str = "transfer") -> None:
+        summary = self.summary(reason)  # the caller's turns, not our "one moment" line
         self.tell(key)
-        self.actions.append(Transfer(reason=reason, summary=self.summary(reason)))
+        self.actions.append(Transfer(reason=reason, summary=summary))
         self.set(phase="ended", ended=True, pending=None, proposal=None)
 
     # --- OMS --------------------------------------------------------------------------------------

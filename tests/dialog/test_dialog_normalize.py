@@ -1,0 +1,249 @@
+import pytest
+from rapidfuzz import fuzz
+
+from voice_agent.dialog.normalize import (
+    TOKEN_MATCH,
+    best_phrase_key,
+    clean,
+    find_code,
+    match_item,
+    spell,
+    tokens,
+    word_match,
+    yes_no,
+)
+
+SIX = r"^[0-9]{6}$"
+
+
+@pytest.mark.parametrize(
+    ("said", "code"),
+    [
+        ("481526", "481526"),
+        ("4 8 1 5 2 6", "481526"),
+        ("4, 8, 1, 5, 2, 6.", "481526"),
+        ("4-8-1-5-2-6", "481526"),
+        ("481-526", "481526"),
+        ("four eight one five two six", "481526"),
+        ("Four, eight, one, five, two, six.", "481526"),
+        ("for ate won five to six", "481526"),
+        ("it's for 8 1 5 2 6", "481526"),
+        ("forty eight fifteen twenty six", "481526"),
+        ("four hundred eighty one five hundred twenty six", "481526"),
+        ("seven three five nine oh two", "735902"),
+        ("seven three five nine o two", "735902"),
+        ("nine one two three double four", "912344"),
+        ("triple seven one two three", "777123"),
+        ("double oh one two three four", "001234"),
+        ("four eight one, uh, five two six", "481526"),
+        ("my order number is 4 8 1 5 2 6 thanks", "481526"),
+        ("I want to return order 735902 please", "735902"),
+        ("I'm calling for order 7 3 5 9 0 2", "735902"),
+        ("three oh seven seven five five", "307755"),
+        ("seven three five nine or two", "735902"),
+        ("It's 7-3-5-9-0-2.", "735902"),
+        ("735-902", "735902"),
+    ],
+)
+def test_order_numbers(said, code):
+    assert find_code(said, SIX) == (code, None)
+
+
+@pytest.mark.parametrize(
+    ("said", "heard"),
+    [
+        ("4 8 1", "481"),
+        ("4 8 1 5 2 6 7", "4815267"),
+        ("I want to return it", None),
+        ("I need two of them", None),  # "two" alone: one word, still a digit run of length 1
+    ],
+)
+def test_no_order_number(said, heard):
+    match, got = find_code(said, SIX)
+    assert match is None
+    if heard is not None:
+        assert got == heard
+
+
+def test_weak_words_are_not_digits_alone():
+    # "to", "for", "oh" only count next to real digits
+    assert find_code("I want to go for it oh well", SIX) == (None, None)
+    assert find_code("one or two of them", SIX)[0] is None
+
+
+@pytest.mark.parametrize(
+    ("said", "code"),
+    [
+        ("A as in apple, B for boy, 1 2 3 4", "AB1234"),
+        ("alpha bravo one two three four", "AB1234"),
+        ("ab1234", "AB1234"),
+        ("C like charlie 4 5 6 7 8 9", "C456789"),
+    ],
+)
+def test_letters(said, code):
+    assert find_code(said, r"^[A-Z]{1,2}[0-9]{4,6}$")[0] == code
+
+
+def test_spell_reads_char_by_char():
+    assert spell("481526") == "4, 8, 1, 5, 2, 6"
+    assert spell("WO-0042") == "W, O, 0, 0, 4, 2"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "yes",
+        "Yeah.",
+        "yep",
+        "yup",
+        "sure",
+        "correct",
+        "that's right",
+        "ok",
+        "okay",
+        "go ahead",
+        "yes please",
+        "absolutely",
+        "uh huh",
+        "of course",
+        "sounds good",
+        "right",
+        "exactly",
+        "yeah that's it",
+        "Yes, no problem.",
+    ],
+)
+def test_yes(said):
+    assert yes_no(said) is True
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "no",
+        "No.",
+        "nope",
+        "nah",
+        "not really",
+        "that's wrong",
+        "incorrect",
+        "no thanks",
+        "no, that's not right",
+        "not yet",
+        "I didn't",
+        "no it never came",
+        "Nope, nothing else.",
+    ],
+)
+def test_no(said):
+    assert yes_no(said) is False
+
+
+@pytest.mark.parametrize("said", ["I'm not sure", "I don't know", "the jacket", "maybe", "", "hmm"])
+def test_neither(said):
+    assert yes_no(said) is None
+
+
+def test_clean_expands_contractions():
+    assert clean("Where's my refund? I haven't got it!") == "where is my refund i have not got it"
+    assert clean("I won't") == "i will not"  # not "won" -> 1
+    assert tokens("They're TOO small") == ["they", "are", "too", "small"]
+
+
+# The token threshold is set from these pairs: plurals and one-letter ASR slips match,
+# different words don't.
+SAME = [
+    ("shoe", "shoes"),
+    ("return", "returned"),
+    ("refund", "refunded"),
+    ("jaket", "jacket"),
+    ("headphone", "headphones"),
+    ("damage", "damaged"),
+    ("brokn", "broken"),
+    ("exchange", "exchanged"),
+    ("swimsuit", "swimsuits"),
+]
+DIFFERENT = [
+    ("shoes", "shows"),
+    ("small", "smell"),
+    ("return", "refund"),
+    ("late", "large"),
+    ("coat", "boat"),
+    ("track", "tracking"),
+    ("watch", "match"),
+    ("bag", "big"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME)
+def test_token_match_accepts(a, b):
+    assert word_match(a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), DIFFERENT)
+def test_token_match_rejects(a, b):
+    assert not word_match(a, b)
+
+
+def test_threshold_separates_the_pairs():
+    lowest_same = min(fuzz.ratio(a, b) for a, b in SAME if len(a) >= 4 and len(b) >= 4)
+    highest_diff = max(fuzz.ratio(a, b) for a, b in DIFFERENT if len(a) >= 4 and len(b) >= 4)
+    assert highest_diff < TOKEN_MATCH <= lowest_same
+
+
+ITEMS = ["blue running shoes", "rain jacket"]
+
+
+@pytest.mark.parametrize(
+    ("said", "idx"),
+    [
+        ("the shoes", 0),
+        ("the blue ones", 0),
+        ("running shoes", 0),
+        ("the shoe", 0),
+        ("the jacket", 1),
+        ("the rain jaket", 1),
+        ("my raincoat", None),  # one joined word "raincoat" is not "rain" or "jacket"
+        ("the rain coat", 1),
+        ("not the shoes, the jacket", 1),
+        ("the jacket, not the shoes", 1),
+        ("the first one", 0),
+        ("the second one", 1),
+        ("the last one", 1),
+        ("both", None),
+        ("the hat", None),
+    ],
+)
+def test_match_item(said, idx):
+    assert match_item(said, ITEMS) == idx
+
+
+def test_match_item_joined_words_and_ties():
+    assert match_item("the head phones", ["noise cancelling headphones", "desk lamp"]) == 0
+    assert match_item("the black one", ["black tote bag", "black sport band"]) is None
+    assert match_item("the black band", ["black tote bag", "black sport band"]) == 1
+
+
+REASONS = {
+    "wrong_size": ["wrong size", "too small", "too big", "does not fit"],
+    "damaged": ["damaged", "broken", "defective"],
+    "changed_mind": ["changed my mind", "do not need it"],
+}
+
+
+@pytest.mark.parametrize(
+    ("said", "key"),
+    [
+        ("they're too small", "wrong_size"),
+        ("it doesn't fit", "wrong_size"),
+        ("it broke", "damaged"),
+        ("it arrived brokn", "damaged"),
+        ("it's not damaged, it's too big", "wrong_size"),
+        ("I changed my mind", "changed_mind"),
+        ("too small, no wait, it's defective", "damaged"),
+        ("I just don't need it anymore", "changed_mind"),
+        ("the colour", None),
+    ],
+)
+def test_reason_phrases(said, key):
+    assert best_phrase_key(tokens(said), REASONS, last=True) == key
