@@ -87,6 +87,25 @@ def test_malformed_json_is_422(oms_server: ServerThread) -> None:
         assert response.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b'{"call_sid":"a","order_id":"481526","type":"return","details":{"x":NaN}}', "NaN"),
+        (b'{"call_sid":"a","order_id":"481526","type":"return","details":{"x":1e999}}', "NaN"),
+        (b'{"call_sid":"a","order_id":"481526","type":"return","reason":"\\ud800"}', "reason"),
+        (b'{"call_sid":"a","order_id":"481526","type":"return","details":' + b"[" * 5000, ""),
+    ],
+)
+def test_hostile_bodies_are_4xx(oms_server: ServerThread, raw: bytes, fragment: str) -> None:
+    with httpx.Client(base_url=oms_server.url) as http:
+        response = http.post(
+            "/work-orders", content=raw, headers={"content-type": "application/json"}
+        )
+        assert 400 <= response.status_code < 500, response.text
+        assert fragment in response.text
+        assert http.get("/work-orders").json() == []
+
+
 def test_seed_only_when_empty_and_data_survives_restart(tmp_path: Path) -> None:
     db = tmp_path / "oms.sqlite3"
     app = create_oms_app(db, today=TODAY)

@@ -7,16 +7,19 @@ it would talk to a real OMS; the main server mounts it at ``/oms``. Errors are J
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException, Query, Response, status
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate
 from voice_agent.oms.repository import (
     IdempotencyConflict,
+    InvalidDetails,
     OmsRepository,
     UnknownItem,
     UnknownOrder,
@@ -69,6 +72,18 @@ def create_oms_app(
         description="Demo order-management system: orders and return/refund work orders.",
     )
     app.state.oms_repository = repo
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's default echoes the input back, which fails to encode (-> 500) when the
+        # body held a lone surrogate; the location and message say enough.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        body = json.dumps({"detail": errors}, ensure_ascii=True, default=str)
+        return Response(body, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
+
     app.state.close = repo.engine.dispose
 
     @app.get("/orders", response_model=list[Order], summary="List all orders")
@@ -89,6 +104,7 @@ def create_oms_app(
         summary="Open a work order (idempotent with Idempotency-Key)",
         responses={
             200: {"model": WorkOrder, "description": "Replay of an earlier request with this key"},
+            400: {"model": ErrorBody, "description": "Body is not valid JSON text"},
             409: {"model": ErrorBody, "description": "Key reused with a different body"},
             422: {"description": "Invalid body, unknown order or unknown item"},
         },
@@ -100,7 +116,7 @@ def create_oms_app(
             result = repo.create_work_order(body, idempotency_key)
         except IdempotencyConflict as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-        except (UnknownOrder, UnknownItem) as exc:
+        except (UnknownOrder, UnknownItem, InvalidDetails) as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         if not result.created:
             response.status_code = status.HTTP_200_OK

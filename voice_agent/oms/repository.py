@@ -75,6 +75,10 @@ class UnknownItem(ValueError):
     """The work order names an item SKU that is not part of the order."""
 
 
+class InvalidDetails(ValueError):
+    """The work order's ``details`` cannot be stored as JSON (NaN or infinite numbers)."""
+
+
 class IdempotencyConflict(Exception):
     """The idempotency key was already used for a different request body."""
 
@@ -158,9 +162,15 @@ class OmsRepository:
         Raises:
             UnknownOrder: ``req.order_id`` is not an order.
             UnknownItem: ``req.item_sku`` is not an item of that order.
+            InvalidDetails: ``req.details`` holds NaN or infinite numbers.
             IdempotencyConflict: the key was used before with a different body.
 
         """
+        try:
+            json.dumps(req.details, allow_nan=False, default=str)
+            details = json.dumps(req.model_dump(mode="json")["details"], allow_nan=False)
+        except ValueError as exc:
+            raise InvalidDetails("details must not contain NaN or infinite numbers") from exc
         digest = request_hash(req)
         if idempotency_key is not None:
             earlier = self._by_key(idempotency_key, digest)
@@ -184,7 +194,7 @@ class OmsRepository:
                         type=req.type,
                         reason=req.reason,
                         item_sku=req.item_sku,
-                        details=json.dumps(req.model_dump(mode="json")["details"], sort_keys=True),
+                        details=details,
                         status="open",
                         created_at=created_at.isoformat(),
                         idempotency_key=idempotency_key,
