@@ -13,6 +13,7 @@ from loguru import logger
 from voice_agent.registry import ModelRegistry
 from voice_agent.services import build_backends, build_services
 from voice_agent.settings import Settings
+from voice_agent.store.api import calls_router
 from voice_agent.telephony.twilio import twilio_router
 
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.startup_error = repr(exc)
 
         loader = asyncio.create_task(load())
+        backends.outbox.start()
         try:
             yield
         finally:
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(twilio_router())
+    app.include_router(calls_router(backends.calls))
     if backends.oms_app is not None:
         app.mount("/oms", backends.oms_app)
     return app

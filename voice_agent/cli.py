@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--channel", type=int, default=None, help="channel of a stereo file")
     replay.add_argument("--json", action="store_true", help="print the turns as JSON")
     replay.add_argument("--call-sid", default=None, help="call SID to use (default: derived)")
-    replay.add_argument("--today", default=None, help="YYYY-MM-DD the OMS and dialog treat as today")
+    replay.add_argument("--today", default=None, help="YYYY-MM-DD treated as today")
 
     sub.add_parser("chat", help="talk to the dialog by typing", add_help=False)
     sub.add_parser("dialog-lint", help="validate a dialog file", add_help=False)

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
-    EndFrame,
     InputAudioRawFrame,
     OutputAudioRawFrame,
     StartFrame,
@@ -153,10 +152,13 @@ class ReplayResult:
 
 
 async def _wait_idle(session: CallSession, timeout: float) -> None:
+    """Wait until the agent waits for the caller, or has ended the call."""
     dialog = session.dialog
-    try:
-        await asyncio.wait_for(dialog.idle.wait(), timeout)
-    except TimeoutError:
+    waits = [asyncio.ensure_future(dialog.idle.wait()), asyncio.ensure_future(dialog.ended.wait())]
+    done, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if not done:
         logger.warning(f"[{session.call.call_sid}] agent did not go idle within {timeout}s")
 
 
@@ -180,13 +182,13 @@ async def replay_audio(
         await _wait_idle(session, RESPONSE_TIMEOUT_S)
         silence = float_to_pcm16(np.zeros(int(ASR_RATE * TRAILING_SILENCE_S), dtype=np.float32))
         for start, end in turns:
-            if session.dialog.state is not None and session.dialog.state.ended:
+            if session.dialog.ended.is_set():
                 break
             session.dialog.idle.clear()
             await transport.feed(float_to_pcm16(pcm_audio[start:end]) + silence)
             await _wait_idle(session, RESPONSE_TIMEOUT_S)
-        if session.dialog.outcome is None:
-            await transport.input().push_frame(EndFrame())
+        if not session.dialog.ended.is_set():
+            await session.worker.end(reason="caller track ended")
 
     driver = asyncio.create_task(drive())
     try:

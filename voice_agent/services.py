@@ -2,46 +2,60 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from voice_agent.dialog.engine import DialogEngine
-from voice_agent.dialog.spec import load_dialog
 from voice_agent.oms.client import OmsClient
 from voice_agent.oms.embedded import create_oms_app
 from voice_agent.oms.models import WorkOrderCreate
 from voice_agent.pipeline.call import AgentServices
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
+from voice_agent.store.calls import CallStore
+from voice_agent.store.db import Database, default_database_url
+from voice_agent.store.outbox import WorkOrderOutbox
 
 EMBEDDED_OMS_BASE = "http://embedded-oms/"
 
 
-class DirectWorkOrders:
-    """Opens work orders straight through the OMS client (no outbox)."""
+class WorkOrderRejected(Exception):
+    """The OMS refused the work order for good (it will never be opened)."""
 
-    def __init__(self, client: OmsClient) -> None:
-        self._client = client
+
+class OutboxWorkOrders:
+    """Work orders go through the durable outbox: written first, then delivered. The caller
+    hears the OMS id, or our own reference while the OMS is unreachable.
+    """
+
+    def __init__(self, outbox: WorkOrderOutbox) -> None:
+        self._outbox = outbox
 
     async def submit(self, request: WorkOrderCreate, idempotency_key: str) -> str:
-        return (await self._client.create_work_order(request, idempotency_key)).id
+        receipt = await self._outbox.submit(request, idempotency_key)
+        if receipt.status == "rejected":
+            raise WorkOrderRejected(receipt.error or "rejected by the OMS")
+        return receipt.reference
 
 
 @dataclass
 class Backends:
-    """The OMS side of the agent: the embedded OMS app (if any) and the client that reaches it."""
+    """Everything but the models: the embedded OMS (if any), the OMS client, the agent database
+    (call records and the work-order outbox).
+    """
 
     oms_app: FastAPI | None
     oms_client: OmsClient
-    closers: list[Any] = field(default_factory=list)
+    db: Database
+    calls: CallStore
+    outbox: WorkOrderOutbox
 
     async def aclose(self) -> None:
+        await self.outbox.stop()
         await self.oms_client.aclose()
+        self.db.dispose()
         if self.oms_app is not None:
             self.oms_app.state.close()
 
@@ -49,7 +63,7 @@ class Backends:
 def build_backends(settings: Settings, today: date | None = None) -> Backends:
     """The embedded OMS (own SQLite file) and a client for it, or a client for ``oms_url``.
 
-    The embedded OMS is reached over HTTP semantics in process (httpx's ASGI transport), so it
+    The embedded OMS is reached with HTTP semantics in process (httpx's ASGI transport), so it
     goes through the same client, status codes and idempotency headers as a remote OMS.
     """
     oms_app = None
@@ -67,17 +81,26 @@ def build_backends(settings: Settings, today: date | None = None) -> Backends:
         )
     else:
         raise ValueError("no OMS: set VOICE_AGENT_OMS_URL or enable the embedded OMS")
-    return Backends(oms_app=oms_app, oms_client=client)
+    db = Database(settings.database_url or default_database_url(settings.data_dir))
+    return Backends(
+        oms_app=oms_app,
+        oms_client=client,
+        db=db,
+        calls=CallStore(db),
+        outbox=WorkOrderOutbox(db, client),
+    )
 
 
-def build_services(
-    settings: Settings, models: ModelRegistry, backends: Backends, stack: AsyncExitStack | None = None
-) -> AgentServices:
+def build_services(settings: Settings, models: ModelRegistry, backends: Backends) -> AgentServices:
+    from voice_agent.dialog.engine import DialogEngine
+    from voice_agent.dialog.spec import load_dialog
+
     engine = DialogEngine(load_dialog(settings.dialog_file))
     return AgentServices(
         settings=settings,
         models=models,
         engine=engine,
         orders=backends.oms_client,
-        work_orders=DirectWorkOrders(backends.oms_client),
+        work_orders=OutboxWorkOrders(backends.outbox),
+        recorder=backends.calls,
     )

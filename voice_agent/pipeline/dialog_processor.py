@@ -19,6 +19,7 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
+    EndWorkerFrame,
     Frame,
     InputDTMFFrame,
     InterimTranscriptionFrame,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 
 # If the TTS never produces audio for a prompt, deferred hang-ups/transfers still happen.
 PLAYBACK_FALLBACK_S = 30.0
+APOLOGY = "Sorry, something went wrong on my side. Let me get you a person."
 
 
 class DialogProcessor(FrameProcessor):
@@ -78,6 +80,7 @@ class DialogProcessor(FrameProcessor):
         self.turn_latencies_ms: list[float] = []
         self._finished = False
         self.idle = asyncio.Event()  # set while the agent waits for the caller
+        self.ended = asyncio.Event()  # set once the agent has ended the call
 
     # -- frames -----------------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -111,19 +114,20 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._user_stopped_at = time.monotonic()
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
-            self._on_bot_started()
+            await self._on_bot_started()
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             await self._on_bot_stopped()
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._stop_loop()
         await self.push_frame(frame, direction)
 
-    def _on_bot_started(self) -> None:
+    async def _on_bot_started(self) -> None:
         self._speaking = True
         if self._user_stopped_at is not None:
             latency = (time.monotonic() - self._user_stopped_at) * 1000
             self.turn_latencies_ms.append(latency)
             self._user_stopped_at = None
+            await self._record("latency", {"end_of_speech_to_audio_ms": round(latency)})
 
     async def _on_bot_stopped(self) -> None:
         self._speaking = False
@@ -148,7 +152,7 @@ class DialogProcessor(FrameProcessor):
             except Exception:
                 # A bug in one step must not kill the call silently: apologise and hand over.
                 logger.exception(f"[{self.call.call_sid}] dialog step failed on {event!r}")
-                await self._speak("Sorry, something went wrong on my side. Let me get you a person.")
+                await self._speak(APOLOGY)
                 await self._defer(Transfer(reason="internal_error", summary=self._summary()))
 
     async def _step(self, event: Event) -> None:
@@ -159,7 +163,8 @@ class DialogProcessor(FrameProcessor):
                 return
             self.state, actions = self._engine.step(self.state, event)
         described = _describe(event)
-        await self._record("step", {"event": described, "state": self.state.to_dict()})
+        await self._record("event", described)
+        await self._record("state", {"state": self.state.to_dict()})
         if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence)):
             self.turns.append({"input": described, "said": [], "actions": []})
         turn = self.turns[-1]
@@ -168,7 +173,9 @@ class DialogProcessor(FrameProcessor):
             if isinstance(action, Say):
                 turn["said"].append(action.text)
             else:
-                turn["actions"].append({"type": type(action).__name__} | asdict(action))
+                described_action = {"type": type(action).__name__} | asdict(action)
+                turn["actions"].append(described_action)
+                await self._record("action", described_action)
             await self._execute(action)
 
     async def _execute(self, action: Action) -> None:
@@ -216,7 +223,8 @@ class DialogProcessor(FrameProcessor):
         else:
             self.outcome = self.outcome or "resolved"
             await self._control.hang_up()
-        await self.push_frame(EndFrame())
+        self.ended.set()
+        await self.push_frame(EndWorkerFrame(reason=self.outcome))
 
     # -- OMS --------------------------------------------------------------------------------------
     async def _lookup(self, order_id: str) -> OrderLookedUp:
@@ -224,7 +232,8 @@ class DialogProcessor(FrameProcessor):
             order = await self._services.orders.get_order(order_id)
         except Exception as exc:
             logger.warning(f"[{self.call.call_sid}] order lookup failed: {exc}")
-            return OrderLookedUp(order_id=order_id, order=None, error=str(exc) or type(exc).__name__)
+            error = str(exc) or type(exc).__name__
+            return OrderLookedUp(order_id=order_id, order=None, error=error)
         await self._record("order_lookup", {"order_id": order_id, "found": order is not None})
         return OrderLookedUp(order_id=order_id, order=order)
 
@@ -307,7 +316,7 @@ class DialogProcessor(FrameProcessor):
 
 
 def _describe(event: Event) -> dict[str, Any]:
-    data = {"type": type(event).__name__}
+    data: dict[str, Any] = {"type": type(event).__name__}
     if isinstance(event, UserSaid):
         data["text"] = event.text
     elif isinstance(event, DtmfKey):

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 from faster_whisper import WhisperModel
-from piper import PiperVoice
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
+from piper import PiperVoice
 
 from voice_agent.speech.asr import AsrOptions, transcribe
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,7 +133,5 @@ async def _read_start(websocket: WebSocket) -> tp.Start:
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):
         await websocket.close(code=code, reason=reason)
-    except RuntimeError:
-        pass
