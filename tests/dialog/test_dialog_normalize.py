@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from rapidfuzz import fuzz
 
@@ -7,6 +9,8 @@ from voice_agent.dialog.normalize import (
     clean,
     find_code,
     match_item,
+    means_all_items,
+    parse_date,
     spell,
     tokens,
     word_match,
@@ -247,3 +251,41 @@ REASONS = {
 )
 def test_reason_phrases(said, key):
     assert best_phrase_key(tokens(said), REASONS, last=True) == key
+
+
+TODAY = date(2026, 11, 22)  # a Sunday
+
+
+@pytest.mark.parametrize(
+    ("said", "day"),
+    [
+        ("yesterday", date(2026, 11, 21)),
+        ("the day before yesterday", date(2026, 11, 20)),
+        ("it came today", TODAY),
+        ("it came last monday", date(2026, 11, 16)),
+        ("on sunday", date(2026, 11, 15)),  # a weekday means the last one before today
+        ("three days ago", date(2026, 11, 19)),
+        ("a week ago", date(2026, 11, 15)),
+        ("2 weeks ago", date(2026, 11, 8)),
+        ("on November 16th", date(2026, 11, 16)),
+        ("the 16th of November", date(2026, 11, 16)),
+        ("on the 20th", date(2026, 11, 20)),
+        ("on the 25th", date(2026, 10, 25)),  # the 25th of this month is still ahead
+        ("december 1st", date(2025, 12, 1)),
+        ("the twenty first", date(2026, 11, 21)),
+        ("nov 3", date(2026, 11, 3)),
+    ],
+)
+def test_parse_date(said, day):
+    assert parse_date(said, TODAY) == day
+
+
+@pytest.mark.parametrize("said", ["may I ask something", "the first one", "yes", "february 30th"])
+def test_parse_date_none(said):
+    assert parse_date(said, TODAY) is None
+
+
+def test_all_items():
+    assert means_all_items("both of them")
+    assert means_all_items("the whole order")
+    assert not means_all_items("the jacket")

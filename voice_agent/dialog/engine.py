@@ -10,18 +10,20 @@ import re
 from dataclasses import replace
 
 from voice_agent.dialog import upset
-from voice_agent.dialog.flows import advance
+from voice_agent.dialog.flows import advance, multi_item_ok
 from voice_agent.dialog.normalize import (
     best_phrase_key,
     find_code,
     find_phrases,
     match_item,
+    means_all_items,
+    parse_date,
     spell,
     tokens,
     yes_no,
 )
 from voice_agent.dialog.spec import DialogSpec
-from voice_agent.dialog.state import DialogState
+from voice_agent.dialog.state import ALL_ITEMS, DialogState
 from voice_agent.dialog.turn import ORDER_BOUND, Turn
 from voice_agent.dialog.types import (
     Action,
@@ -50,6 +52,7 @@ class DialogEngine:
         self._intent_triggers = {name: i.triggers for name, i in spec.intents.items()}
         self._faq_triggers = {name: f.triggers for name, f in spec.faq.items()}
         self._reason_phrases = {name: r.phrases for name, r in spec.reasons.items()}
+        self._intent_by_handler = {i.handler: name for name, i in reversed(spec.intents.items())}
         order_slot = spec.slots.get("order_id")
         self._order_pattern = (order_slot.pattern if order_slot else None) or r"\d{6}"
         self._order_digits = (order_slot.dtmf_digits if order_slot else None) or 6
@@ -266,6 +269,10 @@ class DialogEngine:
             self._fill_reason(t, text, words)
         if t.s.pending == "received":
             answer = yes_no(text)
+            when = parse_date(text, t.s.today)
+            if when is not None and answer is not False:
+                t.set_slot("received_on", when.isoformat())  # "it came on Monday" is a yes
+                answer = True
             if answer is not None:
                 t.set_slot("received", answer)
         if "exchange_for" in wanted:
@@ -292,6 +299,10 @@ class DialogEngine:
             if policy is not None:
                 t.set(intent=policy, slots={**t.s.slots, "faq": faq})
             return False
+        if intent is None and t.s.intent is None:
+            # "they don't fit", "it arrived broken": a reason without the word return is a return
+            if best_phrase_key(words, self._reason_phrases) is not None:
+                intent = self._intent_by_handler.get("return")
         if intent is not None and intent != t.s.intent:
             t.set(intent=intent, proposal=None, attempts={})
         return False
@@ -324,6 +335,8 @@ class DialogEngine:
         idx = match_item(text, [i.name for i in order.items])
         if idx is not None and order.items[idx].sku != t.s.slots.get("item"):
             t.set_slot("item", order.items[idx].sku)
+        elif idx is None and means_all_items(text) and multi_item_ok(t):
+            t.set_slot("item", ALL_ITEMS)
 
     def _fill_reason(self, t: Turn, text: str, words: list[str]) -> None:
         key = best_phrase_key(words, self._reason_phrases, last=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from voice_agent.dialog.normalize import match_item
+from voice_agent.dialog.normalize import match_item, means_all_items
 from voice_agent.dialog.render import say_date, say_money
+from voice_agent.dialog.state import ALL_ITEMS
 from voice_agent.dialog.turn import Turn
 from voice_agent.oms.models import OrderItem
 
@@ -20,6 +21,11 @@ _REFUND_STATE = {
     "issued": "issued",
     "rejected": "not approved",
 }
+
+
+def intent_for(t: Turn, handler: str) -> str:
+    """The dialog file's name for the intent run by ``handler`` (the spec checks it exists)."""
+    return next((n for n, i in t.spec.intents.items() if i.handler == handler), handler)
 
 
 def _your(method: str) -> str:
@@ -41,7 +47,7 @@ def need_order(t: Turn) -> bool:
 def need_item(t: Turn) -> bool:
     s = t.s
     assert s.order is not None
-    if s.item is not None:
+    if s.selected_items:
         return False
     items = s.order.items
     if len(items) == 1:
@@ -52,6 +58,9 @@ def need_item(t: Turn) -> bool:
         idx = match_item(text, names)
         if idx is not None:
             t.set_slot("item", items[idx].sku)
+            return False
+        if multi_item_ok(t) and means_all_items(text):
+            t.set_slot("item", ALL_ITEMS)
             return False
     key = "ask_item" if len(items) <= 3 else "ask_item_open"
     if key not in t.spec.prompts:
@@ -65,6 +74,12 @@ def need_slot(t: Turn, name: str) -> bool:
         return False
     t.ask(f"ask_{name}", name, t.attempt(name))
     return True
+
+
+def multi_item_ok(t: Turn) -> bool:
+    """Returns and exchanges can cover several items in one work order."""
+    intent = t.spec.intents.get(t.s.intent or "")
+    return intent is not None and intent.handler in ("return", "exchange")
 
 
 def final_sale(t: Turn, item: OrderItem) -> bool:
@@ -86,6 +101,8 @@ def tell_then_anything_else(t: Turn, key: str, **extra: object) -> None:
 
 def work_order(t: Turn, wo_type: str, reason: str, **details: object) -> dict[str, object]:
     item = t.s.item
+    if item is None and t.s.selected_items:
+        details = {**details, "item_skus": [i.sku for i in t.s.selected_items]}
     return {
         "kind": "work_order",
         "type": wo_type,
@@ -116,11 +133,10 @@ def _not_delivered(t: Turn) -> bool:
 
 
 def _eligible(t: Turn) -> bool:
-    item = t.s.item
-    assert item is not None
-    if final_sale(t, item):
-        tell_then_anything_else(t, "final_sale")
-        return False
+    for item in t.s.selected_items:
+        if final_sale(t, item):
+            tell_then_anything_else(t, "final_sale", item=item.name)
+            return False
     if outside_window(t):
         tell_then_anything_else(t, "outside_window")
         return False
@@ -198,7 +214,7 @@ def flow_order_status(t: Turn) -> None:
     elif received:
         t.anything_else()
     else:
-        t.set(intent="delivery_problem")
+        t.set(intent=intent_for(t, "delivery_problem"))
         flow_delivery_problem(t)
 
 
@@ -245,7 +261,7 @@ def flow_cancel(t: Turn) -> None:
     elif order.status == "shipped":
         t.propose("confirm_intercept", work_order(t, "cancellation", "intercept", intercept=True))
     elif order.status == "delivered":
-        t.propose("offer_return", {"kind": "intent", "intent": "return"})
+        t.propose("offer_return", {"kind": "intent", "intent": intent_for(t, "return")})
     else:
         tell_then_anything_else(t, "status_cancelled")
 
@@ -282,6 +298,8 @@ def advance(t: Turn) -> None:
     if t.s.intent is None:
         if t.attempt("intent"):
             t.ask("help", None, t.attempt("intent") - 1)
+        elif "order_id" in t.s.slots and "ask_intent_order" in t.spec.prompts:
+            t.ask("ask_intent_order", None)
         else:
             t.ask("ask_intent", None)
         return

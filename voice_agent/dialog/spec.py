@@ -228,6 +228,10 @@ def _check(spec: DialogSpec) -> list[tuple[Path_, str]]:
                 problems.append((("intents", name, "slots", i), f"undefined slot {slot!r}"))
         if intent.handler not in ("policy", "handoff") and "order_id" not in intent.slots:
             problems.append((("intents", name, "slots"), "this handler needs slot 'order_id'"))
+    handlers = {i.handler for i in spec.intents.values()}
+    for needs, needed in (("cancel", "return"), ("order_status", "delivery_problem")):
+        if needs in handlers and needed not in handlers:
+            problems.append((("intents",), f"handler {needs!r} needs an intent with {needed!r}"))
     if "order_id" in spec.slots and spec.slots["order_id"].pattern is None:
         problems.append((("slots", "order_id"), "order_number slots need a 'pattern'"))
     for i, key in enumerate(spec.policy.free_return_reasons):

@@ -8,6 +8,8 @@ from typing import Any
 
 from voice_agent.oms.models import Order
 
+ALL_ITEMS = "*"  # the item slot's value when the caller means every item of the order
+
 
 @dataclass(frozen=True)
 class DialogState:
@@ -38,11 +40,18 @@ class DialogState:
 
     @property
     def item(self) -> Any:
-        """The selected order item, if any."""
+        """The one selected order item, if exactly one is selected."""
         sku = self.slots.get("item")
         if self.order is None or sku is None:
             return None
         return next((i for i in self.order.items if i.sku == sku), None)
+
+    @property
+    def selected_items(self) -> list[Any]:
+        """The selected items: one, or all of them when the caller said "both" (slot ``*``)."""
+        if self.order is not None and self.slots.get("item") == ALL_ITEMS:
+            return list(self.order.items)
+        return [self.item] if self.item is not None else []
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serializable snapshot (for call records)."""

@@ -24,7 +24,7 @@ from voice_agent.dialog.types import (
 )
 
 # Slots that describe the order the caller talks about; they go stale when the order changes.
-ORDER_BOUND = ("item", "received", "exchange_for")
+ORDER_BOUND = ("item", "received", "received_on", "exchange_for")
 
 
 class _Blank(dict[str, str]):
@@ -101,6 +101,9 @@ class Turn:
         if item is not None:
             ctx["item"] = item.name
             ctx["amount"] = say_money(item.price * item.quantity)
+        elif s.selected_items:
+            # prompts say "the {item}": "the shoes and the jacket"
+            ctx["item"] = " and the ".join(i.name for i in s.selected_items)
         elif order is not None and len(order.items) == 1:
             ctx["item"] = order.items[0].name
         ctx.update({k: str(v) for k, v in extra.items()})
@@ -167,7 +170,7 @@ class Turn:
                 **proposal,
                 "request_id": request_id(
                     s.call_sid, s.intent or "", proposal["type"], s.slots["order_id"],
-                    proposal.get("item_sku"),
+                    proposal.get("item_sku") or s.slots.get("item"),
                 ),
             }  # fmt: skip
         text = self.render(key, self.attempt("confirm"), **extra)
