@@ -158,7 +158,7 @@ async def test_writes_are_robust(store: CallStore) -> None:
     await store.end_call("CA-r", "handed_off")
     await store.end_call("CA-r", "resolved")  # the first outcome wins
     with pytest.raises(ValueError):
-        await store.end_call("CA-r", "exploded")  # type: ignore[arg-type]
+        await store.end_call("CA-r", "exploded")
     r = await store.get_call("CA-r")
     assert r is not None and r.caller is None and r.outcome == "handed_off"
     never = await store.get_call("CA-never-started")

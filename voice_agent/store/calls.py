@@ -92,7 +92,7 @@ class CallStore:
 
     # --- writes (async, one statement each, in a thread) ----------------------------------------
     async def start_call(
-        self, call_sid: str, channel: str, caller: str | None = None, at: datetime | None = None
+        self, call_sid: str, channel: str, caller: str | None = None, *, at: datetime | None = None
     ) -> None:
         """Record a new call. ``caller`` (a phone number or SIP URI) is stored masked."""
         await self._write(self._start, call_sid, channel, mask_phone(caller), at or utcnow())
@@ -100,11 +100,12 @@ class CallStore:
     async def add_turn(
         self,
         call_sid: str,
-        speaker: Speaker,
+        speaker: str,
         text: str,
-        at: datetime | None = None,
         latency_ms: float | None = None,
         interrupted: bool = False,
+        *,
+        at: datetime | None = None,
     ) -> None:
         """Record what the caller (``user``) or the agent said.
 
@@ -112,9 +113,9 @@ class CallStore:
             call_sid: the call.
             speaker: ``user`` (the caller) or ``agent``.
             text: what was said (masked before it is stored).
-            at: when the turn started (default: now).
             latency_ms: for agent turns, end of the caller's speech to first agent audio.
             interrupted: the caller barged in and the rest of this agent turn was not played.
+            at: when the turn started (default: now).
 
         """
         values = {
@@ -132,6 +133,7 @@ class CallStore:
         call_sid: str,
         kind: str,
         data: dict[str, Any] | None = None,
+        *,
         at: datetime | None = None,
     ) -> None:
         """Record a dialog state (``kind="state"``, ``data={"state": ...}``), an action, an error...
@@ -142,8 +144,8 @@ class CallStore:
         values["data"] = mask_data(data or {})
         await self._write(self._insert_event, values)
 
-    async def end_call(self, call_sid: str, outcome: Outcome, at: datetime | None = None) -> None:
-        """Record how the call ended; the first recorded outcome wins."""
+    async def end_call(self, call_sid: str, outcome: str, *, at: datetime | None = None) -> None:
+        """Record how the call ended (one of :data:`OUTCOMES`); the first recorded outcome wins."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
         await self._write(self._end, call_sid, outcome, at or utcnow())
