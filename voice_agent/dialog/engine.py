@@ -299,10 +299,10 @@ class DialogEngine:
             if policy is not None:
                 t.set(intent=policy, slots={**t.s.slots, "faq": faq})
             return False
-        if intent is None and t.s.intent is None:
-            # "they don't fit", "it arrived broken": a reason without the word return is a return
-            if best_phrase_key(words, self._reason_phrases) is not None:
-                intent = self._intent_by_handler.get("return")
+        # "they don't fit", "it arrived broken": a reason without the word return is a return
+        stated_problem = best_phrase_key(words, self._reason_phrases) is not None
+        if intent is None and t.s.intent is None and stated_problem:
+            intent = self._intent_by_handler.get("return")
         if intent is not None and intent != t.s.intent:
             t.set(intent=intent, proposal=None, attempts={})
         return False
