@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 from rapidfuzz import fuzz
 
+from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.normalize import (
     TOKEN_MATCH,
     best_phrase_key,
@@ -10,7 +11,6 @@ from voice_agent.dialog.normalize import (
     find_code,
     match_item,
     means_all_items,
-    parse_date,
     spell,
     tokens,
     word_match,

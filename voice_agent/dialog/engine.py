@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 
 from voice_agent.dialog import upset
+from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.flows import advance, multi_item_ok
 from voice_agent.dialog.normalize import (
     best_phrase_key,
@@ -17,7 +18,6 @@ from voice_agent.dialog.normalize import (
     find_phrases,
     match_item,
     means_all_items,
-    parse_date,
     spell,
     tokens,
     yes_no,
