@@ -121,29 +121,44 @@ def loguru_patcher(record: Any) -> None:
             extra[key] = mask_text(value)
 
 
+def mask_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Mask a stdlib log record in place: its message and its string arguments.
+
+    The arguments stay arguments (formatters such as uvicorn's access log read them).
+    """
+    if isinstance(record.msg, str):
+        record.msg = mask_text(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {k: mask_text(v) if isinstance(v, str) else v for k, v in record.args.items()}
+    return record
+
+
 class PiiLogFilter(logging.Filter):
-    """Stdlib logging filter that masks the message (with its args merged in)."""
+    """Stdlib logging filter that masks each record passing through (see :func:`mask_record`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: leave it to logging's own error report
-            return True
-        record.msg = mask_text(message)
-        record.args = None
+        mask_record(record)
         return True
 
 
 def install_log_masking() -> None:
-    """Mask PII in every loguru record and every stdlib log record from now on.
+    """Mask PII in every loguru record and every stdlib log record created from now on.
 
-    Sets loguru's global patcher (replacing any earlier one) and adds :class:`PiiLogFilter` to
-    the handlers of the root logger (records of child loggers pass through them).
+    Sets loguru's global patcher (replacing any earlier one) and wraps the stdlib log record
+    factory, so it works whatever handlers are configured later (uvicorn's included).
+    Calling it again does nothing more.
     """
     from loguru import logger
 
     logger.configure(patcher=loguru_patcher)
-    root = logging.getLogger()
-    for handler in root.handlers:
-        if not any(isinstance(f, PiiLogFilter) for f in handler.filters):
-            handler.addFilter(PiiLogFilter())
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "_masks_pii", False):
+        return
+
+    def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return mask_record(factory(*args, **kwargs))
+
+    masking_factory._masks_pii = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masking_factory)

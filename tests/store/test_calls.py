@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -48,11 +49,21 @@ async def store(db_url: str) -> AsyncIterator[CallStore]:
 def log_lines() -> Iterator[list[str]]:
     """Everything loguru logs meanwhile, with the masking the server installs at startup."""
     lines: list[str] = []
+    previous_factory = logging.getLogRecordFactory()
     install_log_masking()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    logging.getLogger().addHandler(handler)
     sink = logger.add(lines.append, format="{message} | {extra}", level="DEBUG")
     yield lines
     logger.remove(sink)
     logger.configure(patcher=lambda _record: None)
+    logging.getLogger().removeHandler(handler)
+    logging.setLogRecordFactory(previous_factory)
 
 
 async def record_test_call(store: CallStore, outbox: WorkOrderOutbox) -> str:
@@ -65,6 +76,7 @@ async def record_test_call(store: CallStore, outbox: WorkOrderOutbox) -> str:
         sid, "user", f"it's 4 8 1 5 2 6 and call me on 555 014 2211 or {EMAIL}", at=T0
     )
     logger.info("heard: call me on 555 014 2211 or {}", EMAIL)
+    logging.getLogger("voice_agent.test").warning("caller %s <%s>", PHONE, EMAIL)  # stdlib too
     await store.add_event(
         sid, "action", {"kind": "lookup_order", "order_id": "481526", "note": f"from {PHONE}"}
     )
@@ -146,6 +158,7 @@ async def test_calls_api_and_logs_have_no_pii(
     assert "481526" in one.text
     logged = "\n".join(log_lines)
     assert "incoming call CA-test-call-1" in logged and "heard:" in logged
+    assert "caller +*********11 <d***@***.com>" in logged
     assert raw_pii(logged) == [], logged
     await client.aclose()
 

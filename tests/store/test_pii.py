@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loguru import logger
 
-from voice_agent.pii import PiiLogFilter, loguru_patcher, mask_data, mask_phone, mask_text
+from voice_agent.pii import (
+    PiiLogFilter,
+    install_log_masking,
+    loguru_patcher,
+    mask_data,
+    mask_phone,
+    mask_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -119,3 +126,30 @@ def test_stdlib_filter_masks_messages(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="voice_agent.test_pii"):
         log.info("caller %s email %s order %s", "5550142211", "x.y@example.com", "481526")
     assert caplog.messages == ["caller ********11 email x***@***.com order 481526"]
+
+
+def test_install_masks_stdlib_records_whatever_the_handlers() -> None:
+    previous = logging.getLogRecordFactory()
+    stream: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            stream.append(self.format(record))
+
+    log = logging.getLogger("voice_agent.test_pii.install")
+    log.propagate = False
+    try:
+        install_log_masking()
+        install_log_masking()  # idempotent
+        handler = Collect()  # added after install, like uvicorn's handlers
+        log.addHandler(handler)
+        log.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/x?p=5550142211", "1.1", 200)
+        log.warning("mail %(who)s", {"who": "dana@example.com"})
+    finally:
+        logging.setLogRecordFactory(previous)
+        logger.configure(patcher=lambda _record: None)
+        log.handlers.clear()
+    assert stream == [
+        '127.0.0.1:5 - "GET /x?p=********11 HTTP/1.1" 200',
+        "mail d***@***.com",
+    ]

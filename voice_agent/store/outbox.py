@@ -230,13 +230,16 @@ class WorkOrderOutbox:
     async def deliver_due(self) -> int:
         """Claim the rows that are due and deliver them; returns how many were claimed."""
         entries = await self.db.run(self._claim_due)
-        for entry in entries:
-            try:
-                await asyncio.wait_for(self._deliver(entry), self.lease_s * 0.8)
-            except TimeoutError:
-                error = f"delivery took longer than {self.lease_s * 0.8:.0f}s"
-                await self.db.run(self._record_failure, entry.id, error, entry.attempts + 1)
+        # Concurrently: one slow delivery must not outlast the leases of the rest of the batch.
+        await asyncio.gather(*(self._deliver_claimed(entry) for entry in entries))
         return len(entries)
+
+    async def _deliver_claimed(self, entry: OutboxEntry) -> None:
+        try:
+            await asyncio.wait_for(self._deliver(entry), self.lease_s * 0.8)
+        except TimeoutError:
+            error = f"delivery took longer than {self.lease_s * 0.8:.0f}s"
+            await self.db.run(self._record_failure, entry.id, error, entry.attempts + 1)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver due rows until ``stop`` is set. Errors (e.g. database down) are logged."""
