@@ -20,6 +20,7 @@ from voice_agent.dialog.normalize import (
     means_all_items,
     spell,
     tokens,
+    words_to_numbers,
     yes_no,
 )
 from voice_agent.dialog.spec import DialogSpec
@@ -37,6 +38,11 @@ from voice_agent.dialog.types import (
 )
 
 _KEYPAD_ANSWER = {"1": "yes", "2": "no"}  # during yes/no questions
+_QUESTION_WORDS = {"what", "why", "how", "can", "could", "do", "does", "is", "are", "will", "who"}
+_FILLERS = {"hello", "hi", "hey", "yes", "yeah", "yep", "um", "uh", "er", "erm", "hmm", "ok",
+            "okay", "so", "well", "oh", "there", "anyone", "good", "morning", "afternoon",
+            "evening", "thanks", "thank", "you", "i", "am", "calling", "is", "this", "the",
+            "returns", "line", "right", "hiya", "howdy"}  # fmt: skip
 _SIZE = re.compile(
     r"\b(?:size|a|an|in)\s+((?:extra\s+)?(?:small|medium|large)|xs|xl|xxl|s|m|l|"
     r"\d+(?:\s+and\s+a\s+half)?)\b"
@@ -128,6 +134,10 @@ class DialogEngine:
         changed = self._fill(t, text, words)
         if not changed:
             if self._ends_call(t, words) or self._wants_repeat(t, words):
+                return
+            if pending is None and all(w in _FILLERS for w in words):
+                # "hello?", "um, yeah" before saying why they call: not a failed attempt
+                t.say(t.render("help"))
                 return
             key = pending or "intent"
             if key == "order_id" and t.s.partial:
@@ -323,9 +333,11 @@ class DialogEngine:
         if match is None:
             return
         t.set(partial="")
-        if match != t.s.slots.get("order_id"):
+        previous = t.s.slots.get("order_id")
+        if match != previous:
             t.set(order=None)
-            t.drop_slots(*ORDER_BOUND)
+            if previous is not None:  # a different order: its item choices no longer apply
+                t.drop_slots(*ORDER_BOUND)
             t.set_slot("order_id", match)
 
     def _fill_item(self, t: Turn, text: str) -> None:
@@ -346,12 +358,13 @@ class DialogEngine:
                 t.set_slot("reason", key)
             return
         content = [w for w in words if len(w) > 2]
-        if t.s.pending == "reason" and len(content) >= 3 and yes_no(text) is None:
+        question = text.strip().endswith("?") or words[0] in _QUESTION_WORDS
+        if t.s.pending == "reason" and len(content) >= 3 and yes_no(text) is None and not question:
             t.set_slot("reason", "other")
             t.set_slot("reason_text", text.strip())
 
     def _fill_exchange(self, t: Turn, text: str) -> None:
-        cleaned = " ".join(tokens(text))
+        cleaned = words_to_numbers(text)
         found = []
         rel = _RELATIVE.search(cleaned)
         if rel:

@@ -296,10 +296,10 @@ FLOWS: dict[str, Callable[[Turn], None]] = {
 def advance(t: Turn) -> None:
     """Do the next thing the current intent needs (or ask what the caller wants)."""
     if t.s.intent is None:
-        if t.attempt("intent"):
-            t.ask("help", None, t.attempt("intent") - 1)
-        elif "order_id" in t.s.slots and "ask_intent_order" in t.spec.prompts:
+        if "order_id" in t.s.slots and "ask_intent_order" in t.spec.prompts:
             t.ask("ask_intent_order", None)
+        elif t.attempt("intent"):
+            t.ask("help", None, t.attempt("intent") - 1)
         else:
             t.ask("ask_intent", None)
         return

@@ -173,6 +173,30 @@ def _two_digits(words: Sequence[str]) -> tuple[str | None, int]:
     return None, 0
 
 
+def words_to_numbers(text: str) -> str:
+    """Cleaned text with number words as digits: "size forty three" -> "size 43"."""
+    words = tokens(text)
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if w in _TENS and nxt in _UNITS and nxt != "zero":
+            out.append(_TENS[w] + _UNITS[nxt])
+            i += 2
+            continue
+        if w in _TENS:
+            out.append(_TENS[w] + "0")
+        elif w in _TEENS:
+            out.append(_TEENS[w])
+        elif w in _UNITS and w != "one":  # "the blue one" stays a word
+            out.append(_UNITS[w])
+        else:
+            out.append(w)
+        i += 1
+    return " ".join(out)
+
+
 def digit_runs(text: str) -> list[list[_Piece]]:
     """Find runs of consecutive digit-like pieces, each with at least one real numeral."""
     runs: list[list[_Piece]] = []
