@@ -1,6 +1,8 @@
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 from voice_agent.dialog.dates import parse_date
@@ -289,3 +291,37 @@ def test_all_items():
     assert means_all_items("both of them")
     assert means_all_items("the whole order")
     assert not means_all_items("the jacket")
+
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def speak(code: str, style: str) -> str:
+    """How a caller (through ASR) may say a digit string."""
+    if style == "digits":
+        return " ".join(code)
+    if style == "commas":
+        return ", ".join(code) + "."
+    if style == "words":
+        return " ".join("oh" if d == "0" else WORDS[int(d)] for d in code)
+    if style == "doubles":  # "double five" for a repeated digit
+        out, i = [], 0
+        while i < len(code):
+            if i + 1 < len(code) and code[i] == code[i + 1]:
+                out.append("double " + WORDS[int(code[i])])
+                i += 2
+            else:
+                out.append(WORDS[int(code[i])])
+                i += 1
+        return " ".join(out)
+    return code
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="0123456789", min_size=6, max_size=6),
+    st.sampled_from(["digits", "commas", "words", "doubles", "plain"]),
+    st.sampled_from(["", "my order number is ", "it's ", "order "]),
+)
+def test_any_six_digit_number_in_any_style(code, style, prefix):
+    assert find_code(prefix + speak(code, style) + " thanks", SIX)[0] == code
