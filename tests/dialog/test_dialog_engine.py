@@ -146,6 +146,9 @@ def test_upset_score_is_cumulative(spec: DialogSpec):
     assert turn_score("this is fucking useless", u) >= u.threshold  # abuse plus anger
     assert turn_score("no no no no", u) > 0
     assert level([one, 0, 0, 0], u) == 0  # it fades after the window
+    # negatives turn after turn add up too, a single no does not
+    assert turn_score("no", u, ["no", "that's wrong"]) == u.negative_weight
+    assert turn_score("no", u, ["yes", "no"]) == 0
 
 
 def test_dtmf_yes_and_buffer(engine):

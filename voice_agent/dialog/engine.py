@@ -90,7 +90,8 @@ class DialogEngine:
     # --- events ---------------------------------------------------------------------------------
     def _on_said(self, t: Turn, text: str, keypad: bool = False) -> None:
         words = tokens(text)
-        score = 0.0 if keypad else upset.turn_score(text, self.spec.upset)
+        earlier = [said for who, said in t.s.turns if who == "caller"]
+        score = 0.0 if keypad else upset.turn_score(text, self.spec.upset, earlier)
         t.set(
             turns=(*t.s.turns, ("caller", f"[keypad] {text}" if keypad else text)),
             upset=(*t.s.upset, score)[-self.spec.upset.window :],

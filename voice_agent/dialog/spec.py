@@ -87,7 +87,6 @@ class IntentSpec(_Model):
     handler: str
     triggers: list[str] = Field(min_length=1)
     slots: list[str] = Field(default_factory=list)
-    work_order: str | None = None
 
     @field_validator("handler")
     @classmethod

@@ -16,8 +16,16 @@ from voice_agent.dialog.spec import UpsetSpec
 _NEGATIVES = {"no", "not", "never", "nope", "nothing", "wrong"}
 
 
-def turn_score(text: str, spec: UpsetSpec) -> float:
-    """How upset one turn sounds (0 = calm)."""
+def _has_negative(text: str) -> bool:
+    return any(w in _NEGATIVES for w in tokens(text))
+
+
+def turn_score(text: str, spec: UpsetSpec, earlier: Sequence[str] = ()) -> float:
+    """How upset one turn sounds (0 = calm).
+
+    ``earlier`` are the caller's previous turns, oldest first: the ``negative_run``-th negative
+    turn in a row ("no." "no!" "NO.") adds ``negative_weight`` too.
+    """
     words = tokens(text)
     score = 0.0
     for phrase, weight in spec.lexicon.items():
@@ -29,6 +37,9 @@ def turn_score(text: str, spec: UpsetSpec) -> float:
     negatives = sum(1 for w in words if w in _NEGATIVES)
     if negatives >= spec.negative_run:
         score += spec.negative_weight * (negatives - spec.negative_run + 1)
+    run = [*list(earlier)[-(spec.negative_run - 1) :], text]
+    if len(run) == spec.negative_run and all(_has_negative(t) for t in run):
+        score += spec.negative_weight
     return score
 
 
