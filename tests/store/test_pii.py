@@ -101,10 +101,7 @@ def test_order_numbers_stay_readable(order: str, before: list[str], after: list[
 def test_any_email_is_masked(email: str, before: list[str]) -> None:
     out = mask_text(" ".join([*before, email]))
     local, domain = email.rsplit("@", 1)
-    assert email not in out
-    if len(local) > 1:
-        assert local not in out
-    assert "@" + domain not in out
+    assert out == " ".join([*before, f"{local[0]}***@***.{domain.rsplit('.', 1)[1]}"])
 
 
 def test_loguru_patcher_masks_messages() -> None:

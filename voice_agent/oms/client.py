@@ -140,8 +140,13 @@ class OmsClient:
         assert response is not None
         return [self._parse(Order, item) for item in self._json_list(response)]
 
-    async def create_work_order(self, req: WorkOrderCreate, idempotency_key: str) -> WorkOrder:
+    async def create_work_order(
+        self, req: WorkOrderCreate, idempotency_key: str, *, retries: int | None = None
+    ) -> WorkOrder:
         """Open a work order; replays with the same key return the same work order.
+
+        ``retries`` overrides the client's retry count for this call (e.g. fewer while a caller
+        waits on the line).
 
         Raises:
             OmsUnavailable: the OMS could not be reached after all retries (retry later with the
@@ -155,6 +160,7 @@ class OmsClient:
             ok=(200, 201),
             json=req.model_dump(mode="json"),
             headers={"Idempotency-Key": idempotency_key},
+            retries=retries,
         )
         assert response is not None
         return self._parse(WorkOrder, response)
@@ -180,8 +186,10 @@ class OmsClient:
         *,
         ok: tuple[int, ...],
         missing_ok: bool = False,
+        retries: int | None = None,
         **kwargs: Any,
     ) -> httpx.Response | None:
+        max_retries = self.retries if retries is None else retries
         attempt = 0
         while True:
             wait: float | None = None
@@ -202,14 +210,14 @@ class OmsClient:
                     wait = _retry_after(response)
                 else:
                     raise OmsRejected(message, status=response.status_code)
-            if attempt >= self.retries:
+            if attempt >= max_retries:
                 raise error
             delay = self.backoff_s * (2**attempt) * random.uniform(0.75, 1.25)
             if wait is not None:
                 delay = max(delay, wait)
             delay = min(delay, self.max_backoff_s)
             attempt += 1
-            logger.debug("{} (retry {}/{} in {:.2f}s)", error, attempt, self.retries, delay)
+            logger.debug("{} (retry {}/{} in {:.2f}s)", error, attempt, max_retries, delay)
             await self._sleep(delay)
 
     @staticmethod

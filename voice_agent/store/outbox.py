@@ -107,6 +107,8 @@ class WorkOrderOutbox:
         client: the OMS client used for delivery.
         inline_timeout_s: how long ``submit()`` waits for the OMS before answering with our own
             reference.
+        inline_retries: client retries during that wait (the worker uses the client's own
+            setting): a blip is retried, an outage does not keep the caller waiting.
         lease_s: how long a worker owns a row it claimed (must exceed one delivery's worst case).
         poll_interval_s: how often the worker looks for due rows when not woken.
         retry_base_s, max_backoff_s: backoff between attempts of one row (doubles per attempt).
@@ -121,6 +123,7 @@ class WorkOrderOutbox:
         client: OmsClient,
         *,
         inline_timeout_s: float = 2.5,
+        inline_retries: int = 1,
         lease_s: float = 30.0,
         poll_interval_s: float = 1.0,
         retry_base_s: float = 1.0,
@@ -131,6 +134,7 @@ class WorkOrderOutbox:
         self.db = Database.of(engine_or_db)
         self.client = client
         self.inline_timeout_s = inline_timeout_s
+        self.inline_retries = inline_retries
         self.lease_s = lease_s
         self.poll_interval_s = poll_interval_s
         self.retry_base_s = retry_base_s
@@ -156,7 +160,9 @@ class WorkOrderOutbox:
         if not claimed:
             return entry.receipt()
         try:
-            return await asyncio.wait_for(self._deliver(entry), self.inline_timeout_s)
+            return await asyncio.wait_for(
+                self._deliver(entry, retries=self.inline_retries), self.inline_timeout_s
+            )
         except TimeoutError:
             error = f"OMS did not answer within {self.inline_timeout_s:.1f}s"
             await self.db.run(self._record_failure, entry.id, error, entry.attempts + 1)
@@ -208,11 +214,13 @@ class WorkOrderOutbox:
             return existing, False
 
     # --- delivering -----------------------------------------------------------------------------
-    async def _deliver(self, entry: OutboxEntry) -> Receipt:
+    async def _deliver(self, entry: OutboxEntry, retries: int | None = None) -> Receipt:
         attempts = entry.attempts + 1
         try:
             req = WorkOrderCreate.model_validate(entry.payload)
-            work_order = await self.client.create_work_order(req, entry.idempotency_key)
+            work_order = await self.client.create_work_order(
+                req, entry.idempotency_key, retries=retries
+            )
         except OmsRejected as exc:
             await self.db.run(self._record_rejected, entry.id, str(exc), attempts)
             logger.warning("work order {} rejected by the OMS: {}", entry.reference, exc)
