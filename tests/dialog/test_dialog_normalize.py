@@ -325,3 +325,13 @@ def speak(code: str, style: str) -> str:
 )
 def test_any_six_digit_number_in_any_style(code, style, prefix):
     assert find_code(prefix + speak(code, style) + " thanks", SIX)[0] == code
+
+
+def test_gapped_phrases_rank_below_exact_ones():
+    table = {"refund_status": ["my refund"], "return": ["return"]}
+    words = tokens("I want to return my shoes for a refund")
+    assert best_phrase_key(words, table, max_gap=3) == "return"
+    assert best_phrase_key(tokens("where is my uh refund"), table, max_gap=3) == "refund_status"
+    assert best_phrase_key(tokens("where is my uh refund"), table) is None
+    too_far = tokens("my order from last week and the refund")
+    assert best_phrase_key(too_far, {"refund_status": ["my refund"]}, max_gap=3) is None

@@ -38,6 +38,9 @@ from voice_agent.dialog.types import (
 )
 
 _KEYPAD_ANSWER = {"1": "yes", "2": "no"}  # during yes/no questions
+# Intent triggers may have this many other words inside them ("the price of the watch
+# dropped"); exact hits still win over gapped ones.
+_TRIGGER_GAP = 4
 _QUESTION_WORDS = {"what", "why", "how", "can", "could", "do", "does", "is", "are", "will", "who"}
 _FILLERS = {"hello", "hi", "hey", "yes", "yeah", "yep", "um", "uh", "er", "erm", "hmm", "ok",
             "okay", "so", "well", "oh", "there", "anyone", "good", "morning", "afternoon",
@@ -292,12 +295,16 @@ class DialogEngine:
 
     def _fill_intent(self, t: Turn, words: list[str]) -> bool:
         """Detect the intent (or a policy question); True when a side question was answered."""
-        intent = best_phrase_key(words, self._intent_triggers)
+        intent = best_phrase_key(words, self._intent_triggers, max_gap=_TRIGGER_GAP)
         faq = best_phrase_key(words, self._faq_triggers)
         faq_hits = find_phrases(words, self._faq_triggers.get(faq or "", []))
         faq_len = max((h.length for h in faq_hits), default=0)
         intent_len = max(
-            (h.length for h in find_phrases(words, self._intent_triggers.get(intent or "", []))),
+            (
+                h.length
+                for h in find_phrases(words, self._intent_triggers.get(intent or "", []))
+                if not h.gapped
+            ),
             default=0,
         )
         if faq is not None and faq_len >= intent_len:

@@ -303,51 +303,86 @@ def word_match(said: str, expected: str) -> bool:
 class Hit:
     phrase: str
     start: int
-    length: int
+    length: int  # words of the phrase
     negated: bool
+    span: int = 0  # words of the turn it covers (more than ``length`` when gapped)
+
+    @property
+    def gapped(self) -> bool:
+        return self.span > self.length
+
+
+def _match_at(
+    words: Sequence[str], pw: Sequence[str], start: int, fuzzy: bool, max_gap: int
+) -> int | None:
+    """End index of ``pw`` matched from ``words[start]`` with at most ``max_gap`` extra words
+    in between (all gaps together), or None.
+    """
+    same = word_match if fuzzy else str.__eq__
+    if not same(words[start], pw[0]):
+        return None
+    pos, gaps = start + 1, 0
+    for expected in pw[1:]:
+        while pos < len(words) and not same(words[pos], expected):
+            pos, gaps = pos + 1, gaps + 1
+            if gaps > max_gap:
+                return None
+        if pos >= len(words):
+            return None
+        pos += 1
+    return pos
 
 
 def find_phrases(
-    words: Sequence[str], phrases: Iterable[str], negation: bool = True, fuzzy: bool = True
+    words: Sequence[str],
+    phrases: Iterable[str],
+    negation: bool = True,
+    fuzzy: bool = True,
+    max_gap: int = 0,
 ) -> list[Hit]:
     """Every occurrence of each phrase (a word sequence, fuzzy per word) in ``words``.
 
     With ``negation``, a hit preceded within three words by "not"/"never"/"instead" is marked
-    ``negated`` ("I do not want a refund", "not the shoes, the jacket").
+    ``negated`` ("I do not want a refund", "not the shoes, the jacket"). ``max_gap`` lets other
+    words sit inside a phrase ("the price of the watch dropped" for "price dropped").
     """
     hits: list[Hit] = []
     for phrase in phrases:
         pw = phrase.split()
         if not pw:
             continue
-        for start in range(len(words) - len(pw) + 1):
-            if fuzzy:
-                found = all(word_match(words[start + k], pw[k]) for k in range(len(pw)))
-            else:
-                found = list(words[start : start + len(pw)]) == pw
-            if found:
+        for start in range(len(words)):
+            end = _match_at(words, pw, start, fuzzy, max_gap)
+            if end is not None:
                 before = words[max(0, start - _NEGATION_WINDOW) : start]
                 neg = negation and any(w in _NEGATORS for w in before)
-                hits.append(Hit(phrase, start, len(pw), neg))
+                hits.append(Hit(phrase, start, len(pw), neg, end - start))
     return hits
 
 
 def best_phrase_key(
-    words: Sequence[str], table: Mapping[str, Sequence[str]], last: bool = False
+    words: Sequence[str],
+    table: Mapping[str, Sequence[str]],
+    last: bool = False,
+    max_gap: int = 0,
 ) -> str | None:
     """Pick the key whose phrases give the longest non-negated hit.
 
-    Ties go to the later hit, then to the earlier key. With ``last`` the hit that ends last
-    wins (callers correct themselves: "too small, no wait, it's defective").
+    Exact (gap-free) hits beat gapped ones; ties go to the later hit, then to the earlier key.
+    With ``last`` the hit that ends last wins (callers correct themselves: "too small, no
+    wait, it's defective").
     """
-    best: tuple[int, int, int] | None = None
+    best: tuple[int, int, int, int] | None = None
     best_key: str | None = None
     for rank, (key, phrases) in enumerate(table.items()):
-        for hit in find_phrases(words, phrases):
+        for hit in find_phrases(words, phrases, max_gap=max_gap):
             if hit.negated:
                 continue
-            end = hit.start + hit.length
-            score = (end, hit.length, -rank) if last else (hit.length, hit.start, -rank)
+            end = hit.start + hit.span
+            exact = 0 if hit.gapped else 1
+            score = (
+                (end, exact, hit.length, -rank) if last else (exact, hit.length, hit.start, -rank)
+            )
             if best is None or score > best:
                 best, best_key = score, key
     return best_key
