@@ -1,7 +1,7 @@
-"""Thread-safe audio buffers shared by PJSIP's media clock thread and the asyncio pipeline.
+"""Audio buffers between a call's 20 ms RTP media clock and the pipecat pipeline.
 
-PJSIP's conference bridge pulls one 20 ms frame of 8 kHz 16-bit PCM every 20 ms from the call's
-port (that clock is what paces outgoing RTP), and pushes one received frame every 20 ms.
+The media clock pulls one 20 ms frame of 8 kHz 16-bit PCM every 20 ms (that clock is what paces
+outgoing RTP). The buffer is lock-protected so a media clock on another thread would also work.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ class SipOptions:
         ring_s: How long to send 180 Ringing before answering (lets a trunk CANCEL).
         max_calls: Concurrent calls; more get 486 Busy Here.
         transfer_target: Default REFER target (SIP URI or number) when a handoff names none.
-        log_level: PJSIP console log level (0 silent .. 6 very verbose).
 
     """
 
@@ -46,7 +45,6 @@ class SipOptions:
     ring_s: float = 0.0
     max_calls: int = 30
     transfer_target: str | None = None
-    log_level: int = 1
 
     @property
     def auth_enabled(self) -> bool:
@@ -73,7 +71,6 @@ class SipOptions:
             "register_expires",
             "ring_s",
             "max_calls",
-            "log_level",
         )
         for name in optional:
             value = getattr(settings, f"sip_{name}", None)

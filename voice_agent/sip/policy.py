@@ -3,7 +3,7 @@
 Covers the source allow-list and digest auth for incoming INVITEs, and how a handoff summary
 travels with a REFER.
 
-Nothing here touches sockets or PJSIP, so every rule is unit-tested with plain strings.
+Nothing here touches sockets, so every rule is unit-tested with plain strings.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def header_values(message: str, name: str, compact: str | None = None) -> list[s
 
 
 def source_host(address: str) -> str:
-    """Host part of a PJSIP source address such as ``127.0.0.1:5090`` or ``[::1]:5060``."""
+    """Host part of a source address such as ``127.0.0.1:5090`` or ``[::1]:5060``."""
     address = address.strip()
     if address.startswith("["):
         return address[1 : address.find("]")]
@@ -211,7 +211,10 @@ def transfer_uri(target: str, default_host: str) -> str:
         return target
     if target.lower().startswith("tel:"):
         target = target[4:]
-    user = re.sub(r"[^0-9A-Za-z+*#._-]", "", target)
+    if re.fullmatch(r"[+\d\s().-]+", target):  # a phone number: drop visual separators
+        user = re.sub(r"[^\d+]", "", target)
+    else:
+        user = re.sub(r"[^0-9A-Za-z+*#._-]", "", target)
     if not user:
         raise ValueError(f"not a usable transfer target: {target!r}")
     return f"sip:{user}@{default_host}"

@@ -34,7 +34,7 @@ from voice_agent.sip.policy import (
     summary_headers,
     transfer_uri,
 )
-from voice_agent.sip.stack import CallLeg, Headers, PjStack
+from voice_agent.sip.stack import CallLeg, Headers, SipStack
 from voice_agent.sip.transport import SipTransport, sip_transport_params
 
 try:
@@ -111,12 +111,7 @@ class SipCall:
         headers = summary_headers(summary)
         await self._drain()
         self._transfer = asyncio.get_running_loop().create_future()
-        try:
-            sent = await self._server.stack.refer(self.leg, refer_to(uri, headers), headers)
-        except Exception:
-            log.exception("call %s: REFER failed", self.info.call_sid)
-            return False
-        if not sent:
+        if not self._server.stack.refer(self.leg, refer_to(uri, headers), headers):
             return False
         try:
             code = await asyncio.wait_for(self._transfer, TRANSFER_TIMEOUT_S)
@@ -144,14 +139,13 @@ class SipCall:
                 break
             await asyncio.sleep(0.02)
         if not self.leg.disconnected:
-            await asyncio.sleep(0.06)  # the last frame is still in PJSIP's jitter of one tick
+            await asyncio.sleep(0.06)  # the last frame is still on its way out (one media tick)
 
     async def _bye(self) -> None:
         if self.leg.disconnected:
             return
         self.hung_up_by_agent = True
-        with contextlib.suppress(RuntimeError):
-            await self._server.stack.hangup(self.leg)
+        self._server.stack.hangup(self.leg)
 
     async def _pipeline_ended(self, drain: bool) -> None:
         if drain:
@@ -165,6 +159,7 @@ class SipStats:
     rejected: int = 0
     answered: int = 0
     completed: int = 0
+    peak_active: int = 0
     setup_ms: list[float] = field(default_factory=list)
 
 
@@ -186,8 +181,8 @@ class SipServer:
             if options.auth_enabled
             else None
         )
-        self.stack = PjStack(options, self, self.screen)
-        self.calls: dict[int, SipCall] = {}
+        self.stack = SipStack(options, self, self.screen)
+        self.calls: dict[str, SipCall] = {}
         self.stats = SipStats()
         self.registration: tuple[int, str, int] | None = None
         self.finished: list[SipCall] = []
@@ -211,7 +206,7 @@ class SipServer:
                 await asyncio.wait(late, timeout=2)
         await self.stack.stop()
 
-    # ----- policy, on the pjsip thread -----
+    # ----- policy -----
 
     def screen(self, message: str, source: str) -> tuple[int, Headers] | None:
         """Allow-list, then digest auth; None accepts the INVITE."""
@@ -234,7 +229,7 @@ class SipServer:
 
     def on_incoming(self, leg: CallLeg) -> None:
         params = self._params or sip_transport_params()
-        call = self.calls[leg.pj_id] = SipCall(self, leg, params)
+        call = self.calls[leg.key] = SipCall(self, leg, params)
         self._spawn(self._answer(call))
 
     async def _answer(self, call: SipCall) -> None:
@@ -242,19 +237,18 @@ class SipServer:
             await asyncio.sleep(self.options.ring_s)
         if call.leg.disconnected:  # CANCELled while ringing
             return
-        try:
-            await self.stack.answer(call.leg, 200)
-        except Exception:
-            log.exception("call %s: answer failed", call.info.call_sid)
+        self.stack.answer(call.leg, 200)
 
     def on_media_ready(self, leg: CallLeg) -> None:
-        call = self.calls.get(leg.pj_id)
+        call = self.calls.get(leg.key)
         if call is None or call.leg is not leg or call.task is not None:
             return
         call.answered_at = time.monotonic()
         self.stats.answered += 1
         self.stats.setup_ms.append((call.answered_at - call.invited_at) * 1000)
-        call.task = asyncio.create_task(self._run(call), name=f"sip-call-{leg.pj_id}")
+        call.task = asyncio.create_task(self._run(call), name=f"sip-call-{leg.key}")
+        active = sum(1 for c in self.calls.values() if c.task and not c.task.done())
+        self.stats.peak_active = max(self.stats.peak_active, active)
 
     async def _run(self, call: SipCall) -> None:
         log.info("call %s from %s answered", call.info.call_sid, call.leg.source)
@@ -269,19 +263,19 @@ class SipServer:
                 await call._bye()
 
     def on_dtmf(self, leg: CallLeg, digit: str) -> None:
-        call = self.calls.get(leg.pj_id)
+        call = self.calls.get(leg.key)
         if call is not None and call.leg is leg:
             call.digits.append(digit)
             call.transport.input().push_dtmf(digit)
 
     def on_transfer_status(self, leg: CallLeg, code: int, reason: str, final: bool) -> None:
-        call = self.calls.get(leg.pj_id)
+        call = self.calls.get(leg.key)
         if call is not None and call.leg is leg:
             log.info("call %s: transfer status %s %s", call.info.call_sid, code, reason)
             call.on_transfer_status(code, final)
 
     def on_disconnected(self, leg: CallLeg, code: int, reason: str) -> None:
-        call = self.calls.get(leg.pj_id)
+        call = self.calls.get(leg.key)
         if call is None or call.leg is not leg:
             return
         call.end_reason = (code, reason)
@@ -300,8 +294,8 @@ class SipServer:
         finally:
             if call.task is not None:
                 self.stats.completed += 1
-            if self.calls.get(call.leg.pj_id) is call:
-                del self.calls[call.leg.pj_id]
+            if self.calls.get(call.leg.key) is call:
+                del self.calls[call.leg.key]
             self.finished.append(call)
             del self.finished[:-100]
 

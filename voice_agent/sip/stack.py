@@ -1,17 +1,7 @@
-"""PJSIP (pjsua2) adapter: one thread owns the SIP stack, asyncio talks to it through commands.
+"""asyncio adapter around the sans-I/O :class:`~voice_agent.sip.core.UserAgent`.
 
-Threading model (why it is built this way):
-
-* PJSIP runs with ``threadCnt = 0``; our own ``pjsip`` thread polls ``libHandleEvents`` and runs
-  queued commands, so every SIP callback and every API call happens on that one thread.
-* The media clock (null audio device) calls :class:`_AudioPort` every 20 ms on PJSIP's clock
-  thread; those callbacks only touch the thread-safe :class:`~voice_agent.sip.media.PlayoutBuffer`
-  and a ``deliver`` hook that hands received audio to the event loop.
-* PJSIP objects (calls, ports) are created, kept and released on the ``pjsip`` thread only
-  (:class:`CallLeg`, which asyncio code holds, never references them): releasing one elsewhere
-  would run its C++ destructor on a thread PJSIP does not know.
-* Events go to the event loop through ``call_soon_threadsafe``; commands come back through
-  :meth:`PjStack.submit`, which returns an awaitable future.
+It owns the SIP UDP socket, one RTP socket per call, the 20 ms media clock and the
+retransmission ticker; everything runs in the event loop.
 """
 
 from __future__ import annotations
@@ -19,38 +9,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
-import threading
+import secrets
+import socket
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-import pjsua2 as pj
-
-from voice_agent.sip.media import FRAME_MS, RATE, PlayoutBuffer
+from voice_agent.sip import core
+from voice_agent.sip.core import Address, UserAgent
+from voice_agent.sip.media import FRAME_BYTES, FRAME_MS, SILENCE, PlayoutBuffer
 from voice_agent.sip.options import SipOptions
+from voice_agent.sip.rtp import DtmfReceiver, RtpSender, decode_g711, encode_g711, parse_rtp
+from voice_agent.sip.sdp import MediaChoice, SdpError, answer, negotiate, parse_offer
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, str]]
-#: Decides on an incoming INVITE from (raw message, source address): None accepts it,
-#: otherwise the status code and extra headers of the rejection.
+#: Decides on an INVITE from (raw message, "host:port"): None accepts it, otherwise the status
+#: code and extra headers of the rejection.
 Screen = Callable[[str, str], tuple[int, Headers] | None]
 
-_CODEC_PRIORITY = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}
+TICK_S = 0.05
+RTP_PORT_SPAN = 2000
+#: Receive jitter buffer: start delivering after this many frames, never hold more than the cap.
+JITTER_PRIME_FRAMES = 2
+JITTER_MAX_FRAMES = 10
 
 
 @dataclass
 class CallLeg:
-    """State of one SIP call shared between the ``pjsip`` thread and the event loop."""
+    """One SIP call as the server and the transport see it."""
 
-    pj_id: int
+    key: str
     sip_call_id: str
     remote_uri: str
     source: str
     playout: PlayoutBuffer = field(default_factory=PlayoutBuffer)
-    #: Set by the transport; called on the media clock thread with each received 20 ms frame.
+    #: Set by the transport; gets each received frame of 8 kHz PCM16 (event loop thread).
     deliver: Callable[[bytes], None] | None = None
     frames_received: int = 0
     rtp_stats: dict[str, int] = field(default_factory=dict)
@@ -59,8 +54,6 @@ class CallLeg:
 
 
 class StackListener(Protocol):
-    """Receives stack events on the event loop thread."""
-
     def on_incoming(self, leg: CallLeg) -> None: ...
     def on_media_ready(self, leg: CallLeg) -> None: ...
     def on_dtmf(self, leg: CallLeg, digit: str) -> None: ...
@@ -69,351 +62,303 @@ class StackListener(Protocol):
     def on_registration(self, code: int, reason: str, expires: int) -> None: ...
 
 
-def _op(code: int = 0, headers: Headers | None = None) -> pj.CallOpParam:
-    op = pj.CallOpParam(True)
-    if code:
-        op.statusCode = code
-    for name, value in headers or []:
-        header = pj.SipHeader()
-        header.hName = name
-        header.hValue = value
-        op.txOption.headers.append(header)
-    return op
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, handler: Callable[[bytes, Address], None]):
+        self._handler = handler
 
-
-class _AudioPort(pj.AudioMediaPort):
-    """Conference-bridge port of one call: 8 kHz mono PCM16, 20 ms frames."""
-
-    def __init__(self, leg: CallLeg):
-        super().__init__()
-        self._leg = leg
-
-    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 (pjsua2 API)
+    def datagram_received(self, data: bytes, addr: Address) -> None:  # type: ignore[override]
         try:
-            pcm = self._leg.playout.read_frame()
-            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-            frame.buf = pj.ByteVector(pcm)
-            frame.size = len(pcm)
-        except Exception:  # an exception must never unwind into PJSIP's clock thread
-            log.exception("SIP audio output failed")
-
-    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802
-        try:
-            deliver = self._leg.deliver
-            if deliver is None or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or not frame.size:
-                return
-            self._leg.frames_received += 1
-            deliver(bytes(frame.buf))
-        except Exception:
-            log.exception("SIP audio input failed")
+            self._handler(data, (addr[0], addr[1]))
+        except Exception:  # one bad packet must never take the endpoint down
+            log.exception("SIP/RTP datagram handling failed")
 
 
-class _Call(pj.Call):
-    def __init__(self, stack: PjStack, account: pj.Account, call_id: int, leg: CallLeg):
-        super().__init__(account, call_id)
-        self.stack = stack
+class _Media:
+    """RTP of one call: paced G.711 out every 20 ms, G.711 and RFC 4733 DTMF in."""
+
+    def __init__(self, leg: CallLeg, choice: MediaChoice, on_dtmf: Callable[[str], None]):
         self.leg = leg
-        self.port: _AudioPort | None = None
+        self.choice = choice
+        self.port = 0
+        self.transport: asyncio.DatagramTransport | None = None
+        self._sender = RtpSender(choice.payload_type)
+        self._dtmf = DtmfReceiver()
+        self._on_dtmf = on_dtmf
+        self._task: asyncio.Task | None = None
+        self._rx = bytearray()
+        self._primed = False
+        self.rx_packets = 0
 
-    def onCallState(self, prm: Any) -> None:  # noqa: N802
-        try:
-            info = self.getInfo()
-            if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.leg.disconnected:
-                self.leg.disconnected = True
-                self.stack.emit("on_disconnected", self.leg, info.lastStatusCode, info.lastReason)
-                self.stack.release_later(self.leg.pj_id)
-        except Exception:
-            log.exception("SIP call state handler failed")
+    async def bind(self, host: str, first_port: int, used: set[int]) -> None:
+        loop = asyncio.get_running_loop()
+        start = first_port + (first_port % 2)
+        for port in range(start, start + RTP_PORT_SPAN, 2):
+            if port in used:
+                continue
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Datagrams(self._received), local_addr=(host, port)
+                )
+            except OSError:
+                continue
+            self.transport, self.port = transport, port  # type: ignore[assignment]
+            used.add(port)
+            return
+        raise OSError("no free RTP port")
 
-    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
-        try:
-            info = self.getInfo()
-            for index, media in enumerate(info.media):
-                if (
-                    media.type != pj.PJMEDIA_TYPE_AUDIO
-                    or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE
-                ):
-                    continue
-                audio = self.getAudioMedia(index)
-                if self.port is None:
-                    fmt = pj.MediaFormatAudio()
-                    fmt.type = pj.PJMEDIA_TYPE_AUDIO
-                    fmt.clockRate = RATE
-                    fmt.channelCount = 1
-                    fmt.bitsPerSample = 16
-                    fmt.frameTimeUsec = FRAME_MS * 1000
-                    self.port = _AudioPort(self.leg)
-                    self.port.createPort(f"call{self.leg.pj_id}", fmt)
-                audio.startTransmit(self.port)
-                self.port.startTransmit(audio)
-                if not self.leg.media_ready:
-                    self.leg.media_ready = True
-                    self.stack.emit("on_media_ready", self.leg)
-        except Exception:
-            log.exception("SIP media state handler failed")
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._pace(), name=f"rtp-{self.port}")
 
-    def onStreamDestroyed(self, prm: Any) -> None:  # noqa: N802
-        try:
-            stat = self.getStreamStat(prm.streamIdx).rtcp
-            self.leg.rtp_stats = {
-                "tx_packets": stat.txStat.pkt,
-                "rx_packets": stat.rxStat.pkt,
-                "rx_lost": stat.rxStat.loss,
-            }
-        except Exception:
-            log.debug("no stream stats for call %s", self.leg.pj_id, exc_info=True)
+    async def _pace(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = FRAME_MS / 1000
+        due = loop.time()
+        while self.transport is not None:
+            pcm = self.leg.playout.read_frame()
+            packet = self._sender.packet(encode_g711(self.choice.codec, pcm))
+            self.transport.sendto(packet, self.choice.remote)
+            self._deliver_frame()
+            due += interval
+            delay = due - loop.time()
+            if delay < -0.2:  # the loop stalled: start over rather than send a burst
+                due, delay = loop.time(), 0
+            await asyncio.sleep(max(delay, 0))
 
-    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
-        self.stack.emit("on_dtmf", self.leg, str(prm.digit))
+    def _received(self, data: bytes, addr: Address) -> None:
+        packet = parse_rtp(data)
+        if packet is None:
+            return
+        self.rx_packets += 1
+        if packet.payload_type == self.choice.dtmf_payload_type:
+            digit = self._dtmf.feed(packet)
+            if digit:
+                self._on_dtmf(digit)
+        elif packet.payload_type == self.choice.payload_type:
+            self.leg.frames_received += 1
+            self._rx += decode_g711(self.choice.codec, packet.payload)
+            excess = len(self._rx) - JITTER_MAX_FRAMES * FRAME_BYTES
+            if excess > 0:  # the far end runs fast or sent a burst: keep latency bounded
+                del self._rx[:excess]
 
-    def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802
-        self.stack.emit(
-            "on_transfer_status", self.leg, int(prm.statusCode), str(prm.reason), prm.finalNotify
-        )
+    def _deliver_frame(self) -> None:
+        """Hand the pipeline one 20 ms frame per media tick (silence while none is buffered).
 
-    def onCallTransferRequest(self, prm: Any) -> None:  # noqa: N802
-        # A caller must never make the agent dial out (toll fraud): decline incoming REFERs.
-        prm.statusCode = 603
+        The pipeline then sees continuous audio even when the far end suppresses silence or its
+        packets jitter.
+        """
+        if not self._primed and len(self._rx) >= JITTER_PRIME_FRAMES * FRAME_BYTES:
+            self._primed = True
+        if self._primed and len(self._rx) >= FRAME_BYTES:
+            frame = bytes(self._rx[:FRAME_BYTES])
+            del self._rx[:FRAME_BYTES]
+        else:
+            self._primed = False
+            frame = SILENCE
+        deliver = self.leg.deliver
+        if deliver is not None:
+            deliver(frame)
 
-    def onCallReplaceRequest(self, prm: Any) -> None:  # noqa: N802
-        prm.statusCode = 603
+    def stats(self) -> dict[str, int]:
+        return {"tx_packets": self._sender.sent, "rx_packets": self.rx_packets}
+
+    async def close(self, used: set[int]) -> None:
+        self.leg.rtp_stats = self.stats()
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            transport.close()
+        used.discard(self.port)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
-class _Account(pj.Account):
-    def __init__(self, stack: PjStack):
-        super().__init__()
-        self.stack = stack
-
-    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
-        self.stack.incoming(self, prm)
-
-    def onRegState(self, prm: Any) -> None:  # noqa: N802
-        self.stack.emit("on_registration", int(prm.code), str(prm.reason), int(prm.expiration))
-
-
-class PjStack:
-    """Owns the process-wide pjsua2 endpoint and the thread that drives it.
-
-    Only one can run per process (PJSIP's endpoint is a singleton).
-    """
+class SipStack:
+    """Runs the SIP endpoint on ``options.host:options.port`` (UDP) in the running event loop."""
 
     def __init__(self, options: SipOptions, listener: StackListener, screen: Screen):
         self.options = options
         self._listener = listener
         self._screen = screen
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._commands: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
-            queue.SimpleQueue()
-        )
-        self._stopping = threading.Event()
-        self._calls: dict[int, _Call] = {}
-        self._releases: list[int] = []
-        self._ep: pj.Endpoint | None = None
-        self._account: _Account | None = None
+        self._ua: UserAgent | None = None
+        self._transport: asyncio.DatagramTransport | None = None
+        self._ticker: asyncio.Task | None = None
+        self._legs: dict[str, CallLeg] = {}
+        self._media: dict[str, _Media] = {}
+        self._rtp_ports: set[int] = set()
+        self._tasks: set[asyncio.Task] = set()
 
-    # ----- event loop side -----
+    @property
+    def ua(self) -> UserAgent:
+        assert self._ua is not None, "SIP stack not started"
+        return self._ua
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="pjsip", daemon=True)
-        self._thread.start()
-        await asyncio.wrap_future(ready)
+        loop = asyncio.get_running_loop()
+        o = self.options
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Datagrams(self._on_sip), local_addr=(o.host, o.port)
+        )
+        self._transport = transport  # type: ignore[assignment]
+        bound = transport.get_extra_info("sockname")
+        self._ua = UserAgent((o.public_host or o.host, bound[1]))
+        self._ticker = asyncio.create_task(self._tick(), name="sip-ticker")
+        if o.register_uri:
+            host, port = core.registrar_address(o.register_uri)
+            infos = await loop.getaddrinfo(
+                host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
+            )
+            addr = (str(infos[0][4][0]), int(infos[0][4][1]))
+            self._apply(
+                self.ua.register(
+                    o.register_uri,
+                    addr,
+                    o.register_user or "voice-agent",
+                    o.register_password or "",
+                    o.register_expires,
+                    loop.time(),
+                )
+            )
 
     async def stop(self) -> None:
-        if self._thread is None:
+        if self._ua is None:
             return
-        self._stopping.set()
-        await asyncio.to_thread(self._thread.join, 10)
-        self._thread = None
+        loop = asyncio.get_running_loop()
+        for leg in list(self._legs.values()):
+            self.hangup(leg)
+        if self.options.register_uri:
+            self._apply(self.ua.unregister(loop.time()))
+        deadline = loop.time() + 2.0
+        while self.ua.pending_requests and loop.time() < deadline:
+            await asyncio.sleep(TICK_S)  # let BYE/un-REGISTER get their answers
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for media in list(self._media.values()):
+            await media.close(self._rtp_ports)
+        self._media.clear()
+        if self._transport is not None:
+            self._transport.close()
+        self._ua = None
 
-    def submit(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
-        """Run ``fn`` on the ``pjsip`` thread; the result (or exception) comes back awaitable."""
-        future: Future[Any] = Future()
-        if self._thread is None or self._stopping.is_set():
-            future.set_exception(RuntimeError("SIP stack is not running"))
-        else:
-            self._commands.put((fn, future))
-        return asyncio.wrap_future(future)
+    # ----- commands from the server -----
 
-    def answer(self, leg: CallLeg, code: int, headers: Headers | None = None) -> asyncio.Future:
-        return self.submit(lambda: self._with_call(leg, lambda c: c.answer(_op(code, headers))))
-
-    def hangup(self, leg: CallLeg, code: int = 200) -> asyncio.Future:
-        return self.submit(lambda: self._with_call(leg, lambda c: c.hangup(_op(code))))
-
-    def refer(self, leg: CallLeg, refer_to: str, headers: Headers) -> asyncio.Future:
-        return self.submit(
-            lambda: self._with_call(leg, lambda c: c.xfer(refer_to, _op(0, headers)))
-        )
-
-    # ----- pjsip thread side -----
-
-    def emit(self, name: str, *args: Any) -> None:
-        """Deliver a listener event on the event loop (called on the ``pjsip`` thread)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._dispatch, name, args)
-
-    def _dispatch(self, name: str, args: tuple[Any, ...]) -> None:
-        try:
-            getattr(self._listener, name)(*args)
-        except Exception:
-            log.exception("SIP listener %s failed", name)
-
-    def release_later(self, pj_id: int) -> None:
-        # Not inside the call's own callback: PJSIP still uses the object until it returns.
-        self._releases.append(pj_id)
-
-    def _with_call(self, leg: CallLeg, action: Callable[[_Call], Any]) -> bool:
-        call = self._calls.get(leg.pj_id)
-        if call is None or call.leg is not leg or leg.disconnected:
+    def answer(self, leg: CallLeg, code: int = 200, headers: Headers | None = None) -> bool:
+        media = self._media.get(leg.key)
+        if leg.disconnected or self._ua is None:
             return False
-        action(call)
+        now = asyncio.get_running_loop().time()
+        if code != 200 or media is None:
+            out = self.ua.reject(leg.key, code, now, headers or [])
+            self._apply(out)
+            return bool(out)
+        host = self.ua.local[0]
+        sdp = answer(media.choice, host, media.port, secrets.randbits(31))
+        out = self.ua.answer(leg.key, sdp, now)
+        if not out:
+            return False
+        self._apply(out)
+        media.start()
+        leg.media_ready = True
+        self._listener.on_media_ready(leg)
         return True
 
-    def incoming(self, account: _Account, prm: Any) -> None:
-        rdata = prm.rdata
-        message, source = str(rdata.wholeMsg), str(rdata.srcAddress)
-        leg = CallLeg(pj_id=prm.callId, sip_call_id="", remote_uri="", source=source)
-        call = _Call(self, account, prm.callId, leg)
-        self._calls[prm.callId] = call
-        try:
-            info = call.getInfo()
-            leg.sip_call_id, leg.remote_uri = info.callIdString, info.remoteUri
-            live = sum(1 for c in self._calls.values() if not c.leg.disconnected) - 1
-            if live >= self.options.max_calls:
-                verdict: tuple[int, Headers] | None = (486, [])
-            else:
-                verdict = self._screen(message, source)
-            if verdict is not None:
-                code, headers = verdict
-                log.info("SIP INVITE from %s rejected with %s", source, code)
-                call.answer(_op(code, headers))
-                return
-            call.answer(_op(180))
-            self.emit("on_incoming", leg)
-        except Exception:
-            log.exception("SIP incoming call from %s failed", source)
-            with contextlib.suppress(Exception):
-                call.hangup(_op(500))
+    def hangup(self, leg: CallLeg) -> bool:
+        if leg.disconnected or self._ua is None:
+            return False
+        self._apply(self.ua.hang_up(leg.key, asyncio.get_running_loop().time()))
+        return True
 
-    def _run(self, ready: Future[None]) -> None:
-        try:
-            self._init()
-        except Exception as exc:
-            self._destroy()
-            ready.set_exception(exc)
-            return
-        ready.set_result(None)
-        assert self._ep is not None
-        while not self._stopping.is_set():
-            self._ep.libHandleEvents(10)
-            self._run_commands()
-            self._release()
-        self._destroy()
+    def refer(self, leg: CallLeg, refer_to: str, headers: Headers) -> bool:
+        if leg.disconnected or self._ua is None:
+            return False
+        out = self.ua.refer(leg.key, refer_to, headers, asyncio.get_running_loop().time())
+        self._apply(out)
+        return bool(out)
 
-    def _run_commands(self) -> None:
+    # ----- events -----
+
+    def _on_sip(self, data: bytes, addr: Address) -> None:
+        if self._ua is not None:
+            self._apply(self._ua.receive(data, addr, asyncio.get_running_loop().time()))
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                fn, future = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
+            await asyncio.sleep(TICK_S)
+            self._apply(self.ua.tick(loop.time()))
 
-    def _release(self) -> None:
-        while self._releases:
-            pj_id = self._releases.pop()
-            call = self._calls.get(pj_id)
-            if call is not None and call.leg.disconnected:
-                del self._calls[pj_id]
+    def _apply(self, outputs: list[core.Output]) -> None:
+        for out in outputs:
+            if isinstance(out, core.Send):
+                if self._transport is not None:
+                    self._transport.sendto(out.data, out.addr)
+            elif isinstance(out, core.IncomingCall):
+                self._incoming(out)
+            elif isinstance(out, core.CallEnded):
+                self._ended(out.key, out.code, out.reason)
+            elif isinstance(out, core.TransferStatus):
+                leg = self._legs.get(out.key)
+                if leg is not None:
+                    self._listener.on_transfer_status(leg, out.code, "", out.final)
+            elif isinstance(out, core.Registration):
+                self._listener.on_registration(out.code, out.reason, out.expires)
 
-    def _init(self) -> None:
-        o = self.options
-        ep = self._ep = pj.Endpoint()
-        ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 0
-        cfg.uaConfig.mainThreadOnly = False
-        cfg.uaConfig.maxCalls = max(1, min(o.max_calls + 2, 32))
-        cfg.uaConfig.userAgent = "voice-agent"
-        cfg.logConfig.level = o.log_level
-        cfg.logConfig.consoleLevel = o.log_level
-        cfg.logConfig.msgLogging = 1 if o.log_level >= 4 else 0
-        med = cfg.medConfig
-        med.clockRate = RATE
-        med.sndClockRate = RATE
-        med.channelCount = 1
-        med.audioFramePtime = FRAME_MS
-        med.ptime = FRAME_MS
-        med.noVad = True  # keep RTP flowing during silence; trunks expect continuous media
-        med.ecTailLen = 0
-        ep.libInit(cfg)
-        sip = pj.TransportConfig()
-        sip.port = o.port
-        sip.boundAddress = o.host
-        if o.public_host:
-            sip.publicAddress = o.public_host
-        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, sip)
-        ep.audDevManager().setNullDev()
-        for codec in ep.codecEnum2():
-            ep.codecSetPriority(codec.codecId, _CODEC_PRIORITY.get(codec.codecId, 0))
-        ep.libStart()
-
-        acc = pj.AccountConfig()
-        host = o.public_host or o.host
-        if o.register_uri:
-            domain = o.register_uri.split(":", 1)[-1].split(";", 1)[0]
-            acc.idUri = f"sip:{o.register_user or 'voice-agent'}@{domain}"
-            acc.regConfig.registrarUri = o.register_uri
-            acc.regConfig.timeoutSec = o.register_expires
-            if o.register_user and o.register_password:
-                cred = pj.AuthCredInfo("digest", "*", o.register_user, 0, o.register_password)
-                acc.sipConfig.authCreds.append(cred)
-        else:
-            acc.idUri = f"sip:voice-agent@{host}:{o.port}"
-        rtp = acc.mediaConfig.transportConfig
-        rtp.port = o.rtp_port
-        rtp.portRange = 2000
-        rtp.boundAddress = o.host
-        if o.public_host:
-            rtp.publicAddress = o.public_host
-        self._account = _Account(self)
-        self._account.create(acc, True)
-
-    def _destroy(self) -> None:
-        ep = self._ep
-        if ep is None:
+    def _incoming(self, event: core.IncomingCall) -> None:
+        req, (host, port) = event.request, event.source
+        now = asyncio.get_running_loop().time()
+        if len(self._legs) >= self.options.max_calls:
+            self._apply(self.ua.reject(event.key, 486, now))
+            return
+        verdict = self._screen(req.text(), f"{host}:{port}")
+        if verdict is not None:
+            log.info("SIP INVITE from %s:%s rejected with %s", host, port, verdict[0])
+            self._apply(self.ua.reject(event.key, verdict[0], now, verdict[1]))
             return
         try:
-            ep.hangupAllCalls()
-            for _ in range(50):  # let BYEs go out and their 200s come back (about 0.5 s)
-                ep.libHandleEvents(10)
-                if all(c.leg.disconnected for c in self._calls.values()):
-                    break
-        except Exception:
-            log.exception("SIP hang-up at shutdown failed")
-        self._run_commands()
-        self._calls.clear()
-        if self._account is not None:
-            with contextlib.suppress(Exception):
-                self._account.shutdown()
-            self._account = None
+            choice = negotiate(parse_offer(req.body.decode(errors="replace")))
+        except SdpError as exc:
+            log.info("SIP INVITE from %s:%s: %s", host, port, exc)
+            self._apply(self.ua.reject(event.key, 488, now, [("Warning", f'399 - "{exc}"')]))
+            return
+        leg = CallLeg(event.key, req.call_id, req.get("From") or "", f"{host}:{port}")
+        self._legs[event.key] = leg
+        media = self._media[event.key] = _Media(
+            leg, choice, lambda digit: self._listener.on_dtmf(leg, digit)
+        )
+        self._spawn(self._prepare(leg, media))
+
+    async def _prepare(self, leg: CallLeg, media: _Media) -> None:
         try:
-            ep.libDestroy()
-        except Exception:
-            log.exception("PJSIP shutdown failed")
-        self._ep = None
-        while True:  # fail whatever was submitted too late
-            try:
-                _, future = self._commands.get_nowait()
-            except queue.Empty:
-                break
-            if future.set_running_or_notify_cancel():
-                future.set_exception(RuntimeError("SIP stack stopped"))
+            await media.bind(self.options.host, self.options.rtp_port, self._rtp_ports)
+        except OSError:
+            log.exception("call %s: no RTP port", leg.key)
+            self._apply(self.ua.reject(leg.key, 500, asyncio.get_running_loop().time()))
+            self._ended(leg.key, 500, "no RTP port", notify=False)
+            return
+        if leg.key not in self._legs:  # CANCELled while we were binding
+            await media.close(self._rtp_ports)
+            return
+        self._apply(self.ua.ring(leg.key, asyncio.get_running_loop().time()))
+        self._listener.on_incoming(leg)
+
+    def _ended(self, key: str, code: int, reason: str, notify: bool = True) -> None:
+        leg = self._legs.pop(key, None)
+        if leg is None:
+            return
+        leg.disconnected = True
+        media = self._media.pop(key, None)
+        if media is not None:
+            leg.rtp_stats = media.stats()
+            self._spawn(media.close(self._rtp_ports))
+        if notify:
+            self._listener.on_disconnected(leg, code, reason)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,8 +1,8 @@
 """pipecat transport for one SIP call: RTP audio and RFC 4733 DTMF in, paced G.711 RTP out.
 
-PJSIP decodes/encodes G.711 and its media clock paces outgoing RTP at 20 ms; this transport
-only moves 8 kHz PCM between the call's :class:`~voice_agent.sip.media.PlayoutBuffer` / receive
-hook and pipecat frames.
+The SIP stack decodes/encodes G.711 and its media clock paces outgoing RTP at 20 ms; this
+transport only moves 8 kHz PCM between the call's :class:`~voice_agent.sip.media.PlayoutBuffer` /
+receive hook and pipecat frames.
 """
 
 from __future__ import annotations
@@ -71,12 +71,7 @@ class SipInputTransport(BaseInputTransport):
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
-        loop = asyncio.get_running_loop()
-
-        def deliver(pcm: bytes) -> None:  # runs on PJSIP's media clock thread
-            loop.call_soon_threadsafe(self._enqueue, pcm)
-
-        self._leg.deliver = deliver
+        self._leg.deliver = self._enqueue
         if self._receive_task is None:
             self._receive_task = self.create_task(self._receive())
         await self.set_transport_ready(frame)
