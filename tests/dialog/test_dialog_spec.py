@@ -92,6 +92,12 @@ def test_bad_regex_and_duplicate_trigger(tmp_path):
     assert "trigger 'track' also in" in err
 
 
+def test_long_digit_strings_in_prompts(tmp_path):
+    path, text = broken(tmp_path, "I couldn't find order {heard}.", "Call 18005550199 for help.")
+    [err] = errors_for(path)
+    assert "long digit string" in err and f":{line_of(text, '18005550199')}:" in err
+
+
 def test_yaml_syntax_error_has_line(tmp_path):
     path, text = broken(tmp_path, "name: returns", "name: [returns")
     [err] = errors_for(path)

@@ -184,6 +184,7 @@ class DialogEngine:
         t.say(t.render("yes_or_no") + " " + t.s.question)
 
     def _on_anything_else(self, t: Turn, text: str, words: list[str]) -> None:
+        previous = t.s.intent
         kept = {k: v for k, v in t.s.slots.items() if k == "order_id"}
         t.set(intent=None, slots=kept, proposal=None, mentions=(), attempts={}, pending=None)
         if self._fill(t, text, words) and t.s.intent is not None:
@@ -191,6 +192,7 @@ class DialogEngine:
             return
         answer = yes_no(text)
         if answer is False or self._ends_call(t, words):
+            t.set(intent=previous)  # the call ended on this intent (for the call record)
             if not t.s.ended:
                 t.goodbye()
             return

@@ -435,14 +435,3 @@ _ALL = ["both", "all of them", "all items", "all the items", "everything", "whol
 def means_all_items(text: str) -> bool:
     """Whether the caller means every item ("both of them", "the whole order")."""
     return bool(find_phrases(tokens(text), _ALL, negation=False, fuzzy=False))
-
-
-def mentioned_items(text: str, names: Sequence[str]) -> set[int]:
-    """Find the indices of items with at least one name word in the turn, negated or not."""
-    words = tokens(text)
-    out: set[int] = set()
-    for idx, name in enumerate(names):
-        for nw in tokens(name):
-            if nw not in _ITEM_STOP and any(word_match(w, nw) for w in words):
-                out.add(idx)
-    return out

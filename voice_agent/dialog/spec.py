@@ -221,6 +221,10 @@ def _check(spec: DialogSpec) -> list[tuple[Path_, str]]:
                 problems.append((("prompts", key, i), f"unknown placeholder(s) {sorted(bad)}"))
             if len(text) > 240:
                 problems.append((("prompts", key, i), "too long to speak (over 240 characters)"))
+            if re.search(r"\d{4,}", re.sub(r"\{[^}]*\}", "", text)):
+                problems.append(
+                    (("prompts", key, i), "long digit string: TTS reads it as one big number")
+                )
     for name, intent in spec.intents.items():
         for i, slot in enumerate(intent.slots):
             if slot not in spec.slots:
