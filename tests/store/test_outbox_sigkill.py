@@ -1,4 +1,4 @@
-"""The agent process is SIGKILLed after the outbox write; a new worker delivers exactly once."""
+"""Several real processes on one outbox: SIGKILL after the outbox write, competing workers."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ import pytest
 from fastapi import FastAPI
 
 from voice_agent.oms.client import OmsClient
+from voice_agent.oms.models import WorkOrderCreate
 from voice_agent.oms.repository import OmsRepository
 from voice_agent.oms.serve import ServerThread
 from voice_agent.store.db import Database
 from voice_agent.store.outbox import WorkOrderOutbox
 
 CHILD = Path(__file__).with_name("outbox_child.py")
+REQ_TEMPLATE = WorkOrderCreate(call_sid="x", order_id="481526", type="return", reason="too big")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -54,7 +56,7 @@ class HoldResponses:
 def spawn_child(db_url: str, oms_url: str, call_sid: str, key: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, str(CHILD), db_url, oms_url, call_sid, key],
+        [sys.executable, str(CHILD), "submit", db_url, oms_url, call_sid, key],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -125,4 +127,46 @@ async def test_sigkill_after_outbox_write_delivers_once(
     delivered = await outbox.get(key)
     assert delivered is not None and delivered.oms_id == wos[0].id
     assert wos[0].details["agent_reference"] == delivered.reference
+    db.dispose()
+
+
+async def test_worker_processes_deliver_each_row_once(
+    db_url: str, oms_app: FastAPI, oms_repo: OmsRepository
+) -> None:
+    from voice_agent.oms.serve import FlakyApp
+
+    from .test_outbox import make_outbox
+
+    async def slow_oms(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(0.03)  # so the workers' claims interleave
+        await oms_app(scope, receive, send)
+
+    counter = FlakyApp(slow_oms, fail=0)
+    server = ServerThread(counter)
+    db = Database(db_url)
+    writer = make_outbox(db, server.url, inline_timeout_s=0.2)
+    for i in range(24):
+        req = REQ_TEMPLATE.model_copy(update={"call_sid": f"CA-proc-{i}"})
+        assert not (await writer.submit(req, f"va-proc-{i}")).delivered  # OMS down: all pending
+    await writer.client.aclose()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start_at = str(time.time() + 4.0)
+    with server:
+        workers = [
+            subprocess.Popen(
+                [sys.executable, str(CHILD), "work", db_url, server.url, f"proc-{n}", start_at],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )  # fmt: skip
+            for n in range(3)
+        ]
+        outputs = [w.communicate(timeout=120) for w in workers]
+    for worker, (_out, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err.decode()[-2000:]
+    claimed = [int(out.split()[-1]) for out, _ in outputs]
+    assert sum(claimed) == 24, claimed  # every row claimed once, by exactly one process
+    assert sum(c > 0 for c in claimed) >= 2, claimed  # and the processes did compete
+    assert counter.passed == 24  # and sent to the OMS once
+    assert len(oms_repo.list_work_orders()) == 24
     db.dispose()
