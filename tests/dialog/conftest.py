@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from voice_agent.dialog.engine import DialogEngine
-from voice_agent.dialog.script import MemoryOms, Transcript, run_script
+from voice_agent.dialog.script import MemoryOms, Transcript, parse_turn, run_script
 from voice_agent.dialog.spec import DialogSpec, load_dialog
-from voice_agent.dialog.types import DtmfKey, Event, Silence, UserSaid
+from voice_agent.dialog.types import Event
 from voice_agent.oms.models import Order
 from voice_agent.oms.seed import load_seed
 
@@ -37,11 +37,7 @@ def orders() -> list[Order]:
 
 def to_event(turn: str) -> list[Event]:
     """Caller turn shorthand: "#481526#" keys, "/silence", else speech."""
-    if turn.startswith("#") and len(turn) > 1:
-        return [DtmfKey(k) for k in turn[1:]]
-    if turn == "/silence":
-        return [Silence()]
-    return [UserSaid(turn)]
+    return parse_turn(turn) or []
 
 
 Run = Callable[..., tuple[Transcript, MemoryOms]]

@@ -20,21 +20,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from voice_agent.dialog.engine import DialogEngine
-from voice_agent.dialog.script import MemoryOms
+from voice_agent.dialog.script import MemoryOms, parse_turn
 from voice_agent.dialog.spec import DialogSpecError, load_dialog
 from voice_agent.dialog.types import (
     Action,
     CallStarted,
     CreateWorkOrder,
-    DtmfKey,
     Event,
     HangUp,
     LookupOrder,
     OrderLookedUp,
     Say,
-    Silence,
     Transfer,
-    UserSaid,
     WorkOrderOpened,
 )
 from voice_agent.oms.models import Order
@@ -95,18 +92,6 @@ def _show(action: Action, out: TextIO) -> None:
         print(f"  [{action}]", file=out)
 
 
-def _events(line: str) -> list[Event] | None:
-    """Map one typed line to events; None for commands handled elsewhere."""
-    stripped = line.strip()
-    if stripped.startswith("#") and len(stripped) > 1:
-        return [DtmfKey(k) for k in stripped[1:] if k.isdigit() or k in "*#"]
-    if stripped == "/silence":
-        return [Silence()]
-    if stripped.startswith("/"):
-        return None
-    return [UserSaid(stripped)]
-
-
 def main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(prog="voice-agent chat", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -149,7 +134,7 @@ def main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | None = N
         if line.strip() == "/state":
             print(json.dumps(state.to_dict(), indent=2), file=out)
             continue
-        for event in _events(line) or []:
+        for event in parse_turn(line) or []:
             state, actions = engine.step(state, event)
             pending.extend(actions)
 

@@ -17,9 +17,12 @@ from voice_agent.dialog.types import (
     Action,
     CallStarted,
     CreateWorkOrder,
+    DtmfKey,
     Event,
     LookupOrder,
     OrderLookedUp,
+    Silence,
+    UserSaid,
     WorkOrderOpened,
 )
 from voice_agent.oms.models import Order
@@ -59,6 +62,22 @@ class MemoryOms:
                 self.work_orders[action.request_id] = action
             return WorkOrderOpened(action.request_id, self.references[action.request_id])
         return None
+
+
+def parse_turn(line: str) -> list[Event] | None:
+    """Caller-turn shorthand used by scripts and ``voice-agent chat``.
+
+    ``#481526#`` is keypad keys (one :class:`DtmfKey` per digit, ``*`` or ``#``), ``/silence``
+    a :class:`Silence`, any other ``/command`` None, and everything else a :class:`UserSaid`.
+    """
+    stripped = line.strip()
+    if stripped.startswith("#") and len(stripped) > 1:
+        return [DtmfKey(k) for k in stripped[1:] if k.isdigit() or k in "*#"]
+    if stripped == "/silence":
+        return [Silence()]
+    if stripped.startswith("/"):
+        return None
+    return [UserSaid(stripped)]
 
 
 @dataclass
