@@ -286,10 +286,11 @@ class UserAgent:
         return [self._reply(req, source, 405, [("Allow", ALLOW)])]
 
     def _invite(self, req: SipMessage, call: _Call | None, source: Address, now: float):
-        if call is not None and call.state in ("rejected", "ended") and not req.to_tag:
-            if req.branch != call.invite.branch:  # e.g. the retry with credentials after a 401
-                del self.calls[call.key]
-                call = None
+        retry = call is not None and call.state in ("rejected", "ended") and not req.to_tag
+        if call is not None and retry and req.branch != call.invite.branch:
+            # a new INVITE reusing the Call-ID, e.g. the retry with credentials after a 401
+            del self.calls[call.key]
+            call = None
         if call is not None:
             if req.branch == call.invite.branch:  # retransmission: repeat what we said
                 return [Send(call.last_response, source)] if call.last_response else []
