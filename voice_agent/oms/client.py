@@ -199,6 +199,8 @@ class OmsClient:
                 error: OmsError = OmsUnavailable(
                     f"OMS {method} {path}: {type(exc).__name__}: {exc}".rstrip(": ")
                 )
+            except httpx.HTTPError as exc:  # e.g. an undecodable body: not worth retrying now
+                raise OmsUnavailable(f"OMS {method} {path}: {type(exc).__name__}: {exc}") from exc
             else:
                 if response.status_code in ok:
                     return response

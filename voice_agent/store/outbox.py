@@ -345,10 +345,15 @@ class WorkOrderOutbox:
         backoff = min(self.max_backoff_s, self.retry_base_s * 2 ** max(0, attempts - 1))
         backoff *= random.uniform(0.8, 1.2)
         with self.db.engine.begin() as conn:
-            # Only if still pending: a slower worker must not undo another's delivery.
+            # Only if still pending and not meanwhile claimed by another worker (our lease ran
+            # out): a slow worker must not undo another's delivery or cut short its lease.
             conn.execute(
                 update(outbox)
-                .where(outbox.c.id == row_id, outbox.c.status == "pending")
+                .where(
+                    outbox.c.id == row_id,
+                    outbox.c.status == "pending",
+                    or_(outbox.c.claimed_by.is_(None), outbox.c.claimed_by == self.worker_id),
+                )
                 .values(
                     attempts=attempts,
                     last_error=error[:2000],
