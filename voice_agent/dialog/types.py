@@ -44,7 +44,8 @@ class Silence:
 @dataclass(frozen=True)
 class OrderLookedUp:
     """Result of a :class:`LookupOrder` action. ``order`` is None when the OMS has no such order;
-    ``error`` is set when the OMS could not be asked (down, timeout)."""
+    ``error`` is set when the OMS could not be asked (down, timeout).
+    """
 
     order_id: str
     order: Order | None
@@ -54,7 +55,8 @@ class OrderLookedUp:
 @dataclass(frozen=True)
 class WorkOrderOpened:
     """Result of a :class:`CreateWorkOrder` action. ``reference`` is what the caller is told
-    (the OMS id, or the agent's own reference when delivery is still pending)."""
+    (the OMS id, or the agent's own reference when delivery is still pending).
+    """
 
     request_id: str
     reference: str | None
@@ -78,7 +80,8 @@ class LookupOrder:
 @dataclass(frozen=True)
 class CreateWorkOrder:
     """Open a work order. ``request_id`` is stable for the same call + intent + order, so a
-    retried or replayed request maps to the same idempotency key."""
+    retried or replayed request maps to the same idempotency key.
+    """
 
     request_id: str
     type: WorkOrderType
