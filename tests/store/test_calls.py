@@ -198,3 +198,19 @@ def test_the_pii_detector_detects() -> None:
     # The checks above are only as good as raw_pii(); make sure it would catch a leak.
     assert raw_pii(f"from {PHONE}") and raw_pii(EMAIL) and raw_pii("555-014-2211")
     assert raw_pii("order 481526 on 2026-11-20, +*********11, d***@***.com") == []
+
+
+async def test_event_data_of_any_type_is_stored(store: CallStore) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Slot:
+        name: str
+
+    await store.start_call("CA-ev", "twilio")
+    await store.add_event("CA-ev", "action", {"when": T0, "slot": Slot("x"), "n": 1.5})
+    record = await store.get_call("CA-ev")
+    assert record is not None
+    data = record.events[0].data
+    assert data["when"] == str(T0) and data["n"] == 1.5
+    assert data["slot"].endswith("Slot(name='x')")

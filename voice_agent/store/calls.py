@@ -8,6 +8,7 @@ needs live only in the outbox payload.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -141,7 +142,8 @@ class CallStore:
         A ``state`` event also updates the call's ``last_state``.
         """
         values = {"call_sid": call_sid, "kind": kind, "at": at or utcnow(), "data": {}}
-        values["data"] = mask_data(data or {})
+        # Round-trip through JSON so dates, enums or dataclasses in ``data`` can't fail the write.
+        values["data"] = mask_data(json.loads(json.dumps(data or {}, default=str)))
         await self._write(self._insert_event, values)
 
     async def end_call(self, call_sid: str, outcome: str, *, at: datetime | None = None) -> None:

@@ -231,8 +231,14 @@ class WorkOrderOutbox:
             self._wake.set()
             logger.info("work order {} pending: {}", entry.reference, exc)
         else:
-            await self.db.run(self._record_delivered, entry.id, work_order.id, attempts)
             logger.info("work order {} delivered as {}", entry.reference, work_order.id)
+            try:
+                await self.db.run(self._record_delivered, entry.id, work_order.id, attempts)
+            except Exception:
+                # The OMS has it; the row stays pending and a later delivery with the same key
+                # gets the same id back. The caller can still hear the OMS's number.
+                logger.exception("could not record delivery of {}", entry.reference)
+                return Receipt(work_order.id, True, entry.reference, work_order.id, "delivered")
         return (await self.db.run(self._get_by_id, entry.id)).receipt()
 
     async def deliver_due(self) -> int:
