@@ -44,7 +44,8 @@ def temporary_cluster() -> Iterator[str]:
         )
     as_root = os.geteuid() == 0
     prefix: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="va-pg-"))
+    # As root, under /tmp: the postgres user must be able to reach it whatever TMPDIR says.
+    base = Path(tempfile.mkdtemp(prefix="va-pg-", dir="/tmp" if as_root else None))
     if as_root:
         try:
             user = pwd.getpwnam("postgres")
