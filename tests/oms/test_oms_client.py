@@ -134,3 +134,26 @@ def test_idempotency_key_is_stable_and_distinct() -> None:
     assert a != idempotency_key("CA1", "refund", "481526")
     assert a != idempotency_key("CA2", "return", "481526")
     assert len(a) <= 64
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "low", "high"),
+    [
+        ("120", 5.0, 5.0),
+        ("soon", 0.0075, 0.0125),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0075, 0.0125),
+    ],
+)
+async def test_retry_after_is_capped_and_bad_values_ignored(
+    oms_app: FastAPI, retry_after: str, low: float, high: float
+) -> None:
+    flaky = FlakyApp(oms_app, fail=1, status=503, retry_after=retry_after)
+    sleeps: list[float] = []
+
+    async def record(s: float) -> None:
+        sleeps.append(s)
+
+    with ServerThread(flaky) as server:
+        async with OmsClient(server.url, backoff_s=0.01, max_backoff_s=5.0, sleep=record) as oms:
+            await oms.create_work_order(REQ, f"k-ra-{retry_after}")
+    assert len(sleeps) == 1 and low <= sleeps[0] <= high
