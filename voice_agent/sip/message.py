@@ -40,7 +40,9 @@ REASONS = {
     486: "Busy Here",
     487: "Request Terminated",
     488: "Not Acceptable Here",
+    480: "Temporarily Unavailable",
     500: "Server Internal Error",
+    503: "Service Unavailable",
     603: "Decline",
 }
 

@@ -93,7 +93,7 @@ class SipCall:
         await self._drain()
         await self._bye()
 
-    async def transfer(self, target: str, summary: Mapping[str, object]) -> bool:
+    async def transfer(self, target: str | None, summary: Mapping[str, object]) -> bool:
         """Blind-transfer the caller by REFER, with ``summary`` as ``X-VA-*`` headers.
 
         The headers go on the REFER and inside the Refer-To URI, so a transferee that honours
@@ -171,9 +171,11 @@ class SipServer:
         options: SipOptions,
         on_call: OnCall,
         transport_params: TransportParams | None = None,
+        accepting: Callable[[], bool] | None = None,
     ):
         self.options = options
         self._on_call = on_call
+        self._accepting = accepting
         self._params = transport_params
         self._allow = AllowList(options.allow_from)
         self._auth = (
@@ -209,7 +211,7 @@ class SipServer:
     # ----- policy -----
 
     def screen(self, message: str, source: str) -> tuple[int, Headers] | None:
-        """Allow-list, then digest auth; None accepts the INVITE."""
+        """Allow-list, digest auth, then readiness; None accepts the INVITE."""
         self.stats.offered += 1
         if not self._allow.allows(source_host(source)):
             self.stats.rejected += 1
@@ -223,6 +225,9 @@ class SipServer:
                     log.warning("SIP INVITE from %s: bad credentials", source)
                 stale = result is AuthResult.STALE
                 return 401, [("WWW-Authenticate", self._auth.challenge(stale=stale))]
+        if self._accepting is not None and not self._accepting():
+            self.stats.rejected += 1
+            return 503, [("Retry-After", "10")]  # models still loading: the trunk tries later
         return None
 
     # ----- stack events, on the event loop -----
@@ -307,3 +312,31 @@ class SipServer:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def start_sip(
+    settings: Any,
+    get_services: Callable[[], Any],
+    on_call: OnCall | None = None,
+) -> SipServer | None:
+    """Start the SIP endpoint for ``voice-agent serve`` (None when disabled or it cannot bind).
+
+    Calls get 503 until ``get_services()`` returns the loaded :class:`AgentServices`; each
+    answered call then runs :func:`voice_agent.pipeline.call.run_call`.
+    """
+    if not settings.sip_enabled:
+        return None
+    if on_call is None:
+        from voice_agent.pipeline.call import run_call
+
+        async def on_call(transport: SipTransport, info: Any, control: SipCall) -> None:
+            await run_call(transport, info, control, get_services(), audio_out_sample_rate=8000)
+
+    options = SipOptions.from_settings(settings)
+    server = SipServer(options, on_call, accepting=lambda: get_services() is not None)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("SIP endpoint not started on udp:%s:%s: %s", options.host, options.port, exc)
+        return None
+    return server
