@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from voice_agent.sip import core
+from voice_agent.sip import events as ev
 from voice_agent.sip.core import UserAgent
 from voice_agent.sip.message import parse
 from voice_agent.sip.policy import digest_response, parse_auth_params
@@ -42,7 +43,7 @@ def request(
 
 
 def sent(outputs) -> list:
-    return [parse(o.data) for o in outputs if isinstance(o, core.Send)]
+    return [parse(o.data) for o in outputs if isinstance(o, ev.Send)]
 
 
 def events(outputs, kind) -> list:
@@ -61,7 +62,7 @@ def test_invite_ring_answer_ack_and_caller_bye():
     out = ua.receive(request("INVITE", body=SDP), CALLER, 0.0)
     (trying,) = sent(out)
     assert trying.status == 100 and out[0].addr == CALLER
-    (incoming,) = events(out, core.IncomingCall)
+    (incoming,) = events(out, ev.IncomingCall)
     assert incoming.key == "call-1" and incoming.request.body.decode() == SDP
 
     (ringing,) = sent(ua.ring("call-1", 0.0))
@@ -78,16 +79,16 @@ def test_invite_ring_answer_ack_and_caller_bye():
     assert sent(ua.tick(1.2)) == []
     assert [m.status for m in sent(ua.tick(1.62))] == [200]
     out = ua.receive(request("ACK", branch="z9hG4bK-2", to_tag=ok.to_tag), CALLER, 1.7)
-    assert events(out, core.CallConfirmed)
+    assert events(out, ev.CallConfirmed)
     assert sent(ua.tick(5.0)) == []
 
     # a retransmitted INVITE gets the last response again, not a new call
     out = ua.receive(request("INVITE", body=SDP), CALLER, 1.8)
-    assert [m.status for m in sent(out)] == [200] and not events(out, core.IncomingCall)
+    assert [m.status for m in sent(out)] == [200] and not events(out, ev.IncomingCall)
 
     out = ua.receive(request("BYE", cseq=2, branch="z9hG4bK-3", to_tag=ok.to_tag), CALLER, 2.0)
     assert [m.status for m in sent(out)] == [200]
-    (ended,) = events(out, core.CallEnded)
+    (ended,) = events(out, ev.CallEnded)
     assert ended.key == "call-1" and ended.reason == "caller hung up"
 
 
@@ -98,7 +99,7 @@ def test_cancel_while_ringing():
     out = ua.receive(request("CANCEL"), CALLER, 0.5)
     statuses = [(m.status, m.cseq[1]) for m in sent(out)]
     assert statuses == [(200, "CANCEL"), (487, "INVITE")]
-    assert events(out, core.CallEnded)[0].code == 487
+    assert events(out, ev.CallEnded)[0].code == 487
     assert ua.answer("call-1", "v=0\r\n", 0.6) == []  # too late to answer
     assert [m.status for m in sent(ua.tick(1.01))] == [487]  # until the ACK
     ua.receive(request("ACK"), CALLER, 1.1)
@@ -112,7 +113,7 @@ def test_agent_bye_is_an_in_dialog_request_retransmitted_until_answered():
     ua.receive(request("ACK", branch="z9hG4bK-2", to_tag=tag), CALLER, 0.2)
     out = ua.hang_up("call-1", 1.0)
     (bye,) = sent(out)
-    assert events(out, core.CallEnded)[0].reason == "agent hung up"
+    assert events(out, ev.CallEnded)[0].reason == "agent hung up"
     assert out[0].addr == CALLER
     assert bye.method == "BYE" and bye.uri == "sip:bob@10.0.0.9:5090"
     assert bye.from_tag == tag and bye.to_tag == "caller-tag"
@@ -135,7 +136,7 @@ def test_refer_and_notify_progress():
         f"SIP/2.0 202 Accepted\r\nVia: {refer.get('Via')}\r\nFrom: {refer.get('From')}\r\n"
         f"To: {refer.get('To')}\r\nCall-ID: call-1\r\nCSeq: 1 REFER\r\nContent-Length: 0\r\n\r\n"
     )
-    (status,) = events(ua.receive(accepted.encode(), CALLER, 1.1), core.TransferStatus)
+    (status,) = events(ua.receive(accepted.encode(), CALLER, 1.1), ev.TransferStatus)
     assert (status.code, status.final) == (202, False)
     notify = request(
         "NOTIFY",
@@ -148,7 +149,7 @@ def test_refer_and_notify_progress():
     )
     out = ua.receive(notify, CALLER, 1.5)
     assert [m.status for m in sent(out)] == [200]
-    (status,) = events(out, core.TransferStatus)
+    (status,) = events(out, ev.TransferStatus)
     assert (status.code, status.final) == (200, True)
 
 
@@ -157,7 +158,7 @@ def test_refer_without_answer_times_out_as_408():
     answered_call(ua)
     ua.refer("call-1", "<sip:desk@pbx>", [], 1.0)
     out = ua.tick(1.0 + core.TRANSACTION_TIMEOUT + 0.1)
-    assert [(s.code, s.final) for s in events(out, core.TransferStatus)] == [(408, True)]
+    assert [(s.code, s.final) for s in events(out, ev.TransferStatus)] == [(408, True)]
 
 
 def test_unanswered_200_ends_the_call_with_bye():
@@ -165,7 +166,7 @@ def test_unanswered_200_ends_the_call_with_bye():
     answered_call(ua)
     out = ua.tick(0.1 + core.TRANSACTION_TIMEOUT + 0.1)
     assert [m.method for m in sent(out)] == ["BYE"]
-    assert events(out, core.CallEnded)[0].code == 408
+    assert events(out, ev.CallEnded)[0].code == 408
 
 
 def test_out_of_dialog_requests_and_garbage():
@@ -189,14 +190,14 @@ def test_rejected_invite_then_retry_with_same_call_id_is_a_new_call():
     assert challenge.status == 401 and challenge.get("WWW-Authenticate") == 'Digest realm="r"'
     ua.receive(request("ACK"), CALLER, 0.1)
     out = ua.receive(request("INVITE", cseq=2, branch="z9hG4bK-5", body=SDP), CALLER, 0.2)
-    assert events(out, core.IncomingCall)
+    assert events(out, ev.IncomingCall)
 
 
 def test_hang_up_while_ringing_declines():
     ua = UserAgent(LOCAL)
     ua.receive(request("INVITE", body=SDP), CALLER, 0.0)
     out = ua.hang_up("call-1", 0.1)
-    assert [m.status for m in sent(out)] == [480] and events(out, core.CallEnded)
+    assert [m.status for m in sent(out)] == [480] and events(out, ev.CallEnded)
 
 
 def test_register_answers_a_digest_challenge_and_refreshes():
@@ -232,8 +233,55 @@ def test_register_answers_a_digest_challenge_and_refreshes():
         f"To: {second.get('To')};tag=r1\r\nCall-ID: {second.call_id}\r\nCSeq: 2 REGISTER\r\n"
         "Contact: <sip:agent@10.0.0.1:5060>;expires=120\r\nContent-Length: 0\r\n\r\n"
     )
-    (registered,) = events(ua.receive(ok.encode(), registrar, 0.2), core.Registration)
+    (registered,) = events(ua.receive(ok.encode(), registrar, 0.2), ev.Registration)
     assert (registered.code, registered.expires) == (200, 120)
     assert sent(ua.tick(90.0)) == []
     (refresh,) = sent(ua.tick(96.5))  # 0.8 x 120 s later
     assert refresh.method == "REGISTER" and refresh.call_id == first.call_id
+
+
+def test_reinvite_and_update_keep_our_sdp_and_report_the_new_offer():
+    ua = UserAgent(LOCAL)
+    tag = answered_call(ua)
+    moved = SDP.replace("7000", "7100")
+    out = ua.receive(
+        request("INVITE", cseq=2, branch="z9hG4bK-7", to_tag=tag, body=moved), CALLER, 1.0
+    )
+    (ok,) = sent(out)
+    assert ok.status == 200 and ok.body == b"v=0\r\n" and ok.cseq == (2, "INVITE")
+    (update,) = events(out, ev.MediaUpdate)
+    assert b"7100" in update.sdp
+    out = ua.receive(request("UPDATE", cseq=3, branch="z9hG4bK-8", to_tag=tag), CALLER, 2.0)
+    assert [(m.status, m.body) for m in sent(out)] == [(200, b"")]
+    assert not events(out, ev.MediaUpdate)
+    stray = request("UPDATE", cseq=3, branch="z9hG4bK-8", to_tag=tag, call_id="other")
+    assert sent(ua.receive(stray, CALLER, 2.0))[0].status == 481
+
+
+def test_info_dtmf():
+    ua = UserAgent(LOCAL)
+    tag = answered_call(ua)
+    digits = []
+    for n, (kind, body) in enumerate(
+        [
+            ("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"),
+            ("application/dtmf", "#"),
+            ("application/dtmf-relay", "Signal=Z\r\n"),
+            ("text/plain", "5"),
+        ]
+    ):
+        out = ua.receive(
+            request(
+                "INFO",
+                cseq=2 + n,
+                branch=f"z9hG4bK-i{n}",
+                to_tag=tag,
+                body=body,
+                extra=f"Content-Type: {kind}\r\n",
+            ),
+            CALLER,
+            1.0,
+        )
+        assert [m.status for m in sent(out)] == [200]
+        digits += [e.digit for e in events(out, ev.Dtmf)]
+    assert digits == ["5", "#"]

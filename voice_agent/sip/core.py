@@ -11,68 +11,37 @@ the INVITE came from (symmetric signalling, as trunks and NAT expect).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
+from voice_agent.sip.events import (
+    Address,
+    CallConfirmed,
+    CallEnded,
+    Dtmf,
+    IncomingCall,
+    MediaUpdate,
+    Output,
+    Registration,
+    Send,
+    TransferStatus,
+)
 from voice_agent.sip.message import (
     SipMessage,
     SipParseError,
-    host_port,
     new_branch,
     new_tag,
     parse,
     response,
     uri_of,
 )
-from voice_agent.sip.policy import digest_response, parse_auth_params
+from voice_agent.sip.policy import parse_auth_params
+from voice_agent.sip.register import RegistrationState, build_register, granted_expires
+from voice_agent.sip.rtp import DTMF_KEYS
 
-Address = tuple[str, int]
 T1, T2 = 0.5, 4.0
 TRANSACTION_TIMEOUT = 64 * T1
 LINGER = 8.0  # keep ended calls this long to answer retransmitted BYE/ACK/INVITE
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, REFER"
-
-
-@dataclass
-class Send:
-    data: bytes
-    addr: Address
-
-
-@dataclass
-class IncomingCall:
-    key: str
-    request: SipMessage
-    source: Address
-
-
-@dataclass
-class CallConfirmed:
-    key: str
-
-
-@dataclass
-class CallEnded:
-    key: str
-    code: int
-    reason: str
-
-
-@dataclass
-class TransferStatus:
-    key: str
-    code: int
-    final: bool
-
-
-@dataclass
-class Registration:
-    code: int
-    reason: str
-    expires: int
-
-
-Output = Send | IncomingCall | CallConfirmed | CallEnded | TransferStatus | Registration
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, REFER, UPDATE, INFO"
 
 
 @dataclass
@@ -96,6 +65,7 @@ class _Call:
     resend: _Resend | None = None
     local_cseq: int = 0
     ended_at: float | None = None
+    local_sdp: bytes = b""
 
 
 @dataclass
@@ -103,20 +73,6 @@ class _ClientTx:
     method: str
     call_key: str | None
     resend: _Resend
-
-
-@dataclass
-class _Registration:
-    registrar: str
-    addr: Address
-    user: str
-    password: str
-    expires: int
-    call_id: str = field(default_factory=lambda: secrets.token_hex(10))
-    from_tag: str = field(default_factory=new_tag)
-    cseq: int = 0
-    refresh_at: float | None = None
-    tried_nonce: str | None = None
 
 
 class UserAgent:
@@ -128,7 +84,7 @@ class UserAgent:
         self.user_agent = user_agent
         self.calls: dict[str, _Call] = {}
         self._client: dict[str, _ClientTx] = {}
-        self._reg: _Registration | None = None
+        self._reg: RegistrationState | None = None
 
     # ----- input -----
 
@@ -189,8 +145,9 @@ class UserAgent:
         if call is None or call.state not in ("trying", "ringing"):
             return []
         call.state = "answered"
+        call.local_sdp = sdp.encode()
         headers = [("Content-Type", "application/sdp")]
-        return self._respond_invite(call, 200, now, headers, sdp.encode())
+        return self._respond_invite(call, 200, now, headers, call.local_sdp)
 
     def reject(self, key: str, code: int, now: float, headers=()) -> list[Output]:
         call = self.calls.get(key)
@@ -221,7 +178,7 @@ class UserAgent:
     def register(
         self, registrar: str, addr: Address, user: str, password: str, expires: int, now: float
     ) -> list[Output]:
-        self._reg = _Registration(registrar, addr, user, password, expires)
+        self._reg = RegistrationState(registrar, addr, user, password, expires)
         return self._send_register(self._reg, now, None)
 
     def unregister(self, now: float) -> list[Output]:
@@ -281,6 +238,14 @@ class UserAgent:
                 if code is not None:
                     out.append(TransferStatus(call.key, code, final or code >= 200))
             return out
+        if method in ("UPDATE", "INFO"):
+            if call is None or req.to_tag != call.local_tag or call.state == "ended":
+                return [self._reply(req, source, 481)]
+            if method == "UPDATE":
+                return self._refresh(call, req, source)
+            out = [self._reply(req, source, 200)]
+            digit = _info_digit(req)
+            return [*out, Dtmf(call.key, digit)] if digit else out
         if method == "REFER":  # a caller must never make the agent dial out (toll fraud)
             return [self._reply(req, source, 603)]
         return [self._reply(req, source, 405, [("Allow", ALLOW)])]
@@ -295,10 +260,7 @@ class UserAgent:
             if req.branch == call.invite.branch:  # retransmission: repeat what we said
                 return [Send(call.last_response, source)] if call.last_response else []
             if req.to_tag == call.local_tag and call.state in ("answered", "confirmed"):
-                # re-INVITE (session refresh, hold): keep our media as it is
-                body = call.last_response and parse(call.last_response).body or b""
-                headers = [("Contact", self._contact), ("Content-Type", "application/sdp")]
-                return [self._reply(req, source, 200, headers, body, call.local_tag)]
+                return self._refresh(call, req, source)
             return [self._reply(req, source, 481)]
         if req.to_tag:
             return [self._reply(req, source, 481)]
@@ -306,6 +268,20 @@ class UserAgent:
         trying = response(req, 100)
         call.last_response = trying.to_bytes()
         return [Send(call.last_response, source), IncomingCall(call.key, req, source)]
+
+    def _refresh(self, call: _Call, req: SipMessage, source: Address) -> list[Output]:
+        """Answer a re-INVITE/UPDATE (session refresh, hold, media move) with our same SDP."""
+        headers = [("Contact", self._contact)]
+        out: list[Output] = []
+        body = b""
+        if req.body:
+            headers.append(("Content-Type", "application/sdp"))
+            body = call.local_sdp
+            out.append(MediaUpdate(call.key, req.body))
+        elif req.method == "INVITE":  # offerless re-INVITE: we offer, the ACK would answer
+            headers.append(("Content-Type", "application/sdp"))
+            body = call.local_sdp
+        return [self._reply(req, source, 200, headers, body, call.local_tag), *out]
 
     def _respond_invite(self, call: _Call, code: int, now: float, headers=(), body=b""):
         extra = [("Contact", self._contact), ("User-Agent", self.user_agent), *headers]
@@ -374,23 +350,9 @@ class UserAgent:
         )
         return [Send(data, addr)]
 
-    def _send_register(self, reg: _Registration, now: float, challenge: str | None):
-        reg.cseq += 1
-        domain = reg.registrar.split(":", 1)[-1].split(";", 1)[0]
-        aor = f"sip:{reg.user}@{domain}"
-        msg = SipMessage(method="REGISTER", uri=reg.registrar)
+    def _send_register(self, reg: RegistrationState, now: float, challenge: str | None):
         branch = new_branch()
-        msg.add("Via", f"SIP/2.0/UDP {self._hostport};branch={branch};rport")
-        msg.add("Max-Forwards", "70")
-        msg.add("From", f"<{aor}>;tag={reg.from_tag}")
-        msg.add("To", f"<{aor}>")
-        msg.add("Call-ID", reg.call_id)
-        msg.add("CSeq", f"{reg.cseq} REGISTER")
-        msg.add("Contact", f"<sip:{reg.user}@{self._hostport}>")
-        msg.add("Expires", str(reg.expires))
-        msg.add("User-Agent", self.user_agent)
-        if challenge:
-            msg.add("Authorization", _authorization(challenge, reg, "REGISTER"))
+        msg = build_register(reg, self._hostport, branch, self.user_agent, challenge)
         return self._start_client(branch, "REGISTER", None, msg.to_bytes(), reg.addr, now)
 
     # ----- responses to our requests -----
@@ -418,7 +380,7 @@ class UserAgent:
                     return self._send_register(reg, now, challenge)
             expires = reg.expires
             if code == 200 and res is not None:
-                expires = _granted_expires(res, reg.expires)
+                expires = granted_expires(res, reg.expires)
                 if reg.expires:
                     reg.refresh_at = now + max(expires * 0.8, 5)
             return [Registration(code, reason, expires if code == 200 else 0)]
@@ -432,43 +394,18 @@ def _sipfrag_status(body: bytes) -> int | None:
     return None
 
 
-def _granted_expires(res: SipMessage, asked: int) -> int:
-    for contact in res.get_all("Contact"):
-        for part in contact.split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "expires" and value.isdigit():
-                return int(value)
-    header = res.get("Expires")
-    return int(header) if header and header.isdigit() else asked
-
-
-def _authorization(challenge: str, reg: _Registration, method: str) -> str:
-    params = parse_auth_params(challenge)
-    realm, nonce = params.get("realm", ""), params.get("nonce", "")
-    qop = "auth" if "auth" in params.get("qop", "").split(",") else None
-    cnonce, nc = secrets.token_hex(8), "00000001"
-    digest = digest_response(
-        username=reg.user,
-        realm=realm,
-        password=reg.password,
-        method=method,
-        uri=reg.registrar,
-        nonce=nonce,
-        qop=qop,
-        nc=nc,
-        cnonce=cnonce,
-    )
-    value = (
-        f'Digest username="{reg.user}", realm="{realm}", nonce="{nonce}", '
-        f'uri="{reg.registrar}", response="{digest}", algorithm=MD5'
-    )
-    if "opaque" in params:
-        value += f', opaque="{params["opaque"]}"'
-    if qop:
-        value += f', qop={qop}, nc={nc}, cnonce="{cnonce}"'
-    return value
-
-
-def registrar_address(uri: str) -> Address:
-    """Where REGISTERs for ``uri`` go (host and port of the registrar URI)."""
-    return host_port(uri)
+def _info_digit(req: SipMessage) -> str | None:
+    kind = (req.get("Content-Type") or "").split(";")[0].strip().lower()
+    text = req.body.decode(errors="replace").strip()
+    if kind == "application/dtmf-relay":
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal":
+                text = value.strip()
+                break
+        else:
+            return None
+    elif kind != "application/dtmf":
+        return None
+    text = text.upper()
+    return text if len(text) == 1 and text in DTMF_KEYS else None

@@ -183,7 +183,7 @@ class SipServer:
             if options.auth_enabled
             else None
         )
-        self.stack = SipStack(options, self, self.screen)
+        self.stack = SipStack(options, self, self.screen, permit=self._allow.allows)
         self.calls: dict[str, SipCall] = {}
         self.stats = SipStats()
         self.registration: tuple[int, str, int] | None = None

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from voice_agent.sip import core
-from voice_agent.sip.core import Address, UserAgent
+from voice_agent.sip import events as ev
+from voice_agent.sip.core import UserAgent
+from voice_agent.sip.events import Address
 from voice_agent.sip.media import FRAME_BYTES, FRAME_MS, SILENCE, PlayoutBuffer
 from voice_agent.sip.options import SipOptions
+from voice_agent.sip.register import registrar_address
 from voice_agent.sip.rtp import DtmfReceiver, RtpSender, decode_g711, encode_g711, parse_rtp
 from voice_agent.sip.sdp import MediaChoice, SdpError, answer, negotiate, parse_offer
 
@@ -76,9 +78,17 @@ class _Datagrams(asyncio.DatagramProtocol):
 class _Media:
     """RTP of one call: paced G.711 out every 20 ms, G.711 and RFC 4733 DTMF in."""
 
-    def __init__(self, leg: CallLeg, choice: MediaChoice, on_dtmf: Callable[[str], None]):
+    def __init__(
+        self,
+        leg: CallLeg,
+        choice: MediaChoice,
+        on_dtmf: Callable[[str], None],
+        signalling_host: str,
+    ):
         self.leg = leg
         self.choice = choice
+        self._signalling_host = signalling_host
+        self.foreign_packets = 0
         self.port = 0
         self.transport: asyncio.DatagramTransport | None = None
         self._sender = RtpSender(choice.payload_type)
@@ -126,6 +136,9 @@ class _Media:
             await asyncio.sleep(max(delay, 0))
 
     def _received(self, data: bytes, addr: Address) -> None:
+        if addr[0] not in (self.choice.remote[0], self._signalling_host):
+            self.foreign_packets += 1  # not the far end: never let a stranger inject audio
+            return
         packet = parse_rtp(data)
         if packet is None:
             return
@@ -177,10 +190,17 @@ class _Media:
 class SipStack:
     """Runs the SIP endpoint on ``options.host:options.port`` (UDP) in the running event loop."""
 
-    def __init__(self, options: SipOptions, listener: StackListener, screen: Screen):
+    def __init__(
+        self,
+        options: SipOptions,
+        listener: StackListener,
+        screen: Screen,
+        permit: Callable[[str], bool] | None = None,
+    ):
         self.options = options
         self._listener = listener
         self._screen = screen
+        self._permit = permit
         self._ua: UserAgent | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._ticker: asyncio.Task | None = None
@@ -205,7 +225,7 @@ class SipStack:
         self._ua = UserAgent((o.public_host or o.host, bound[1]))
         self._ticker = asyncio.create_task(self._tick(), name="sip-ticker")
         if o.register_uri:
-            host, port = core.registrar_address(o.register_uri)
+            host, port = registrar_address(o.register_uri)
             infos = await loop.getaddrinfo(
                 host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
             )
@@ -283,6 +303,12 @@ class SipStack:
     # ----- events -----
 
     def _on_sip(self, data: bytes, addr: Address) -> None:
+        if (
+            self._permit is not None
+            and not self._permit(addr[0])
+            and not data.startswith((b"SIP/2.0 ", b"INVITE "))
+        ):
+            return  # requests from outside the allow-list get no answer (INVITEs get 403)
         if self._ua is not None:
             self._apply(self._ua.receive(data, addr, asyncio.get_running_loop().time()))
 
@@ -292,23 +318,29 @@ class SipStack:
             await asyncio.sleep(TICK_S)
             self._apply(self.ua.tick(loop.time()))
 
-    def _apply(self, outputs: list[core.Output]) -> None:
+    def _apply(self, outputs: list[ev.Output]) -> None:
         for out in outputs:
-            if isinstance(out, core.Send):
+            if isinstance(out, ev.Send):
                 if self._transport is not None:
                     self._transport.sendto(out.data, out.addr)
-            elif isinstance(out, core.IncomingCall):
+            elif isinstance(out, ev.IncomingCall):
                 self._incoming(out)
-            elif isinstance(out, core.CallEnded):
+            elif isinstance(out, ev.CallEnded):
                 self._ended(out.key, out.code, out.reason)
-            elif isinstance(out, core.TransferStatus):
+            elif isinstance(out, ev.TransferStatus):
                 leg = self._legs.get(out.key)
                 if leg is not None:
                     self._listener.on_transfer_status(leg, out.code, "", out.final)
-            elif isinstance(out, core.Registration):
+            elif isinstance(out, ev.Registration):
                 self._listener.on_registration(out.code, out.reason, out.expires)
+            elif isinstance(out, ev.Dtmf):
+                leg = self._legs.get(out.key)
+                if leg is not None:
+                    self._listener.on_dtmf(leg, out.digit)
+            elif isinstance(out, ev.MediaUpdate):
+                self._media_update(out.key, out.sdp)
 
-    def _incoming(self, event: core.IncomingCall) -> None:
+    def _incoming(self, event: ev.IncomingCall) -> None:
         req, (host, port) = event.request, event.source
         now = asyncio.get_running_loop().time()
         if len(self._legs) >= self.options.max_calls:
@@ -328,7 +360,7 @@ class SipStack:
         leg = CallLeg(event.key, req.call_id, req.get("From") or "", f"{host}:{port}")
         self._legs[event.key] = leg
         media = self._media[event.key] = _Media(
-            leg, choice, lambda digit: self._listener.on_dtmf(leg, digit)
+            leg, choice, lambda digit: self._listener.on_dtmf(leg, digit), host
         )
         self._spawn(self._prepare(leg, media))
 
@@ -345,6 +377,18 @@ class SipStack:
             return
         self._apply(self.ua.ring(leg.key, asyncio.get_running_loop().time()))
         self._listener.on_incoming(leg)
+
+    def _media_update(self, key: str, sdp: bytes) -> None:
+        media = self._media.get(key)
+        if media is None:
+            return
+        try:
+            choice = negotiate(parse_offer(sdp.decode(errors="replace")))
+        except SdpError as exc:
+            log.info("call %s: ignoring new SDP offer: %s", key, exc)
+            return
+        if choice.codec == media.choice.codec:  # our answer keeps the codec we are sending
+            media.choice = choice
 
     def _ended(self, key: str, code: int, reason: str, notify: bool = True) -> None:
         leg = self._legs.pop(key, None)
