@@ -10,16 +10,18 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from loguru import logger
 
+from voice_agent.pii import install_log_masking
 from voice_agent.registry import ModelRegistry
 from voice_agent.services import build_backends, build_services
 from voice_agent.settings import Settings
 from voice_agent.store.api import calls_router
-from voice_agent.telephony.twilio import twilio_router
+from voice_agent.telephony.twilio import stream_secret, twilio_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Models load in the background: ``/health`` answers 503 until they are in."""
     settings = settings or Settings()
+    install_log_masking()
     backends = build_backends(settings)
 
     @asynccontextmanager
@@ -42,6 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="voice_agent", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.stream_secret = stream_secret(settings)
+    if not settings.twilio_auth_token:
+        logger.warning(
+            "VOICE_AGENT_TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned "
+            "(fine for local use; set it in production)"
+        )
     app.state.services = None
     app.state.startup_error = None
 

@@ -57,7 +57,8 @@ def resample(audio: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
 
 def telephone_band(audio: np.ndarray, rate: int, out_rate: int = ASR_RATE) -> np.ndarray:
     """What a caller's voice sounds like after a phone line: 8 kHz, mu-law round trip, then
-    resampled to ``out_rate``."""
+    resampled to ``out_rate``.
+    """
     narrow = resample(audio, rate, PHONE_RATE)
     coded = pcm16_to_float(ulaw_decode(ulaw_encode(float_to_pcm16(narrow))))
     return resample(coded, PHONE_RATE, out_rate)

@@ -7,7 +7,6 @@ passed down explicitly. There is no module-level singleton.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,8 @@ def whisper_path(settings: Settings) -> Path:
 @dataclass
 class ModelRegistry:
     """Shared, thread-safe model handles (CTranslate2 and onnxruntime sessions allow concurrent
-    inference from several threads)."""
+    inference from several threads).
+    """
 
     whisper: WhisperModel
     voice: PiperVoice
@@ -57,41 +57,3 @@ class ModelRegistry:
             load_seconds=elapsed,
             names={"asr": settings.asr_model, "tts": "en_US-joe-medium"},
         )
-
-
-class RegistryHolder:
-    """Loads the registry in a background thread so the server answers ``/health`` with 503
-    while the models load, and 200 after."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._registry: ModelRegistry | None = None
-        self._error: BaseException | None = None
-        self._ready = threading.Event()
-
-    def start(self) -> None:
-        threading.Thread(target=self._load, name="model-loader", daemon=True).start()
-
-    def _load(self) -> None:
-        try:
-            self._registry = ModelRegistry.load(self._settings)
-        except BaseException as exc:  # surfaced through /health and get()
-            logger.exception("Model loading failed")
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    @property
-    def ready(self) -> bool:
-        return self._registry is not None
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
-    def get(self, timeout: float | None = None) -> ModelRegistry:
-        """The registry, waiting up to ``timeout`` seconds for it to load."""
-        self._ready.wait(timeout)
-        if self._registry is None:
-            raise RuntimeError(f"models are not loaded: {self._error or 'still loading'}")
-        return self._registry

@@ -28,6 +28,6 @@ def _resolve(record: dict[str, Any], today: date) -> dict[str, Any]:
 
 
 def load_seed(today: date, path: Path = DEFAULT_SEED) -> list[Order]:
-    """The seed file's orders as of ``today``."""
+    """Return the seed file's orders as of ``today``."""
     data = yaml.safe_load(path.read_text())
     return [Order.model_validate(_resolve(raw, today)) for raw in data["orders"]]

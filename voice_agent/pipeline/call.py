@@ -143,8 +143,12 @@ class CallSession:
         @transport.event_handler("on_client_disconnected")
         async def _on_disconnected(_transport: BaseTransport, *_: Any) -> None:
             logger.info(f"[{call.call_sid}] caller disconnected")
-            self.dialog.mark_abandoned()
-            await self.worker.cancel()
+            await self.end_by_caller()
+
+    async def end_by_caller(self) -> None:
+        """The caller hung up: stop at once, the call record says abandoned unless resolved."""
+        self.dialog.mark_abandoned()
+        await self.worker.cancel(reason="caller hung up")
 
     async def run(self) -> DialogProcessor:
         """Run until the call ends (hang-up, transfer, or the caller leaving)."""

