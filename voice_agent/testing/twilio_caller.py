@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
@@ -175,10 +176,8 @@ class TwilioCaller:
         self._pending_marks[name] = asyncio.get_running_loop().call_later(delay, echo)
 
     async def _send_quietly(self, message: dict[str, Any]) -> None:
-        try:
+        with contextlib.suppress(websockets.ConnectionClosed):
             await self._send(message)
-        except websockets.ConnectionClosed:
-            pass
 
     async def _write(self) -> None:
         """Stream one frame every 20 ms on a fixed schedule, like Twilio."""
