@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loguru import logger as log
 from pipecat.transports.base_transport import TransportParams
 
 from voice_agent.sip.options import SipOptions
@@ -47,8 +47,6 @@ except ImportError:  # pragma: no cover - until the pipeline package provides it
         channel: str
         caller: str | None = None
 
-
-log = logging.getLogger(__name__)
 
 OnCall = Callable[[SipTransport, Any, "SipCall"], Awaitable[None]]
 
@@ -84,7 +82,7 @@ class SipCall:
         self.digits: list[str] = []
         self.end_reason: tuple[int, str] | None = None
         self.hung_up_by_agent = False
-        self.invited_at = time.monotonic()
+        self.invited_at = leg.invited_at
         self.answered_at: float | None = None
         self._transfer: asyncio.Future[int] | None = None
 
@@ -106,7 +104,7 @@ class SipCall:
         try:
             uri = transfer_uri(target, source_host(self.leg.source))
         except ValueError:
-            log.warning("call %s: bad transfer target %r", self.info.call_sid, target)
+            log.warning("call {}: bad transfer target {!r}", self.info.call_sid, target)
             return False
         headers = summary_headers(summary)
         await self._drain()
@@ -116,10 +114,10 @@ class SipCall:
         try:
             code = await asyncio.wait_for(self._transfer, TRANSFER_TIMEOUT_S)
         except TimeoutError:
-            log.warning("call %s: no final NOTIFY for transfer", self.info.call_sid)
+            log.warning("call {}: no final NOTIFY for transfer", self.info.call_sid)
             return False
         if not 200 <= code < 300:
-            log.info("call %s: transfer to %s failed with %s", self.info.call_sid, uri, code)
+            log.info("call {}: transfer to {} failed with {}", self.info.call_sid, uri, code)
             return False
         try:  # the transferee normally sends BYE now; make sure our leg ends either way
             await asyncio.wait_for(self.ended.wait(), 3.0)
@@ -192,7 +190,7 @@ class SipServer:
 
     async def start(self) -> None:
         await self.stack.start()
-        log.info("SIP listening on udp:%s:%s", self.options.host, self.options.port)
+        log.info("SIP listening on udp:{}:{}", self.options.host, self.options.port)
 
     async def stop(self) -> None:
         """Hang up every call, let the pipelines finish (bounded), then stop the stack."""
@@ -222,7 +220,7 @@ class SipServer:
             if result is not AuthResult.OK:
                 self.stats.rejected += 1
                 if result is AuthResult.INVALID:
-                    log.warning("SIP INVITE from %s: bad credentials", source)
+                    log.warning("SIP INVITE from {}: bad credentials", source)
                 stale = result is AuthResult.STALE
                 return 401, [("WWW-Authenticate", self._auth.challenge(stale=stale))]
         if self._accepting is not None and not self._accepting():
@@ -256,13 +254,13 @@ class SipServer:
         self.stats.peak_active = max(self.stats.peak_active, active)
 
     async def _run(self, call: SipCall) -> None:
-        log.info("call %s from %s answered", call.info.call_sid, call.leg.source)
+        log.info("call {} from {} answered", call.info.call_sid, call.leg.source)
         try:
             await self._on_call(call.transport, call.info, call)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("call %s: pipeline failed", call.info.call_sid)
+            log.exception("call {}: pipeline failed", call.info.call_sid)
         finally:
             if not call.leg.disconnected:
                 await call._bye()
@@ -276,7 +274,7 @@ class SipServer:
     def on_transfer_status(self, leg: CallLeg, code: int, reason: str, final: bool) -> None:
         call = self.calls.get(leg.key)
         if call is not None and call.leg is leg:
-            log.info("call %s: transfer status %s %s", call.info.call_sid, code, reason)
+            log.info("call {}: transfer status {} {}", call.info.call_sid, code, reason)
             call.on_transfer_status(code, final)
 
     def on_disconnected(self, leg: CallLeg, code: int, reason: str) -> None:
@@ -293,7 +291,7 @@ class SipServer:
                 await call.transport.fire("on_client_disconnected")
                 done, _ = await asyncio.wait({call.task}, timeout=DISCONNECT_GRACE_S)
                 if not done:
-                    log.warning("call %s: pipeline still running, cancelling", call.info.call_sid)
+                    log.warning("call {}: pipeline still running, cancelling", call.info.call_sid)
                     call.task.cancel()
                     await asyncio.wait({call.task}, timeout=2)
         finally:
@@ -306,7 +304,7 @@ class SipServer:
 
     def on_registration(self, code: int, reason: str, expires: int) -> None:
         self.registration = (code, reason, expires)
-        log.info("SIP registration: %s %s (expires %s)", code, reason, expires)
+        log.info("SIP registration: {} {} (expires {})", code, reason, expires)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -333,10 +331,18 @@ async def start_sip(
             await run_call(transport, info, control, get_services(), audio_out_sample_rate=8000)
 
     options = SipOptions.from_settings(settings)
+    loopback = options.host.startswith("127.") or options.host in ("::1", "localhost")
+    if not loopback and not options.allow_from and not options.auth_enabled:
+        log.warning(
+            "SIP on udp:{}:{} accepts calls from any source: set VOICE_AGENT_SIP_ALLOW_FROM "
+            "(trunk addresses) and/or VOICE_AGENT_SIP_AUTH_USER/PASSWORD",
+            options.host,
+            options.port,
+        )
     server = SipServer(options, on_call, accepting=lambda: get_services() is not None)
     try:
         await server.start()
     except OSError as exc:
-        log.error("SIP endpoint not started on udp:%s:%s: %s", options.host, options.port, exc)
+        log.error("SIP endpoint not started on udp:{}:{}: {}", options.host, options.port, exc)
         return None
     return server

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from loguru import logger as log
 
 from voice_agent.sip import events as ev
 from voice_agent.sip.core import UserAgent
@@ -23,8 +25,6 @@ from voice_agent.sip.options import SipOptions
 from voice_agent.sip.register import registrar_address
 from voice_agent.sip.rtp import DtmfReceiver, RtpSender, decode_g711, encode_g711, parse_rtp
 from voice_agent.sip.sdp import MediaChoice, SdpError, answer, negotiate, parse_offer
-
-log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, str]]
 #: Decides on an INVITE from (raw message, "host:port"): None accepts it, otherwise the status
@@ -53,6 +53,8 @@ class CallLeg:
     rtp_stats: dict[str, int] = field(default_factory=dict)
     media_ready: bool = False
     disconnected: bool = False
+    #: ``time.monotonic()`` when the INVITE was accepted for processing.
+    invited_at: float = field(default_factory=time.monotonic)
 
 
 class StackListener(Protocol):
@@ -348,13 +350,13 @@ class SipStack:
             return
         verdict = self._screen(req.text(), f"{host}:{port}")
         if verdict is not None:
-            log.info("SIP INVITE from %s:%s rejected with %s", host, port, verdict[0])
+            log.info("SIP INVITE from {}:{} rejected with {}", host, port, verdict[0])
             self._apply(self.ua.reject(event.key, verdict[0], now, verdict[1]))
             return
         try:
             choice = negotiate(parse_offer(req.body.decode(errors="replace")))
         except SdpError as exc:
-            log.info("SIP INVITE from %s:%s: %s", host, port, exc)
+            log.info("SIP INVITE from {}:{}: {}", host, port, exc)
             self._apply(self.ua.reject(event.key, 488, now, [("Warning", f'399 - "{exc}"')]))
             return
         leg = CallLeg(event.key, req.call_id, req.get("From") or "", f"{host}:{port}")
@@ -368,7 +370,7 @@ class SipStack:
         try:
             await media.bind(self.options.host, self.options.rtp_port, self._rtp_ports)
         except OSError:
-            log.exception("call %s: no RTP port", leg.key)
+            log.exception("call {}: no RTP port", leg.key)
             self._apply(self.ua.reject(leg.key, 500, asyncio.get_running_loop().time()))
             self._ended(leg.key, 500, "no RTP port", notify=False)
             return
@@ -385,7 +387,7 @@ class SipStack:
         try:
             choice = negotiate(parse_offer(sdp.decode(errors="replace")))
         except SdpError as exc:
-            log.info("call %s: ignoring new SDP offer: %s", key, exc)
+            log.info("call {}: ignoring new SDP offer: {}", key, exc)
             return
         if choice.codec == media.choice.codec:  # our answer keeps the codec we are sending
             media.choice = choice

@@ -8,9 +8,9 @@ receive hook and pipecat frames.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
+from loguru import logger as log
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import (
@@ -30,8 +30,6 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from voice_agent.sip.media import RATE, Upsampler2x
 from voice_agent.sip.stack import CallLeg
-
-log = logging.getLogger(__name__)
 
 #: Audio kept queued ahead of the media clock. Enough to ride out event-loop hiccups, small
 #: enough that a barge-in (which clears the queue) cuts the agent off quickly.
@@ -94,7 +92,7 @@ class SipInputTransport(BaseInputTransport):
         try:
             self._enqueue_item(KeypadEntry(digit))
         except ValueError:
-            log.info("ignoring DTMF key %r", digit)
+            log.info("ignoring DTMF key {!r}", digit)
 
     async def _teardown(self) -> None:
         self._leg.deliver = None
