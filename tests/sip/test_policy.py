@@ -181,3 +181,17 @@ def test_options_from_settings_reads_optional_sip_fields():
     assert options.allow_from == ("10.0.0.0/8", "192.0.2.1")
     assert options.auth_enabled and options.ring_s == 0.5
     assert SipOptions.from_settings(SimpleNamespace(sip_host="h", sip_port=1)).allow_from == ()
+
+
+async def test_start_sip_is_off_when_disabled_and_survives_a_busy_port():
+    import socket
+
+    from voice_agent.sip.server import start_sip
+
+    disabled = SimpleNamespace(sip_enabled=False, sip_host="127.0.0.1", sip_port=5060)
+    assert await start_sip(disabled, lambda: None) is None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        settings = SimpleNamespace(sip_enabled=True, sip_host="127.0.0.1", sip_port=port)
+        assert await start_sip(settings, lambda: None) is None  # logged, the app still starts

@@ -368,3 +368,45 @@ async def test_concurrent_calls_keep_20ms_pacing(tmp_path, start_server):
         f"median {np.median(gaps):.1f} ms, p95 {np.percentile(gaps, 95):.1f} ms, "
         f"p99 {np.percentile(gaps, 99):.1f} ms, max {gaps.max():.1f} ms"
     )
+
+
+async def test_calls_beyond_capacity_get_486(tmp_path, start_server):
+    agent = ToneAgent(tone_s=1.5, then="hang_up")
+    server = await start_server(agent, max_calls=1)
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    first = asyncio.create_task(
+        run_sipp(
+            call_scenario(first_dir, "agent_bye.xml"), target_port=server.options.port, timeout_s=20
+        )
+    )
+    await asyncio.sleep(0.5)  # the first call is up and talking
+    second = await run_sipp(
+        render("rejected.xml", second_dir, code=486), target_port=server.options.port, timeout_s=10
+    )
+    assert second.returncode == 0, second.explain()
+    assert (await first).returncode == 0
+    await settle(server)
+    assert len(agent.calls) == 1
+
+
+async def test_invites_get_503_until_the_agent_is_ready(tmp_path):
+    ready = False
+    agent = ToneAgent()
+    server = SipServer(
+        SipOptions(port=free_udp_port(), rtp_port=free_udp_port()),
+        agent.on_call,
+        accepting=lambda: ready,
+    )
+    await server.start()
+    try:
+        run = await run_sipp(
+            render("rejected.xml", tmp_path, code=503),
+            target_port=server.options.port,
+            timeout_s=10,
+        )
+        assert run.returncode == 0, run.explain()
+        assert agent.calls == []
+    finally:
+        await server.stop()
