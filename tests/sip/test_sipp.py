@@ -410,3 +410,25 @@ async def test_invites_get_503_until_the_agent_is_ready(tmp_path):
         assert agent.calls == []
     finally:
         await server.stop()
+
+
+async def test_server_stop_hangs_up_live_calls(tmp_path, start_server):
+    agent = ToneAgent(tone_s=0.5, then="wait")
+    server = await start_server(agent)
+    caller = asyncio.create_task(
+        run_sipp(
+            call_scenario(tmp_path, "agent_bye.xml", bye_timeout_ms=15000),
+            target_port=server.options.port,
+            timeout_s=20,
+        )
+    )
+    for _ in range(100):
+        if agent.calls:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    await server.stop()  # shutdown mid-call: BYE, pipeline ended, nothing left running
+    run = await caller
+    assert run.returncode == 0, run.explain()
+    assert agent.calls[0].finished and server.calls == {}
+    assert server.finished[0].hung_up_by_agent
