@@ -195,3 +195,12 @@ async def test_start_sip_is_off_when_disabled_and_survives_a_busy_port():
         port = busy.getsockname()[1]
         settings = SimpleNamespace(sip_enabled=True, sip_host="127.0.0.1", sip_port=port)
         assert await start_sip(settings, lambda: None) is None  # logged, the app still starts
+
+
+def test_advertised_host():
+    from voice_agent.sip.stack import advertised_host
+
+    assert advertised_host(SipOptions(host="0.0.0.0", public_host="203.0.113.9")) == "203.0.113.9"
+    assert advertised_host(SipOptions(host="10.1.2.3")) == "10.1.2.3"
+    wildcard = advertised_host(SipOptions(host="0.0.0.0"))
+    assert wildcard != "0.0.0.0" and wildcard.count(".") == 3

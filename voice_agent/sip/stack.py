@@ -224,7 +224,7 @@ class SipStack:
         )
         self._transport = transport  # type: ignore[assignment]
         bound = transport.get_extra_info("sockname")
-        self._ua = UserAgent((o.public_host or o.host, bound[1]))
+        self._ua = UserAgent((advertised_host(o), bound[1]))
         self._ticker = asyncio.create_task(self._tick(), name="sip-ticker")
         if o.register_uri:
             host, port = registrar_address(o.register_uri)
@@ -408,3 +408,21 @@ class SipStack:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def advertised_host(options: SipOptions) -> str:
+    """Pick the address put in Contact and SDP.
+
+    That is ``public_host``, else the bound address, else (bound to a wildcard) the address of
+    the interface that routes outward.
+    """
+    if options.public_host:
+        return options.public_host
+    if options.host not in ("0.0.0.0", "", "::"):
+        return options.host
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only consults the routes
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
