@@ -432,3 +432,26 @@ async def test_server_stop_hangs_up_live_calls(tmp_path, start_server):
     assert run.returncode == 0, run.explain()
     assert agent.calls[0].finished and server.calls == {}
     assert server.finished[0].hung_up_by_agent
+
+
+async def test_declined_refer_reports_failure_and_the_call_goes_on(tmp_path, start_server):
+    agent = ToneAgent(
+        tone_s=0.3,
+        then="transfer",
+        transfer_target="+1 555 010 0199",
+        summary={"order_id": "A-1001"},
+    )
+    server = await start_server(agent)
+    scenario = call_scenario(
+        tmp_path,
+        "refer_declined.xml",
+        refer_regexp="sip:\\+15550100199@127.0.0.1",
+        order_id="A-1001",
+        refer_timeout_ms=10000,
+    )
+    run = await run_sipp(scenario, target_port=server.options.port, timeout_s=20)
+    assert run.returncode == 0, run.explain()
+    await settle(server)
+    (record,) = agent.calls
+    assert record.transfer_ok is False
+    assert not server.finished[0].hung_up_by_agent  # the caller ended it, not the failed REFER

@@ -283,6 +283,7 @@ class SipServer:
             return
         call.end_reason = (code, reason)
         call.ended.set()
+        call.on_transfer_status(487, final=True)  # a pending transfer can no longer succeed
         self._spawn(self._reap(call))
 
     async def _reap(self, call: SipCall) -> None:
