@@ -87,7 +87,9 @@ def speech_pcaps(out_dir: Path, texts: list[str]) -> list[tuple[Path, float]]:
     made = []
     for index, text in enumerate(texts):
         ulaw = caller_ulaw(voice, text)
-        path = write_pcap(out_dir / f"caller_{index}.pcap", rtp_packets(ulaw, pt=0))
+        # one RTP stream per pcap (own SSRC), as SIPp replays packet headers unchanged
+        packets = rtp_packets(ulaw, pt=0, ssrc=0x5EED0000 + index)
+        path = write_pcap(out_dir / f"caller_{index}.pcap", packets)
         made.append((path, len(ulaw) / 8000))
     return made
 

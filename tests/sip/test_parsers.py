@@ -156,3 +156,17 @@ def test_fuzz_user_agent_with_sip_shaped_messages(method, names, value):
     ]
     ua = UserAgent(("127.0.0.1", 5060))
     ua.receive(b"\r\n".join(lines) + b"\r\n\r\n", CALLER, 0.0)
+
+
+def test_sequence_gate_drops_duplicates_and_late_packets_across_wraparound():
+    from voice_agent.sip.rtp import SequenceGate
+
+    gate = SequenceGate()
+
+    def pkt(seq: int, ssrc: int = 1) -> RtpPacket:
+        return RtpPacket(0, False, seq, 0, ssrc, b"")
+
+    verdicts = [gate.accept(pkt(s)) for s in (65534, 65535, 65535, 0, 65533, 1, 3, 2)]
+    assert verdicts == [True, True, False, True, False, True, True, False]
+    assert gate.accept(pkt(100, ssrc=2))  # new stream
+    assert gate.dropped == 3

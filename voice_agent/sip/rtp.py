@@ -98,3 +98,26 @@ class DtmfReceiver:
             return None
         self._last = key
         return DTMF_KEYS[event]
+
+
+class SequenceGate:
+    """Drops duplicated and late (already superseded) packets of one RTP stream.
+
+    A new SSRC (the far end restarted its stream, e.g. after a transfer) starts over.
+    """
+
+    def __init__(self) -> None:
+        self._ssrc: int | None = None
+        self._highest = 0
+        self.dropped = 0
+
+    def accept(self, packet: RtpPacket) -> bool:
+        if packet.ssrc != self._ssrc:
+            self._ssrc, self._highest = packet.ssrc, packet.seq
+            return True
+        ahead = (packet.seq - self._highest) & 0xFFFF
+        if ahead == 0 or ahead >= 0x8000:  # same or older sequence number
+            self.dropped += 1
+            return False
+        self._highest = packet.seq
+        return True

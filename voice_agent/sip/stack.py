@@ -23,7 +23,14 @@ from voice_agent.sip.events import Address
 from voice_agent.sip.media import FRAME_BYTES, FRAME_MS, SILENCE, PlayoutBuffer
 from voice_agent.sip.options import SipOptions
 from voice_agent.sip.register import registrar_address
-from voice_agent.sip.rtp import DtmfReceiver, RtpSender, decode_g711, encode_g711, parse_rtp
+from voice_agent.sip.rtp import (
+    DtmfReceiver,
+    RtpSender,
+    SequenceGate,
+    decode_g711,
+    encode_g711,
+    parse_rtp,
+)
 from voice_agent.sip.sdp import MediaChoice, SdpError, answer, negotiate, parse_offer
 
 Headers = list[tuple[str, str]]
@@ -95,6 +102,7 @@ class _Media:
         self.transport: asyncio.DatagramTransport | None = None
         self._sender = RtpSender(choice.payload_type)
         self._dtmf = DtmfReceiver()
+        self._gate = SequenceGate()
         self._on_dtmf = on_dtmf
         self._task: asyncio.Task | None = None
         self._rx = bytearray()
@@ -149,7 +157,7 @@ class _Media:
             digit = self._dtmf.feed(packet)
             if digit:
                 self._on_dtmf(digit)
-        elif packet.payload_type == self.choice.payload_type:
+        elif packet.payload_type == self.choice.payload_type and self._gate.accept(packet):
             self.leg.frames_received += 1
             self._rx += decode_g711(self.choice.codec, packet.payload)
             excess = len(self._rx) - JITTER_MAX_FRAMES * FRAME_BYTES
