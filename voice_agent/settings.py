@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     vad_start_secs: float = 0.2
 
     silence_reprompt_s: float = 7.0
+    barge_in_min_speech_s: float = Field(
+        default=0.3,
+        description="Caller speech (after the VAD's start) that interrupts a prompt; shorter "
+        "sounds (a cough, an 'uh-huh') do not.",
+    )
+    turn_hold_s: float = Field(
+        default=1.2,
+        description="How long to wait for the rest of an order number a caller paused in.",
+    )
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None

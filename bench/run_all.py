@@ -1,0 +1,27 @@
+"""``make bench``: every benchmark in turn, each writing ``bench/results/<name>.json``.
+
+Run one alone with ``python -m bench.<name>`` (asr_accuracy, latency, barge_in); each has
+``--help``. Benchmarks run on this machine's 2 cores: quote medians and ratios, not single runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = ["asr_accuracy", "latency", "barge_in"]
+
+
+def main() -> int:
+    failed = []
+    for name in BENCHMARKS:
+        print(f"\n=== bench.{name} ===", flush=True)
+        if subprocess.run([sys.executable, "-m", f"bench.{name}"]).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+from voice_agent.pipeline.barge_in import VoicedRun
+from voice_agent.pipeline.services import SentenceAudioCache, split_sentences
+from voice_agent.pipeline.turn_taking import CodeSlot, is_backchannel, partial_code
+
+ORDER = CodeSlot(name="order_id", pattern=r"^[0-9]{6}$", length=6)
+
+
+def test_partial_order_number_is_held_only_while_the_number_is_asked_for():
+    assert partial_code("four eight one", "order_id", ORDER)
+    assert partial_code("it's 4, 8, 1, 5", "order_id", ORDER)
+    assert not partial_code("four eight one five two six", "order_id", ORDER)
+    assert not partial_code("four eight one", "reason", ORDER)  # another question
+    assert not partial_code("I don't have it", "order_id", ORDER)  # no digits at all
+    assert not partial_code("four eight one", "order_id", None)
+
+
+def test_backchannels_are_only_non_answers():
+    assert is_backchannel("Uh-huh.")
+    assert is_backchannel("mm hmm")
+    assert not is_backchannel("yeah")  # may answer "shall I open the return?"
+    assert not is_backchannel("uh, I want a refund")
+    assert not is_backchannel("")
+
+
+def test_voiced_run_bridges_short_gaps_and_resets_on_long_ones():
+    run = VoicedRun(max_gap_s=0.06)
+    for _ in range(10):
+        run.feed(True)
+    assert abs(run.voiced_s - 0.2) < 1e-9
+    run.feed(False)
+    run.feed(False)  # 40 ms gap: bridged
+    run.feed(True)
+    assert abs(run.voiced_s - 0.22) < 1e-9
+    for _ in range(4):  # 80 ms gap: a new run
+        run.feed(False)
+    assert run.voiced_s == 0.0
+
+
+def test_sentences_split_for_caching():
+    assert split_sentences("Done. Your number is W, 1, 0. Goodbye!") == [
+        "Done.",
+        "Your number is W, 1, 0.",
+        "Goodbye!",
+    ]
+
+
+def test_sentence_cache_is_a_bounded_lru():
+    cache = SentenceAudioCache(max_items=2)
+    cache.put("a", b"1")
+    cache.put("b", b"2")
+    assert cache.get("a") == b"1"  # "a" is now the most recent
+    cache.put("c", b"3")
+    assert cache.get("b") is None and cache.get("a") == b"1" and cache.get("c") == b"3"
+    assert cache.hits == 3 and cache.misses == 1

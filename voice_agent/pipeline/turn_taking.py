@@ -1,0 +1,40 @@
+"""Turn-taking decisions, kept pure so they can be tested without a pipeline.
+
+* End of turn: the VAD ends a turn after a short silence, which is fast but cuts off a caller who
+  pauses inside an order number ("four eight one ... five two six"). When the dialog is waiting for
+  an order number and the turn holds only part of one, the turn is held open for the rest.
+* Barge-in: caller speech over an interruptible prompt stops it, but only once it has lasted long
+  enough to be speech rather than a cough or an "uh-huh".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voice_agent.dialog.normalize import find_code
+
+# Only sounds that can't be an answer: "yeah" or "okay" said over "Shall I open the return?" is one.
+BACKCHANNELS = frozenset(["uh-huh", "uh", "huh", "um", "mhm", "mm-hmm", "mm", "hmm"])
+
+
+@dataclass(frozen=True)
+class CodeSlot:
+    """What a complete code (order number) looks like: the dialog's pattern and its length."""
+
+    name: str
+    pattern: str
+    length: int
+
+
+def partial_code(text: str, pending: str | None, slot: CodeSlot | None) -> bool:
+    """True when the dialog asked for ``slot`` and ``text`` holds only the start of one."""
+    if slot is None or pending != slot.name:
+        return False
+    match, heard = find_code(text, slot.pattern)
+    return match is None and heard is not None and 0 < len(heard) < slot.length
+
+
+def is_backchannel(text: str) -> bool:
+    """An acknowledgement ("uh-huh", "okay") said over a prompt, not a turn of its own."""
+    words = [w.strip(".,!?").lower() for w in text.split()]
+    return bool(words) and all(w in BACKCHANNELS for w in words)
