@@ -19,8 +19,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
-from voice_agent.sip.media import FRAME_BYTES, SILENCE
-from voice_agent.sip.stack import CallLeg
+from voice_agent.sip.media import FRAME_BYTES, SILENCE, CallLeg
 from voice_agent.sip.transport import SipTransport
 
 from .agent import tone

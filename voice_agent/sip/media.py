@@ -7,6 +7,9 @@ outgoing RTP). The buffer is lock-protected so a media clock on another thread w
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -90,3 +93,22 @@ class Upsampler2x:
         out = np.convolve(work, self._kernel, mode="valid")
         self._state = work[len(work) - len(self._state) :]
         return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()
+
+
+@dataclass
+class CallLeg:
+    """One SIP call as the server and the transport see it."""
+
+    key: str
+    sip_call_id: str
+    remote_uri: str
+    source: str
+    playout: PlayoutBuffer = field(default_factory=PlayoutBuffer)
+    #: Set by the transport; gets each received frame of 8 kHz PCM16 (event loop thread).
+    deliver: Callable[[bytes], None] | None = None
+    frames_received: int = 0
+    rtp_stats: dict[str, int] = field(default_factory=dict)
+    media_ready: bool = False
+    disconnected: bool = False
+    #: ``time.monotonic()`` when the INVITE was accepted for processing.
+    invited_at: float = field(default_factory=time.monotonic)

@@ -10,9 +10,7 @@ import asyncio
 import contextlib
 import secrets
 import socket
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from loguru import logger as log
@@ -20,18 +18,11 @@ from loguru import logger as log
 from voice_agent.sip import events as ev
 from voice_agent.sip.core import UserAgent
 from voice_agent.sip.events import Address
-from voice_agent.sip.media import FRAME_BYTES, FRAME_MS, SILENCE, PlayoutBuffer
+from voice_agent.sip.media import CallLeg
 from voice_agent.sip.options import SipOptions
 from voice_agent.sip.register import registrar_address
-from voice_agent.sip.rtp import (
-    DtmfReceiver,
-    RtpSender,
-    SequenceGate,
-    decode_g711,
-    encode_g711,
-    parse_rtp,
-)
-from voice_agent.sip.sdp import MediaChoice, SdpError, answer, negotiate, parse_offer
+from voice_agent.sip.rtp_session import Datagrams, RtpSession
+from voice_agent.sip.sdp import SdpError, answer, negotiate, parse_offer
 
 Headers = list[tuple[str, str]]
 #: Decides on an INVITE from (raw message, "host:port"): None accepts it, otherwise the status
@@ -39,29 +30,6 @@ Headers = list[tuple[str, str]]
 Screen = Callable[[str, str], tuple[int, Headers] | None]
 
 TICK_S = 0.05
-RTP_PORT_SPAN = 2000
-#: Receive jitter buffer: start delivering after this many frames, never hold more than the cap.
-JITTER_PRIME_FRAMES = 2
-JITTER_MAX_FRAMES = 10
-
-
-@dataclass
-class CallLeg:
-    """One SIP call as the server and the transport see it."""
-
-    key: str
-    sip_call_id: str
-    remote_uri: str
-    source: str
-    playout: PlayoutBuffer = field(default_factory=PlayoutBuffer)
-    #: Set by the transport; gets each received frame of 8 kHz PCM16 (event loop thread).
-    deliver: Callable[[bytes], None] | None = None
-    frames_received: int = 0
-    rtp_stats: dict[str, int] = field(default_factory=dict)
-    media_ready: bool = False
-    disconnected: bool = False
-    #: ``time.monotonic()`` when the INVITE was accepted for processing.
-    invited_at: float = field(default_factory=time.monotonic)
 
 
 class StackListener(Protocol):
@@ -71,130 +39,6 @@ class StackListener(Protocol):
     def on_transfer_status(self, leg: CallLeg, code: int, reason: str, final: bool) -> None: ...
     def on_disconnected(self, leg: CallLeg, code: int, reason: str) -> None: ...
     def on_registration(self, code: int, reason: str, expires: int) -> None: ...
-
-
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, handler: Callable[[bytes, Address], None]):
-        self._handler = handler
-
-    def datagram_received(self, data: bytes, addr: Address) -> None:  # type: ignore[override]
-        try:
-            self._handler(data, (addr[0], addr[1]))
-        except Exception:  # one bad packet must never take the endpoint down
-            log.exception("SIP/RTP datagram handling failed")
-
-
-class _Media:
-    """RTP of one call: paced G.711 out every 20 ms, G.711 and RFC 4733 DTMF in."""
-
-    def __init__(
-        self,
-        leg: CallLeg,
-        choice: MediaChoice,
-        on_dtmf: Callable[[str], None],
-        signalling_host: str,
-    ):
-        self.leg = leg
-        self.choice = choice
-        self._signalling_host = signalling_host
-        self.foreign_packets = 0
-        self.port = 0
-        self.transport: asyncio.DatagramTransport | None = None
-        self._sender = RtpSender(choice.payload_type)
-        self._dtmf = DtmfReceiver()
-        self._gate = SequenceGate()
-        self._on_dtmf = on_dtmf
-        self._task: asyncio.Task | None = None
-        self._rx = bytearray()
-        self._primed = False
-        self.rx_packets = 0
-
-    async def bind(self, host: str, first_port: int, used: set[int]) -> None:
-        loop = asyncio.get_running_loop()
-        start = first_port + (first_port % 2)
-        for port in range(start, start + RTP_PORT_SPAN, 2):
-            if port in used:
-                continue
-            try:
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Datagrams(self._received), local_addr=(host, port)
-                )
-            except OSError:
-                continue
-            self.transport, self.port = transport, port  # type: ignore[assignment]
-            used.add(port)
-            return
-        raise OSError("no free RTP port")
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._pace(), name=f"rtp-{self.port}")
-
-    async def _pace(self) -> None:
-        loop = asyncio.get_running_loop()
-        interval = FRAME_MS / 1000
-        due = loop.time()
-        while self.transport is not None:
-            pcm = self.leg.playout.read_frame()
-            packet = self._sender.packet(encode_g711(self.choice.codec, pcm))
-            self.transport.sendto(packet, self.choice.remote)
-            self._deliver_frame()
-            due += interval
-            delay = due - loop.time()
-            if delay < -0.2:  # the loop stalled: start over rather than send a burst
-                due, delay = loop.time(), 0
-            await asyncio.sleep(max(delay, 0))
-
-    def _received(self, data: bytes, addr: Address) -> None:
-        if addr[0] not in (self.choice.remote[0], self._signalling_host):
-            self.foreign_packets += 1  # not the far end: never let a stranger inject audio
-            return
-        packet = parse_rtp(data)
-        if packet is None:
-            return
-        self.rx_packets += 1
-        if packet.payload_type == self.choice.dtmf_payload_type:
-            digit = self._dtmf.feed(packet)
-            if digit:
-                self._on_dtmf(digit)
-        elif packet.payload_type == self.choice.payload_type and self._gate.accept(packet):
-            self.leg.frames_received += 1
-            self._rx += decode_g711(self.choice.codec, packet.payload)
-            excess = len(self._rx) - JITTER_MAX_FRAMES * FRAME_BYTES
-            if excess > 0:  # the far end runs fast or sent a burst: keep latency bounded
-                del self._rx[:excess]
-
-    def _deliver_frame(self) -> None:
-        """Hand the pipeline one 20 ms frame per media tick (silence while none is buffered).
-
-        The pipeline then sees continuous audio even when the far end suppresses silence or its
-        packets jitter.
-        """
-        if not self._primed and len(self._rx) >= JITTER_PRIME_FRAMES * FRAME_BYTES:
-            self._primed = True
-        if self._primed and len(self._rx) >= FRAME_BYTES:
-            frame = bytes(self._rx[:FRAME_BYTES])
-            del self._rx[:FRAME_BYTES]
-        else:
-            self._primed = False
-            frame = SILENCE
-        deliver = self.leg.deliver
-        if deliver is not None:
-            deliver(frame)
-
-    def stats(self) -> dict[str, int]:
-        return {"tx_packets": self._sender.sent, "rx_packets": self.rx_packets}
-
-    async def close(self, used: set[int]) -> None:
-        self.leg.rtp_stats = self.stats()
-        transport, self.transport = self.transport, None
-        if transport is not None:
-            transport.close()
-        used.discard(self.port)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 class SipStack:
@@ -215,7 +59,7 @@ class SipStack:
         self._transport: asyncio.DatagramTransport | None = None
         self._ticker: asyncio.Task | None = None
         self._legs: dict[str, CallLeg] = {}
-        self._media: dict[str, _Media] = {}
+        self._media: dict[str, RtpSession] = {}
         self._rtp_ports: set[int] = set()
         self._tasks: set[asyncio.Task] = set()
 
@@ -228,7 +72,7 @@ class SipStack:
         loop = asyncio.get_running_loop()
         o = self.options
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(self._on_sip), local_addr=(o.host, o.port)
+            lambda: Datagrams(self._on_sip), local_addr=(o.host, o.port)
         )
         self._transport = transport  # type: ignore[assignment]
         bound = transport.get_extra_info("sockname")
@@ -369,12 +213,12 @@ class SipStack:
             return
         leg = CallLeg(event.key, req.call_id, req.get("From") or "", f"{host}:{port}")
         self._legs[event.key] = leg
-        media = self._media[event.key] = _Media(
+        media = self._media[event.key] = RtpSession(
             leg, choice, lambda digit: self._listener.on_dtmf(leg, digit), host
         )
         self._spawn(self._prepare(leg, media))
 
-    async def _prepare(self, leg: CallLeg, media: _Media) -> None:
+    async def _prepare(self, leg: CallLeg, media: RtpSession) -> None:
         try:
             await media.bind(self.options.host, self.options.rtp_port, self._rtp_ports)
         except OSError:
