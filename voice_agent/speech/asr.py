@@ -39,7 +39,10 @@ class AsrOptions:
       language: Spoken language code; fixed so base never spends time on language detection
         (ignored by English-only models).
       initial_prompt: Text fed to the decoder as previous context, to bias vocabulary and style.
-      hotwords: Extra words/phrases to bias towards (faster-whisper prefixes them as a prompt).
+        Defaults to :data:`DOMAIN_PROMPT`: in ``bench.asr_accuracy`` it raised tiny.en's
+        order-number capture and did not hurt WER on general speech. None disables it.
+      hotwords: Extra words/phrases to bias towards (faster-whisper prefixes them as a prompt);
+        off by default because the benchmark showed no gain.
       without_timestamps: Decode text tokens only; timestamps are not needed and cost tokens.
       condition_on_previous_text: Feed each 30 s window's text to the next one; off because a
         phone turn is one window and a bad window would poison the next.
@@ -61,7 +64,7 @@ class AsrOptions:
     beam_size: int = 1
     temperature: float = 0.0
     language: str | None = "en"
-    initial_prompt: str | None = None
+    initial_prompt: str | None = DOMAIN_PROMPT
     hotwords: str | None = None
     without_timestamps: bool = True
     condition_on_previous_text: bool = False

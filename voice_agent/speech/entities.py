@@ -24,6 +24,8 @@ _TENS = {
     "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
 }  # fmt: skip
 _REPEAT = {"double": 2, "triple": 3}
+# "oh" is a zero only next to other digits ("oh, I see" is not a number).
+_WEAK_ZERO = {"oh", "o"}
 # Words that may sit between the digits of one number without ending it.
 _FILLERS = {"and", "uh", "um", "er", "dash", "hyphen", "then"}
 
@@ -57,7 +59,7 @@ def digit_runs(text: str) -> list[str]:
         piece: str | None = None
         if tok.isdigit():
             piece = tok
-        elif tok in _UNITS and not (tok == "o" and not (current or nxt in _UNITS or nxt.isdigit())):
+        elif tok in _UNITS and (tok not in _WEAK_ZERO or current or _digitish(nxt)):
             piece = str(_UNITS[tok])
             if nxt == "hundred":
                 piece = str(_UNITS[tok]) + "00"
@@ -91,6 +93,10 @@ def digit_runs(text: str) -> list[str]:
         i += 1
     end_run()
     return runs
+
+
+def _digitish(tok: str) -> bool:
+    return tok.isdigit() or tok in _UNITS or tok in _TEENS or tok in _TENS or tok in _REPEAT
 
 
 def _two_digit(tokens: list[str], start: int) -> tuple[str, int]:

@@ -1,0 +1,43 @@
+"""Pick the caller-side VAD and input filter by name, so the pipeline can switch by setting."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pipecat.audio.filters.base_audio_filter import BaseAudioFilter
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+
+from voice_agent.speech.noise import StationaryNoiseFilter
+
+VadKind = Literal["silero", "webrtc"]
+
+#: Chosen by ``python -m bench.asr_accuracy`` on noisy telephone-band audio (see docs in issue 5).
+DEFAULT_VAD: VadKind = "silero"
+
+
+def make_vad_analyzer(
+    kind: VadKind = DEFAULT_VAD, *, start_secs: float = 0.2, stop_secs: float = 0.5
+) -> VADAnalyzer:
+    """A fresh analyzer (one per call: analyzers keep per-stream state).
+
+    Args:
+        kind: ``"silero"`` (pipecat's bundled ONNX model) or ``"webrtc"`` (WebRTC GMM, mode 3).
+        start_secs: Speech needed before the user counts as speaking.
+        stop_secs: Silence needed before the user counts as stopped.
+
+    """
+    params = VADParams(start_secs=start_secs, stop_secs=stop_secs)
+    if kind == "silero":
+        from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+        return SileroVADAnalyzer(params=params)
+    if kind == "webrtc":
+        from voice_agent.speech.webrtc_vad import WebRTCVADAnalyzer
+
+        return WebRTCVADAnalyzer(params=params, mode=3)
+    raise ValueError(f"unknown VAD {kind!r}; expected 'silero' or 'webrtc'")
+
+
+def make_input_filter(noise_reduction: bool) -> BaseAudioFilter | None:
+    """The caller-audio filter for the transport's ``audio_in_filter`` (None when off)."""
+    return StationaryNoiseFilter() if noise_reduction else None
