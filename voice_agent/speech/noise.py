@@ -42,7 +42,7 @@ class StationaryGate:
         sample_rate: int,
         *,
         prop_decrease: float = 0.6,
-        threshold_db: float = 6.0,
+        threshold_db: float = 12.0,
         floor_percentile: float = 20.0,
         history_s: float = 3.0,
         warmup_s: float = 0.3,
@@ -122,7 +122,7 @@ class StationaryNoiseFilter(BaseAudioFilter):
     on at run time; while off, audio passes through untouched.
     """
 
-    def __init__(self, *, prop_decrease: float = 0.6, threshold_db: float = 6.0) -> None:
+    def __init__(self, *, prop_decrease: float = 0.6, threshold_db: float = 12.0) -> None:
         self._prop_decrease = prop_decrease
         self._threshold_db = threshold_db
         self._gate: StationaryGate | None = None
