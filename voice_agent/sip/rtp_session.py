@@ -9,7 +9,7 @@ from collections.abc import Callable
 from loguru import logger as log
 
 from voice_agent.sip.events import Address
-from voice_agent.sip.media import FRAME_BYTES, FRAME_MS, SILENCE, CallLeg
+from voice_agent.sip.media import FRAME_MS, SILENCE, CallLeg
 from voice_agent.sip.rtp import (
     DtmfReceiver,
     RtpSender,
@@ -21,9 +21,9 @@ from voice_agent.sip.rtp import (
 from voice_agent.sip.sdp import MediaChoice
 
 RTP_PORT_SPAN = 2000
-#: Receive jitter buffer: start delivering after this many frames, never hold more than the cap.
-JITTER_PRIME_FRAMES = 2
-JITTER_MAX_FRAMES = 10
+#: With no audio from the far end for this long (silence suppression, hold, packet loss), the
+#: media clock feeds the pipeline silence so VAD still sees the caller stop talking.
+SILENCE_FILL_AFTER_S = 0.1
 
 
 class Datagrams(asyncio.DatagramProtocol):
@@ -58,8 +58,7 @@ class RtpSession:
         self._gate = SequenceGate()
         self._on_dtmf = on_dtmf
         self._task: asyncio.Task | None = None
-        self._rx = bytearray()
-        self._primed = False
+        self._last_audio_at = float("-inf")
         self.rx_packets = 0
 
     async def bind(self, host: str, first_port: int, used: set[int]) -> None:
@@ -91,7 +90,8 @@ class RtpSession:
             pcm = self.leg.playout.read_frame()
             packet = self._sender.packet(encode_g711(self.choice.codec, pcm))
             self.transport.sendto(packet, self.choice.remote)
-            self._deliver_frame()
+            if loop.time() - self._last_audio_at > SILENCE_FILL_AFTER_S:
+                self._deliver(SILENCE)
             due += interval
             delay = due - loop.time()
             if delay < -0.2:  # the loop stalled: start over rather than send a burst
@@ -111,29 +111,16 @@ class RtpSession:
             if digit:
                 self._on_dtmf(digit)
         elif packet.payload_type == self.choice.payload_type and self._gate.accept(packet):
+            # Audio goes to the pipeline as it arrives: no jitter buffer delay, and no silence
+            # spliced into speech when our clock and the far end's drift apart.
             self.leg.frames_received += 1
-            self._rx += decode_g711(self.choice.codec, packet.payload)
-            excess = len(self._rx) - JITTER_MAX_FRAMES * FRAME_BYTES
-            if excess > 0:  # the far end runs fast or sent a burst: keep latency bounded
-                del self._rx[:excess]
+            self._last_audio_at = asyncio.get_running_loop().time()
+            self._deliver(decode_g711(self.choice.codec, packet.payload))
 
-    def _deliver_frame(self) -> None:
-        """Hand the pipeline one 20 ms frame per media tick (silence while none is buffered).
-
-        The pipeline then sees continuous audio even when the far end suppresses silence or its
-        packets jitter.
-        """
-        if not self._primed and len(self._rx) >= JITTER_PRIME_FRAMES * FRAME_BYTES:
-            self._primed = True
-        if self._primed and len(self._rx) >= FRAME_BYTES:
-            frame = bytes(self._rx[:FRAME_BYTES])
-            del self._rx[:FRAME_BYTES]
-        else:
-            self._primed = False
-            frame = SILENCE
+    def _deliver(self, pcm: bytes) -> None:
         deliver = self.leg.deliver
         if deliver is not None:
-            deliver(frame)
+            deliver(pcm)
 
     def stats(self) -> dict[str, int]:
         return {"tx_packets": self._sender.sent, "rx_packets": self.rx_packets}
