@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from loguru import logger
 
+from voice_agent.console.api import console_router
+from voice_agent.metrics import CallMetrics, metrics_router
 from voice_agent.pii import install_log_masking
 from voice_agent.registry import ModelRegistry
 from voice_agent.services import build_backends, build_services
@@ -30,9 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def load() -> None:
             try:
                 models = await asyncio.to_thread(ModelRegistry.load, settings)
-                app.state.services = await asyncio.to_thread(
-                    build_services, settings, models, backends
-                )
+                services = await asyncio.to_thread(build_services, settings, models, backends)
+                services.metrics = app.state.metrics
+                app.state.services = services
             except Exception as exc:
                 logger.exception("start-up failed")
                 app.state.startup_error = repr(exc)
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             loader.cancel()
+            if app.state.services is not None and app.state.services.warmer is not None:
+                await asyncio.to_thread(app.state.services.warmer.stop)
             if sip is not None:
                 await sip.stop()
             await backends.aclose()
@@ -70,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(twilio_router())
     app.include_router(calls_router(backends.calls))
+    app.state.metrics = CallMetrics()
+    app.include_router(metrics_router(app.state.metrics, backends.outbox.pending_count))
+    app.include_router(console_router(backends.calls, settings.data_dir))
     if backends.oms_app is not None:
         app.mount("/oms", backends.oms_app)
     return app

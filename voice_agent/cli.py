@@ -26,6 +26,12 @@ def _replay(args: argparse.Namespace) -> int:
     return replay_main(args)
 
 
+def _qa(args: argparse.Namespace) -> int:
+    from voice_agent.qa.runner import main as qa_main
+
+    return qa_main(args)
+
+
 def _chat(args: argparse.Namespace, rest: list[str]) -> int:
     from voice_agent.dialog.chat import main as chat_main
 
@@ -53,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--call-sid", default=None, help="call SID to use (default: derived)")
     replay.add_argument("--today", default=None, help="YYYY-MM-DD treated as today")
 
+    from voice_agent.qa.runner import add_arguments as add_qa_arguments
+
+    qa = sub.add_parser("qa", help="replay the audio fixtures as a regression suite")
+    add_qa_arguments(qa)
+
     sub.add_parser("chat", help="talk to the dialog by typing", add_help=False)
     sub.add_parser("dialog-lint", help="validate a dialog file", add_help=False)
     return parser
@@ -70,5 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "qa":
+        return _qa(args)
     parser.error(f"unknown command {args.command}")
     return 2

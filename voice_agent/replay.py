@@ -231,7 +231,7 @@ def main(args: argparse.Namespace) -> int:
             backends = build_backends(settings, today=today)
             try:
                 models = ModelRegistry.load(settings)
-                services = build_services(settings, models, backends)
+                services = build_services(settings, models, backends, warm_all_prompts=False)
                 return await replay_audio(audio, rate, services, call_sid=call_sid, today=today)
             finally:
                 await backends.aclose()

@@ -96,29 +96,49 @@ def build_backends(settings: Settings, today: date | None = None) -> Backends:
     )
 
 
-def warm_up_prompts(engine: DialogEngine, models: ModelRegistry) -> threading.Thread:
-    """Synthesize the greeting now (blocking), and every other fixed prompt of the dialog in a
-    background thread, so callers hear them without synthesis delay.
+class PromptWarmer:
+    """Synthesizes the greeting at once and the dialog's other fixed prompts in a background
+    thread, so callers hear them without synthesis delay. ``stop()`` before the process exits:
+    a thread left inside onnxruntime at interpreter exit aborts the process.
     """
-    _state, actions = engine.start(CallStarted(call_sid="warm-up", today=date.today()))
-    for action in actions:
-        if isinstance(action, Say):
-            synthesize_into(models.voice, models.tts_cache, action.text)
-    texts = [t for variants in engine.spec.prompts.values() for t in variants if "{" not in t]
 
-    def warm_rest() -> None:
-        for text in texts:
-            synthesize_into(models.voice, models.tts_cache, text)
+    def __init__(self, engine: DialogEngine, models: ModelRegistry) -> None:
+        self._models = models
+        _state, actions = engine.start(CallStarted(call_sid="warm-up", today=date.today()))
+        self.greeting = [a.text for a in actions if isinstance(a, Say)]
+        self.others = [t for v in engine.spec.prompts.values() for t in v if "{" not in t]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    thread = threading.Thread(target=warm_rest, name="prompt-warm-up", daemon=True)
-    thread.start()
-    return thread
+    def warm_greeting(self) -> None:
+        for text in self.greeting:
+            synthesize_into(self._models.voice, self._models.tts_cache, text)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="prompt-warm-up", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for text in self.others:
+            if self._stop.is_set():
+                return
+            synthesize_into(self._models.voice, self._models.tts_cache, text)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
-def build_services(settings: Settings, models: ModelRegistry, backends: Backends) -> AgentServices:
+def build_services(
+    settings: Settings, models: ModelRegistry, backends: Backends, *, warm_all_prompts: bool = True
+) -> AgentServices:
     """Load the dialog, warm the prompt cache, and bundle what every call needs (blocking)."""
     engine = DialogEngine(load_dialog(settings.dialog_file))
-    warm_up_prompts(engine, models)
+    warmer = PromptWarmer(engine, models)
+    warmer.warm_greeting()
+    if warm_all_prompts:
+        warmer.start()
     return AgentServices(
         settings=settings,
         models=models,
@@ -126,4 +146,5 @@ def build_services(settings: Settings, models: ModelRegistry, backends: Backends
         orders=backends.oms_client,
         work_orders=OutboxWorkOrders(backends.outbox),
         recorder=backends.calls,
+        warmer=warmer,
     )

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     vad_start_secs: float = 0.2
 
     silence_reprompt_s: float = 7.0
+    record_calls: bool = Field(
+        default=True, description="Record live calls: stereo WAV + events in data_dir/recordings."
+    )
     barge_in_min_speech_s: float = Field(
         default=0.3,
         description="Caller speech (after the VAD's start) that interrupts a prompt; shorter "

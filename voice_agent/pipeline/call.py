@@ -24,6 +24,7 @@ from pipecat.workers.runner import WorkerRunner
 from voice_agent.oms.models import Order, WorkOrderCreate
 from voice_agent.pipeline.barge_in import BargeInProcessor
 from voice_agent.pipeline.dialog_processor import DialogProcessor
+from voice_agent.pipeline.recording import observe_call
 from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperSTTService
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
@@ -31,6 +32,7 @@ from voice_agent.speech.asr import AsrOptions
 
 if TYPE_CHECKING:
     from voice_agent.dialog.engine import DialogEngine
+    from voice_agent.metrics import CallMetrics
 
 ASR_SAMPLE_RATE = 16000
 
@@ -88,6 +90,8 @@ class AgentServices:
     orders: OrderLookup
     work_orders: WorkOrderSink
     recorder: CallRecorder | None = None
+    warmer: Any = None  # background prompt synthesis; stopped at shutdown
+    metrics: CallMetrics | None = None
     extra_processors: list[FrameProcessor] = field(default_factory=list)
 
 
@@ -108,6 +112,7 @@ def build_pipeline(
         AsrOptions(beam_size=settings.asr_beam_size),
         trailing_silence_secs=0.2,
     )
+    observer, services = observe_call(call, services)  # recording + metrics (or None)
     dialog = DialogProcessor(call=call, control=control, services=services)
     barge_in = BargeInProcessor(
         min_speech_s=settings.barge_in_min_speech_s,
@@ -115,7 +120,10 @@ def build_pipeline(
         on_barge_in=dialog.on_barge_in,
     )
     tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
-    pipeline = Pipeline([transport.input(), vad, stt, barge_in, dialog, tts, transport.output()])
+    pipeline = Pipeline(
+        [transport.input(), vad, stt, barge_in, dialog, tts, transport.output()]
+        + ([observer] if observer is not None else [])
+    )
     return pipeline, dialog
 
 

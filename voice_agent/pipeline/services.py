@@ -16,9 +16,18 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import numpy as np
+import webrtcvad
 from faster_whisper import WhisperModel
 from loguru import logger
-from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
@@ -76,12 +85,41 @@ def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> 
             cache.put(sentence, audio)
 
 
-class SharedWhisperSTTService(WhisperSTTService):
-    """Segmented Whisper STT over a shared ``WhisperModel`` with explicit decode options."""
+def _consume_result(future: asyncio.Future[str]) -> None:
+    """A discarded speculation's error must not surface as 'exception never retrieved'."""
+    if not future.cancelled():
+        future.exception()
 
-    def __init__(self, model: WhisperModel, options: AsrOptions, **kwargs: Any) -> None:
+
+class SharedWhisperSTTService(WhisperSTTService):
+    """Segmented Whisper STT over a shared ``WhisperModel`` with explicit decode options.
+
+    Speculative transcription: the turn VAD only declares the end of a turn after its stop
+    hangover (~0.5 s of silence). Once ``speculate_after_s`` of non-speech (WebRTC VAD) has
+    followed the caller's words, the segment so far is transcribed at once; if the turn then ends
+    with no more speech, that result is used, so the hangover hides the decoding time. If the
+    caller speaks again, the speculation is discarded.
+    """
+
+    def __init__(
+        self,
+        model: WhisperModel,
+        options: AsrOptions,
+        *,
+        speculate_after_s: float | None = 0.2,
+        **kwargs: Any,
+    ) -> None:
         self._shared_model = model
         self._options = options
+        self._speculate_after_s = speculate_after_s
+        self._spec_vad = webrtcvad.Vad(2)
+        self._spec_pending = b""
+        self._quiet_s = 0.0
+        self._spec_buffer = b""
+        self._spec_audio: bytes | None = None
+        self._spec_task: asyncio.Future[str] | None = None
+        self.speculations = 0
+        self.speculations_used = 0
         super().__init__(
             settings=WhisperSTTService.Settings(model="shared", language=None), **kwargs
         )
@@ -89,11 +127,53 @@ class SharedWhisperSTTService(WhisperSTTService):
     def _load(self) -> None:
         self._model = self._shared_model
 
+    async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
+        await super().process_audio_frame(frame, direction)
+        if self._speculate_after_s is None or not self._user_speaking:
+            return
+        step = int(self.sample_rate * 0.02) * 2
+        self._spec_pending += frame.audio
+        while len(self._spec_pending) >= step:
+            chunk, self._spec_pending = self._spec_pending[:step], self._spec_pending[step:]
+            if self._spec_vad.is_speech(chunk, self.sample_rate):
+                self._quiet_s = 0.0
+                self._spec_audio = self._spec_task = None  # the caller went on: discard
+            else:
+                self._quiet_s += 0.02
+        if self._quiet_s >= self._speculate_after_s and self._spec_task is None:
+            self._spec_buffer = bytes(self._audio_buffer)
+            self._spec_audio = self._spec_buffer + self._trailing_silence()
+            self._spec_task = asyncio.ensure_future(self._decode(self._spec_audio))
+            self._spec_task.add_done_callback(_consume_result)
+            self.speculations += 1
+
+    async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame) -> None:
+        self._quiet_s = 0.0
+        self._spec_pending = b""
+        self._spec_audio = self._spec_task = None
+        await super()._handle_user_started_speaking(frame)
+
+    async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        if self._spec_audio is not None:
+            # Hand the base class exactly the audio already being decoded, so run_stt can
+            # recognise it; what came after the snapshot was non-speech.
+            self._audio_buffer = bytearray(self._spec_buffer)
+        await super()._handle_user_stopped_speaking(frame)
+
+    async def _decode(self, pcm: bytes) -> str:
+        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        return await asyncio.to_thread(transcribe, self._shared_model, samples, self._options)
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         await self.start_processing_metrics()
         try:
-            text = await asyncio.to_thread(transcribe, self._shared_model, samples, self._options)
+            if self._spec_task is not None and audio == self._spec_audio:
+                task, self._spec_task, self._spec_audio = self._spec_task, None, None
+                self.speculations_used += 1
+                logger.debug(f"{self}: using the speculative transcript")
+                text = await task
+            else:
+                text = await self._decode(audio)
         except Exception as exc:  # a failed decode must not end the call
             yield ErrorFrame(f"transcription failed: {exc}")
             return

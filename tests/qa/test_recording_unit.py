@@ -1,0 +1,147 @@
+"""Pure parts of call recording, metrics and the console views (no models, no sockets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voice_agent.console.stats import call_row, complaint_words, timeline, totals, turn_latencies
+from voice_agent.metrics import CallMetrics
+from voice_agent.pipeline.recording import StereoTimeline, recording_paths
+
+
+def tone(seconds: float, rate: int, amp: float = 0.5) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+
+
+def silence(seconds: float, rate: int) -> bytes:
+    return bytes(int(seconds * rate) * 2)
+
+
+def test_agent_audio_starts_where_the_caller_clock_is():
+    line = StereoTimeline(rate=8000)
+    for _ in range(100):  # 2 s of caller audio, 20 ms at a time, at the pipeline's 16 kHz
+        line.add_caller(silence(0.02, 16000), 16000)
+    for _ in range(50):  # then a 1 s prompt, as played
+        line.add_agent(tone(0.02, 8000), 8000)
+    stereo = line.stereo()
+    assert stereo.shape[1] == 2
+    agent = np.abs(stereo[:, 1]) > 0.01
+    first = int(np.argmax(agent)) / 8000
+    assert first == pytest.approx(2.0, abs=0.05)
+    assert agent.sum() / 8000 == pytest.approx(1.0, abs=0.05)
+    # The streaming 16 -> 8 kHz resampler holds back a few ms: within 50 ms of the caller clock.
+    assert line.seconds == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_prompt_is_not_split_by_small_clock_jitter():
+    line = StereoTimeline(rate=8000)
+    for _ in range(50):  # caller and agent interleaved 20 ms at a time, agent a frame behind
+        line.add_caller(silence(0.02, 8000), 8000)
+        line.add_agent(tone(0.02, 8000), 8000)
+        line.add_caller(silence(0.0, 8000), 8000)
+    agent = line.stereo()[:, 1]
+    voiced = np.flatnonzero(np.abs(agent) > 0.01)
+    # One contiguous prompt: no inserted gaps longer than a few samples between its frames.
+    assert np.max(np.diff(voiced)) < 20
+
+
+def test_caller_left_agent_right():
+    line = StereoTimeline(rate=8000)
+    line.add_caller(tone(0.5, 8000), 8000)
+    line.add_agent(silence(0.5, 8000), 8000)
+    stereo = line.stereo()
+    assert np.abs(stereo[:, 0]).max() > 0.4
+    assert np.abs(stereo[:, 1]).max() == 0
+
+
+def test_recording_paths_are_file_name_safe(tmp_path):
+    wav, events = recording_paths(tmp_path, "../../etc/passwd")
+    assert wav.parent == tmp_path / "recordings"
+    assert "/" not in wav.name and events.name.endswith(".events.jsonl")
+
+
+def test_metrics_render_in_prometheus_format():
+    m = CallMetrics()
+    m.call_started("twilio")
+    m.call_started("sip")
+    m.call_ended("sip", "resolved")
+    m.observe_latency("end_of_speech_to_first_audio", 0.8)
+    m.observe_asr(0.3, 1.5)
+    m.outbox_backlog.set(3)
+    text = m.render().decode()
+    assert 'voice_agent_active_calls{channel="twilio"} 1.0' in text
+    assert 'voice_agent_active_calls{channel="sip"} 0.0' in text
+    assert 'voice_agent_calls_total{channel="sip",outcome="resolved"} 1.0' in text
+    stage = 'stage="end_of_speech_to_first_audio"'
+    assert f'voice_agent_latency_seconds_bucket{{le="1.0",{stage}}} 1.0' in text
+    assert 'voice_agent_asr_real_time_factor_bucket{le="0.2"} 1.0' in text
+    assert 'voice_agent_asr_real_time_factor_bucket{le="0.1"} 0.0' in text
+    assert "voice_agent_outbox_backlog 3.0" in text
+    with pytest.raises(ValueError):
+        m.observe_latency("made_up", 1.0)
+
+
+RECORD = {
+    "call_sid": "CA1",
+    "channel": "twilio",
+    "caller": "+1555***11",
+    "started_at": "2026-11-22T10:00:00+00:00",
+    "ended_at": "2026-11-22T10:01:30+00:00",
+    "outcome": "handed_off",
+    "turns": [
+        {"speaker": "agent", "text": "Hi, how can I help?", "at": "2026-11-22T10:00:01"},
+        {"speaker": "user", "text": "This is useless, the headphones are broken",
+         "at": "2026-11-22T10:00:05"},
+        {"speaker": "agent", "text": "Let me get you a person.", "at": "2026-11-22T10:00:06"},
+    ],
+    "events": [
+        {"kind": "state", "at": "t", "data": {"state": {"intent": "return", "phase": "slot"}}},
+        {"kind": "latency", "at": "t", "data": {"end_of_speech_to_audio_ms": 900}},
+        {"kind": "transfer", "at": "t", "data": {"reason": "caller upset", "ok": True}},
+    ],
+    "work_orders": [{"type": "return", "order_id": "735902", "reason": "damaged",
+                     "status": "delivered"}],
+}
+
+
+def test_call_row_and_totals():
+    row = call_row(RECORD)
+    assert row["duration_s"] == 90.0
+    assert row["intent"] == "return"
+    assert row["handed_off"] and row["handoff_reason"] == "caller upset"
+    assert row["work_orders"] == [{"type": "return", "order_id": "735902", "status": "delivered"}]
+    resolved = RECORD | {"call_sid": "CA2", "outcome": "resolved", "events": []}
+    t = totals([RECORD, resolved, resolved | {"call_sid": "CA3"}])
+    assert t["calls"] == 3 and t["containment_rate"] == pytest.approx(0.667, abs=0.001)
+    assert t["handoff_reasons"] == [("caller upset", 1)]
+    assert t["return_reasons"] == [("damaged", 3)]
+    words = dict(complaint_words([RECORD]))
+    assert words["useless"] == 1 and words["broken"] == 1 and "the" not in words
+
+
+def test_timeline_places_lines_on_the_recording_clock():
+    events = [
+        {"t": 0.0, "kind": "call_start"},
+        {"t": 0.1, "kind": "turn", "speaker": "agent", "text": "Hi, how can I help?"},
+        {"t": 0.3, "kind": "agent_audio_start"},
+        {"t": 3.0, "kind": "vad_start"},
+        {"t": 5.0, "kind": "vad_stop"},
+        {"t": 5.4, "kind": "turn", "speaker": "user", "text": "This is useless",
+         "vad_end_to_transcript_ms": 400},
+        {"t": 5.5, "kind": "turn", "speaker": "agent", "text": "Let me get you a person."},
+        {"t": 6.1, "kind": "agent_first_audio", "transcript_to_first_audio_ms": 700,
+         "end_of_speech_to_first_audio_ms": 1600},
+        {"t": 6.1, "kind": "agent_audio_start"},
+    ]
+    chat = timeline(RECORD, events)
+    assert [c["start_s"] for c in chat] == [0.3, 3.0, 6.1]
+    assert [c["speaker"] for c in chat] == ["agent", "user", "agent"]
+    assert turn_latencies(events, RECORD) == [
+        {"turn": 1, "text": "This is useless", "vad_end_to_transcript_ms": 400,
+         "transcript_to_first_audio_ms": 700, "end_of_speech_to_first_audio_ms": 1600}
+    ]
+    # Without a recording: wall-clock lines and the dialog's own latency events.
+    assert timeline(RECORD, None)[1]["start_s"] is None
+    assert turn_latencies(None, RECORD) == [{"turn": 1, "end_of_speech_to_first_audio_ms": 900}]

@@ -1,0 +1,1 @@
+"""The QA console: a web page (``/console``) over call records and recordings."""

@@ -1,0 +1,279 @@
+"""Call recording and live call metrics.
+
+:class:`CallObserver` sits at the end of a call's pipeline (after ``transport.output()``, where
+caller audio passes through and agent audio arrives as it is played). It keeps a stereo
+recording (caller left, agent right) on the caller's sample clock, and an events list (VAD,
+transcripts, dialog events and actions, work orders, latencies) timed on that same clock. The
+dialog's records reach it through :class:`TeeRecorder`, which wraps the call store. When the call
+ends it writes ``<data_dir>/recordings/<call_sid>.wav`` and ``<call_sid>.events.jsonl``.
+
+:class:`StereoTimeline` is the pure part: it aligns the two tracks and is unit-tested alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import soxr
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    OutputAudioRawFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voice_agent.audio import write_wav
+from voice_agent.pii import mask_data
+
+if TYPE_CHECKING:
+    from voice_agent.metrics import CallMetrics
+    from voice_agent.pipeline.call import AgentServices, CallInfo, CallRecorder
+
+RECORDING_RATE = 8000  # phone audio: 8 kHz keeps a 10-minute stereo call under 20 MB
+ALIGN_TOLERANCE_S = 0.1  # agent audio this far behind the caller clock starts after a gap
+
+
+class StereoTimeline:
+    """Caller and agent audio on one clock: the caller track's sample count.
+
+    A live caller stream is continuous (silence included), so the caller track is the call's
+    clock. Agent audio is appended as it is played; when it arrives after a pause (the agent
+    track is behind the caller clock by more than ``ALIGN_TOLERANCE_S``) silence is inserted
+    first, so each prompt starts where it was heard. Small lags are not padded, which keeps a
+    prompt's 20 ms chunks contiguous.
+    """
+
+    def __init__(self, rate: int = RECORDING_RATE) -> None:
+        self.rate = rate
+        self.caller = bytearray()
+        self.agent = bytearray()
+        self._resamplers: dict[tuple[str, int], soxr.ResampleStream] = {}
+
+    def _to_rate(self, track: str, pcm: bytes, rate: int) -> bytes:
+        if rate == self.rate or not pcm:
+            return pcm
+        key = (track, rate)
+        if key not in self._resamplers:
+            self._resamplers[key] = soxr.ResampleStream(rate, self.rate, 1, dtype="int16")
+        samples = np.frombuffer(pcm, dtype="<i2")
+        return self._resamplers[key].resample_chunk(samples).astype("<i2").tobytes()
+
+    def add_caller(self, pcm: bytes, rate: int) -> None:
+        self.caller += self._to_rate("caller", pcm, rate)
+
+    def add_agent(self, pcm: bytes, rate: int) -> None:
+        lag = len(self.caller) - len(self.agent)
+        if lag > int(ALIGN_TOLERANCE_S * self.rate) * 2:
+            self.agent += bytes(lag)
+        self.agent += self._to_rate("agent", pcm, rate)
+
+    @property
+    def seconds(self) -> float:
+        """The call clock: seconds of caller audio so far."""
+        return len(self.caller) / 2 / self.rate
+
+    def stereo(self) -> np.ndarray:
+        """Frames x 2 float array (caller left, agent right), padded to the longer track."""
+        n = max(len(self.caller), len(self.agent)) // 2
+        out = np.zeros((n, 2), dtype=np.float32)
+        for ch, track in enumerate((self.caller, self.agent)):
+            samples = np.frombuffer(bytes(track[: len(track) // 2 * 2]), dtype="<i2")
+            out[: len(samples), ch] = samples.astype(np.float32) / 32768.0
+        return out
+
+
+def recording_paths(data_dir: Path, call_sid: str) -> tuple[Path, Path]:
+    """Where a call's WAV and events file go (the call SID made file-name safe)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", call_sid)[:128] or "call"
+    folder = data_dir / "recordings"
+    return folder / f"{safe}.wav", folder / f"{safe}.events.jsonl"
+
+
+class CallObserver(FrameProcessor):
+    """Records the call (optional) and reports its latencies and outcome to the metrics."""
+
+    def __init__(
+        self,
+        call: CallInfo,
+        *,
+        record_dir: Path | None,
+        metrics: CallMetrics | None = None,
+        vad_stop_secs: float = 0.0,
+    ) -> None:
+        super().__init__(name=f"CallObserver[{call.call_sid}]")
+        self.call = call
+        self.record_dir = record_dir
+        self.metrics = metrics
+        self.timeline = StereoTimeline()
+        self.events: list[dict[str, Any]] = []
+        self._vad_stop_secs = vad_stop_secs
+        self._speech_started: float | None = None
+        self._speech_stopped: float | None = None
+        self._speech_s = 0.0
+        self._transcript_at: float | None = None
+        self._await_audio = False
+        self._started = False
+        self._ended = False
+        self.paths: tuple[Path, Path] | None = None
+
+    # -- events -----------------------------------------------------------------------------------
+    def event(self, kind: str, **data: Any) -> None:
+        self.events.append({"t": round(self.timeline.seconds, 3), "kind": kind} | data)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        now = time.monotonic()
+        if isinstance(frame, InputAudioRawFrame):
+            if self.record_dir is not None:
+                self.timeline.add_caller(frame.audio, frame.sample_rate)
+        elif isinstance(frame, OutputAudioRawFrame):
+            if self.record_dir is not None:
+                self.timeline.add_agent(frame.audio, frame.sample_rate)
+            if self._await_audio:
+                self._on_first_audio(now)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speech_started = now
+            self.event("vad_start")
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speech_stopped = now
+            started = self._speech_started or now
+            self._speech_s = max(now - started - self._vad_stop_secs, 0.0)
+            self.event("vad_stop", speech_s=round(self._speech_s, 3))
+        elif isinstance(frame, InputDTMFFrame):
+            self.event("dtmf", key=str(frame.button.value))
+        elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
+            self.event("agent_audio_start")
+        elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
+            self.event("agent_audio_stop")
+        await self.push_frame(frame, direction)
+
+    def _on_first_audio(self, now: float) -> None:
+        self._await_audio = False
+        data: dict[str, Any] = {}
+        if self._transcript_at is not None:
+            data["transcript_to_first_audio_ms"] = round((now - self._transcript_at) * 1000)
+            self._observe("transcript_to_first_audio", now - self._transcript_at)
+        if self._speech_stopped is not None:
+            end_of_speech = self._speech_stopped - self._vad_stop_secs
+            data["end_of_speech_to_first_audio_ms"] = round((now - end_of_speech) * 1000)
+            self._observe("end_of_speech_to_first_audio", now - end_of_speech)
+        self.event("agent_first_audio", **data)
+
+    def _observe(self, stage: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_latency(stage, seconds)
+
+    # -- from the dialog (through TeeRecorder) ----------------------------------------------------
+    def on_start(self) -> None:
+        if not self._started:
+            self._started = True
+            self.event("call_start", call_sid=self.call.call_sid, channel=self.call.channel,
+                       at=datetime.now(UTC).isoformat())
+            if self.metrics is not None:
+                self.metrics.call_started(self.call.channel)
+
+    def on_turn(self, speaker: str, text: str) -> None:
+        now = time.monotonic()
+        data: dict[str, Any] = {"speaker": speaker, "text": text}
+        if speaker == "user":
+            self._transcript_at = now
+            self._await_audio = True
+            if self._speech_stopped is not None:
+                asr_s = now - self._speech_stopped
+                data["vad_end_to_transcript_ms"] = round(asr_s * 1000)
+                self._observe("vad_end_to_transcript", asr_s)
+                if self.metrics is not None:
+                    self.metrics.observe_asr(asr_s, self._speech_s)
+        self.event("turn", **data)
+
+    def on_event(self, kind: str, data: dict[str, Any]) -> None:
+        self.event(f"dialog_{kind}", data=json.loads(json.dumps(data, default=str)))
+        if kind == "action" and data.get("action") == "CreateWorkOrder" and self.metrics:
+            self.metrics.work_orders.labels(type=str(data.get("type"))).inc()
+
+    async def on_end(self, outcome: str) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self.event("call_end", outcome=outcome, at=datetime.now(UTC).isoformat())
+        if self.metrics is not None and self._started:
+            self.metrics.call_ended(self.call.channel, outcome)
+        if self.record_dir is not None:
+            try:
+                self.paths = await asyncio.to_thread(self._write)
+            except OSError:  # a full disk must not break the end of the call
+                logger.exception(f"[{self.call.call_sid}] recording not written")
+
+    def _write(self) -> tuple[Path, Path]:
+        assert self.record_dir is not None
+        wav, events = recording_paths(self.record_dir, self.call.call_sid)
+        write_wav(wav, self.timeline.stereo(), self.timeline.rate)
+        header = {"t": 0.0, "kind": "recording", "wav": wav.name, "rate": self.timeline.rate,
+                  "channels": ["caller", "agent"]}
+        lines = [json.dumps(mask_data(e), default=str) for e in [header, *self.events]]
+        events.write_text("\n".join(lines) + "\n")
+        logger.info(f"[{self.call.call_sid}] recorded to {wav}")
+        return wav, events
+
+
+class TeeRecorder:
+    """A :class:`~voice_agent.pipeline.call.CallRecorder` that also tells the observer."""
+
+    def __init__(self, inner: CallRecorder | None, observer: CallObserver) -> None:
+        self._inner = inner
+        self._observer = observer
+
+    async def start_call(self, call_sid: str, channel: str, caller: str | None) -> None:
+        self._observer.on_start()
+        if self._inner is not None:
+            await self._inner.start_call(call_sid, channel, caller)
+
+    async def add_turn(self, call_sid: str, speaker: str, text: str,
+                       latency_ms: float | None = None, interrupted: bool = False) -> None:
+        self._observer.on_turn(speaker, text)
+        if self._inner is not None:
+            await self._inner.add_turn(call_sid, speaker, text, latency_ms, interrupted)
+
+    async def add_event(self, call_sid: str, kind: str, data: dict[str, Any]) -> None:
+        self._observer.on_event(kind, data)
+        if self._inner is not None:
+            await self._inner.add_event(call_sid, kind, data)
+
+    async def end_call(self, call_sid: str, outcome: str) -> None:
+        if self._inner is not None:
+            await self._inner.end_call(call_sid, outcome)
+        await self._observer.on_end(outcome)
+
+
+def observe_call(
+    call: CallInfo, services: AgentServices
+) -> tuple[CallObserver | None, AgentServices]:
+    """The observer for ``call`` (None when neither recording nor metrics are on) and the
+    services the dialog should use (its recorder wrapped so the observer sees the records).
+    """
+    settings = services.settings
+    record = bool(getattr(settings, "record_calls", False)) and call.channel != "replay"
+    metrics = getattr(services, "metrics", None)
+    if not record and metrics is None:
+        return None, services
+    observer = CallObserver(
+        call,
+        record_dir=settings.data_dir if record else None,
+        metrics=metrics,
+        vad_stop_secs=settings.vad_stop_secs,
+    )
+    return observer, replace(services, recorder=TeeRecorder(services.recorder, observer))

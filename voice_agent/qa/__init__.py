@@ -1,0 +1,1 @@
+"""Audio regression suite: replay synthesized (or recorded) callers and compare outcomes."""
