@@ -65,6 +65,22 @@ class Settings(BaseSettings):
     sip_enabled: bool = True
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
+    sip_public_host: str | None = Field(
+        default=None, description="Address put in SDP/Contact when behind NAT."
+    )
+    sip_rtp_port: int = Field(default=40000, description="First RTP port of the range.")
+    sip_allow_from: str = Field(
+        default="", description="Comma-separated CIDRs of the trunk/PBX; empty: any source."
+    )
+    sip_auth_user: str | None = None
+    sip_auth_password: str | None = None
+    sip_realm: str = "voice-agent"
+    sip_register_uri: str | None = None
+    sip_register_user: str | None = None
+    sip_register_password: str | None = None
+    sip_register_expires: int = 300
+    sip_ring_s: float = 0.0
+    sip_max_calls: int = 30
 
     speech_dir: Path = PROJECT_ROOT.parent / "shared" / "speech"
 
