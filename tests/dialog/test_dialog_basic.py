@@ -21,7 +21,7 @@ def test_skeleton_happy_path(run):
         "wrong_size",
     )
     assert isinstance(tr.actions[-1], HangUp)
-    assert "W, O, 0, 0, 0, 1" in says(tr)
+    assert "W, 1, 0, 0, 0, 1" in says(tr)
     assert tr.state.ended and tr.state.intent == "return"
     assert isinstance(tr.actions[-3], CreateWorkOrder) or any(
         isinstance(a, CreateWorkOrder) for a in tr.actions

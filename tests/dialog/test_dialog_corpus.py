@@ -1,5 +1,6 @@
 """The conversation corpus: scripted caller turns in conversations/*.yaml, run through the
-real engine and dialog file with the seeded demo orders in memory, asserting final actions."""
+real engine and dialog file against the embedded OMS (seeded demo orders, its own SQLite file),
+asserting final actions and the work orders the OMS holds."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ def test_conversation(conv, run):
             if k not in w:
                 del g[k]
     assert got == want, debug
+    if hasattr(oms, "opened"):  # the embedded OMS holds exactly these work orders
+        opened = oms.opened()
+        assert sorted(w["id"] for w in opened) == sorted(oms.references.values()), debug
     transfers = [a for a in tr.actions if isinstance(a, Transfer)]
     if exp.get("transfer"):
         assert len(transfers) == 1, debug
