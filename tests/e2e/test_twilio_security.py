@@ -158,6 +158,10 @@ async def test_transfer_to_a_human_updates_the_live_call(secured_agent, twilio_a
     assert record["outcome"] == "handed_off"
     transfer = [e for e in record["events"] if e["kind"] == "transfer"]
     assert transfer and transfer[0]["data"]["ok"] is True
+    # The handoff summary is in the call record: intent, slots, the last turns, and why.
+    summary = transfer[0]["data"]["summary"]
+    assert {"intent", "slots", "last_turns", "reason"} <= set(summary)
+    assert any("person" in str(turn) for turn in summary["last_turns"])
 
 
 async def test_fuzzed_messages_do_not_break_a_concurrent_healthy_call(secured_agent, caller_voice):

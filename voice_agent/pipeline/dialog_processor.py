@@ -289,7 +289,10 @@ class DialogProcessor(FrameProcessor):
             self.outcome = "handed_off"
             target = self._services.settings.transfer_target
             ok = await self._control.transfer(target, action.summary | {"reason": action.reason})
-            await self._record("transfer", {"target": target, "ok": ok, "reason": action.reason})
+            await self._record(
+                "transfer",
+                {"target": target, "ok": ok, "reason": action.reason, "summary": action.summary},
+            )
         else:
             self.outcome = self.outcome or "resolved"
             await self._control.hang_up()
