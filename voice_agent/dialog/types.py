@@ -105,3 +105,17 @@ class HangUp:
 
 
 Action = Say | LookupOrder | CreateWorkOrder | Transfer | HangUp
+
+
+def describe_event(event: Event) -> dict[str, Any]:
+    """A JSON-able description of an event, for call records and replay output."""
+    data: dict[str, Any] = {"type": type(event).__name__}
+    if isinstance(event, UserSaid):
+        data["text"] = event.text
+    elif isinstance(event, DtmfKey):
+        data["key"] = event.key
+    elif isinstance(event, OrderLookedUp):
+        data |= {"order_id": event.order_id, "found": event.order is not None, "error": event.error}
+    elif isinstance(event, WorkOrderOpened):
+        data |= {"reference": event.reference, "error": event.error}
+    return data

@@ -45,9 +45,10 @@ from voice_agent.dialog.types import (
     Transfer,
     UserSaid,
     WorkOrderOpened,
+    describe_event,
 )
 from voice_agent.oms.models import WorkOrderCreate
-from voice_agent.pipeline.turn_taking import CodeSlot, is_backchannel, partial_code
+from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
 
 if TYPE_CHECKING:
     from voice_agent.pipeline.call import AgentServices, CallControl, CallInfo
@@ -81,7 +82,7 @@ class DialogProcessor(FrameProcessor):
         self.turn_latencies_ms: list[float] = []
         self._finished = False
         # Turn-taking: a partial order number held open, caller speech over a prompt.
-        self._code_slot = _code_slot(services.engine)
+        self._code_slot = code_slot_of(getattr(services.engine, "spec", None))
         self._held_text: str | None = None
         self._hold_task: asyncio.Task[None] | None = None
         self._interruptible = True
@@ -227,7 +228,7 @@ class DialogProcessor(FrameProcessor):
             if self.state is None or self.state.ended:
                 return
             self.state, actions = self._engine.step(self.state, event)
-        described = _describe(event)
+        described = describe_event(event)
         await self._record("event", described)
         await self._record("state", {"state": self.state.to_dict()})
         if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence)):
@@ -386,25 +387,3 @@ class DialogProcessor(FrameProcessor):
         recorder = self._services.recorder
         if recorder is not None:
             await recorder.end_call(self.call.call_sid, self.outcome)
-
-
-def _code_slot(engine: Any) -> CodeSlot | None:
-    """The dialog's order-number slot, for holding a turn open on a partial number."""
-    slots = getattr(getattr(engine, "spec", None), "slots", {}) or {}
-    for name, slot in slots.items():
-        if getattr(slot, "type", None) == "order_number" and slot.pattern and slot.dtmf_digits:
-            return CodeSlot(name=name, pattern=slot.pattern, length=slot.dtmf_digits)
-    return None
-
-
-def _describe(event: Event) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": type(event).__name__}
-    if isinstance(event, UserSaid):
-        data["text"] = event.text
-    elif isinstance(event, DtmfKey):
-        data["key"] = event.key
-    elif isinstance(event, OrderLookedUp):
-        data |= {"order_id": event.order_id, "found": event.order is not None, "error": event.error}
-    elif isinstance(event, WorkOrderOpened):
-        data |= {"reference": event.reference, "error": event.error}
-    return data

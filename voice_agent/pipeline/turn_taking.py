@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from voice_agent.dialog.normalize import find_code
 
@@ -38,3 +39,11 @@ def is_backchannel(text: str) -> bool:
     """An acknowledgement ("uh-huh", "okay") said over a prompt, not a turn of its own."""
     words = [w.strip(".,!?").lower() for w in text.split()]
     return bool(words) and all(w in BACKCHANNELS for w in words)
+
+
+def code_slot_of(spec: Any) -> CodeSlot | None:
+    """The dialog's order-number slot (type ``order_number`` with a pattern and a length)."""
+    for name, slot in (getattr(spec, "slots", None) or {}).items():
+        if getattr(slot, "type", None) == "order_number" and slot.pattern and slot.dtmf_digits:
+            return CodeSlot(name=name, pattern=slot.pattern, length=slot.dtmf_digits)
+    return None
