@@ -17,7 +17,7 @@ from voice_agent.testing.voices import caller_ulaw
 
 RETURN_TURNS = [
     "I want to return the headphones from order seven three five nine oh two, "
-    "they stopped working.",
+    "they arrived broken.",
     "Yes, that's right.",
 ]
 HANDOFF_TURNS = ["This is useless. I want to talk to a real person."]
