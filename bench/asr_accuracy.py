@@ -622,6 +622,15 @@ def main(argv: list[str] | None = None) -> int:
             },
             "load_average": os.getloadavg(),
         },
+        # What the pipeline uses, decided from these numbers (see the issue-5 report).
+        "defaults": {
+            "asr_model": "tiny.en",
+            "asr_options": "voice_agent.speech.asr.default_asr_options(model)",
+            "domain_prompt": {"tiny.en": True, "base": False},
+            "hotwords": False,
+            "noise_reduction": False,
+            "vad": "silero",
+        },
         "wer": wer,
         "order_numbers": ent,
         "latency": latency,

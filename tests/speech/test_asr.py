@@ -9,9 +9,9 @@ from bench.common import wer
 from voice_agent.audio import telephone_band
 from voice_agent.speech.asr import AsrOptions, transcribe
 
-pytestmark = [pytest.mark.models, pytest.mark.speech]
 
-
+@pytest.mark.models
+@pytest.mark.speech
 def test_telephone_band_utterance_is_transcribed(
     tiny_model, speech_dir: Path, references: dict[str, str], load_16k
 ) -> None:
@@ -21,6 +21,8 @@ def test_telephone_band_utterance_is_transcribed(
     assert wer(references[name], text) <= 0.15, text
 
 
+@pytest.mark.models
+@pytest.mark.speech
 def test_digits_come_back_as_digits_or_words(
     tiny_model, speech_dir: Path, references: dict[str, str], load_16k
 ) -> None:
@@ -28,8 +30,36 @@ def test_digits_come_back_as_digits_or_words(
     assert wer(references["en/one-two-three.wav"], text) == 0.0, text
 
 
+@pytest.mark.models
 def test_silence_and_too_short_audio_give_empty_text(tiny_model) -> None:
     rng = np.random.default_rng(1)
     assert transcribe(tiny_model, np.zeros(16000, dtype=np.float32)) == ""
     assert transcribe(tiny_model, (rng.standard_normal(16000) * 1e-4).astype(np.float32)) == ""
     assert transcribe(tiny_model, np.full(800, 0.1, dtype=np.float32)) == ""
+
+
+def test_default_options_per_model() -> None:
+    from voice_agent.speech.asr import DOMAIN_PROMPT, default_asr_options
+
+    assert default_asr_options("tiny.en").initial_prompt == DOMAIN_PROMPT
+    assert default_asr_options("base").initial_prompt is None
+    assert default_asr_options("base", beam_size=2).beam_size == 2
+    assert default_asr_options("tiny.en").beam_size == 1
+
+
+def test_segment_filter() -> None:
+    from faster_whisper.transcribe import Segment
+
+    from voice_agent.speech.asr import join_segments
+
+    def seg(text: str, no_speech: float, logprob: float, ratio: float = 1.2) -> Segment:
+        return Segment(0, 0, 0.0, 1.0, text, [], logprob, ratio, no_speech, None, 0.0)
+
+    opts = AsrOptions()
+    assert join_segments([seg(" My order", 0.1, -0.3), seg(" is 4 8 1.", 0.2, -0.4)], opts) == (
+        "My order is 4 8 1."
+    )
+    assert join_segments([seg(" Thank you.", 0.9, -1.2)], opts) == ""  # noise hallucination
+    assert join_segments([seg(" Yes.", 0.9, -0.2)], opts) == "Yes."  # confident despite no_speech
+    assert join_segments([seg(" one one one one one one one one", 0.1, -0.2, 3.0)], opts) == ""
+    assert join_segments([seg(" You", 0.3, -0.5)], opts) == ""
