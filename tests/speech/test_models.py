@@ -15,6 +15,7 @@ def test_tiny_en_is_the_packaged_folder() -> None:
     assert (path / "tokenizer.json").is_file()
 
 
+@pytest.mark.models  # copies the 145 MB base model
 def test_base_is_assembled_once_from_both_parts(tmp_path: Path) -> None:
     parts, _side = models._base_sources()
     path = whisper_model_path("base", tmp_path)
@@ -34,6 +35,7 @@ def test_base_is_assembled_once_from_both_parts(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no staging leftovers
 
 
+@pytest.mark.models  # copies the 145 MB base model
 def test_truncated_cache_is_rebuilt(tmp_path: Path) -> None:
     path = whisper_model_path("base", tmp_path)
     with open(path / "model.bin", "r+b") as fh:
@@ -43,6 +45,7 @@ def test_truncated_cache_is_rebuilt(tmp_path: Path) -> None:
     assert (rebuilt / "model.bin").stat().st_size == sum(p.stat().st_size for p in parts)
 
 
+@pytest.mark.models  # copies the 145 MB base model
 def test_concurrent_assembly_yields_one_complete_folder(tmp_path: Path) -> None:
     results: list[Path] = []
     errors: list[BaseException] = []
