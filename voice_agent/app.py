@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 
 from voice_agent.console.api import console_router
+from voice_agent.console.phone import phone_router
 from voice_agent.metrics import CallMetrics, metrics_router
 from voice_agent.pii import install_log_masking
 from voice_agent.registry import ModelRegistry
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = CallMetrics()
     app.include_router(metrics_router(app.state.metrics, backends.outbox.pending_count))
     app.include_router(console_router(backends.calls, settings.data_dir))
+    app.include_router(phone_router())
     if backends.oms_app is not None:
         app.mount("/oms", backends.oms_app)
     return app

@@ -7,55 +7,22 @@ driver is not installed.
 
 from __future__ import annotations
 
-import shutil
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.models
+from tests.console.browser import ARTIFACTS, chrome, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tmp" / "test-artifacts" / "console"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--window-size=1400,1000", "--autoplay-policy=no-user-gesture-required",
-]
+pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM or not DRIVER:
-        pytest.skip("headless Chromium not installed (apt-get install -y chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver = chrome()
     try:
         yield driver
     finally:
         driver.quit()
-
-
-def wait_for(driver, script: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}; error="
-                         f"{driver.execute_script('return document.body.dataset.error')}")
 
 
 def test_calls_list_call_page_audio_and_totals(browser, completed_calls):

@@ -22,7 +22,11 @@ from voice_agent.pipeline.recording import recording_paths
 from voice_agent.store.calls import CallStore
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
+STATIC_FILES = {
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+    "phone.js": "text/javascript",
+}
 MAX_CALLS = 500
 
 
