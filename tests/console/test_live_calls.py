@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
+from datetime import date
 
 import httpx
 import numpy as np
 import pytest
+import yaml
 
 from voice_agent.audio import read_audio
 from voice_agent.pipeline.recording import recording_paths
@@ -105,3 +111,28 @@ def test_console_api_lists_calls_and_serves_one_call(completed_calls):
         assert http.get("/console/api/calls/nope").status_code == 404
         assert http.get("/console/api/calls/nope/recording.wav").status_code == 404
         assert http.get("/console/static/../api.py").status_code == 404
+
+
+def test_a_recorded_call_replays_as_a_qa_case(completed_calls, tmp_path):
+    """Record a live call, then replay it with ``voice-agent qa`` (turns placed by its events)."""
+    server = completed_calls.server
+    sid = completed_calls.sids["return"]
+    wait_ended(server.base_url, sid)
+    wav, events = recording_paths(server.data_dir, sid)
+    case = tmp_path / "cases" / "recorded_return"
+    case.mkdir(parents=True)
+    shutil.copy(wav, case / "caller.wav")
+    shutil.copy(events, case / "caller.events.jsonl")
+    expect = {"intent": "return", "outcome": "resolved", "handoff": False,
+              "work_orders": [{"type": "return", "order_id": "735902", "reason": "damaged"}]}
+    (case / "expected.yaml").write_text(
+        yaml.safe_dump({"today": date.today().isoformat(), "expect": expect})
+    )
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "VOICE_AGENT_DATA_DIR": str(tmp_path / "var")}
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_agent", "qa", str(case.parent), "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    report = json.loads((tmp_path / "qa_report.json").read_text())
+    assert report["cases"][0]["actual"]["caller_turns_in_audio"] == 2

@@ -103,6 +103,25 @@ def recording_paths(data_dir: Path, call_sid: str) -> tuple[Path, Path]:
     return folder / f"{safe}.wav", folder / f"{safe}.events.jsonl"
 
 
+def turns_from_events(
+    events: list[dict[str, Any]], *, pad_s: float = 0.2
+) -> list[tuple[float, float]]:
+    """Caller turns of a recorded call as (start, end) seconds on the WAV's clock.
+
+    Each VAD start/stop pair is one turn, widened by ``pad_s`` (the VAD confirms speech a little
+    after it starts); replaying these spans feeds each answer exactly as the agent heard it.
+    """
+    turns: list[tuple[float, float]] = []
+    start: float | None = None
+    for event in events:
+        if event.get("kind") == "vad_start" and start is None:
+            start = float(event["t"])
+        elif event.get("kind") == "vad_stop" and start is not None:
+            turns.append((max(start - pad_s, 0.0), float(event["t"])))
+            start = None
+    return turns
+
+
 class CallObserver(FrameProcessor):
     """Records the call (optional) and reports its latencies and outcome to the metrics."""
 

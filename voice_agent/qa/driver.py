@@ -65,11 +65,23 @@ async def _wait_idle(session: CallSession, timeout: float) -> bool:
 
 
 async def run_track(
-    audio: np.ndarray, rate: int, services: AgentServices, *, call_sid: str, today: date | None
+    audio: np.ndarray,
+    rate: int,
+    services: AgentServices,
+    *,
+    call_sid: str,
+    today: date | None,
+    turn_spans: list[tuple[float, float]] | None = None,
 ) -> CaseRun:
-    """Feed each caller turn once the agent waits for the caller; stop when the call ends."""
+    """Feed each caller turn once the agent waits for the caller; stop when the call ends.
+
+    ``turn_spans`` (seconds, e.g. from a recording's events) replace the silence-gap split.
+    """
     pcm_audio = resample(audio, rate, ASR_RATE)
-    turns = caller_turns(pcm_audio, ASR_RATE)
+    if turn_spans is not None:
+        turns = [(int(s * ASR_RATE), int(e * ASR_RATE)) for s, e in turn_spans]
+    else:
+        turns = caller_turns(pcm_audio, ASR_RATE)
     transport = ReplayTransport()
     control = ReplayControl()
     session = CallSession(

@@ -32,7 +32,14 @@ async def run_case(case: FixtureCase, models: Any, base_settings: Any) -> dict[s
     from voice_agent.services import build_backends, build_services
 
     started = time.perf_counter()
-    audio, rate = read_audio(case.audio, channel=0)
+    audio, rate = read_audio(case.audio, channel=0)  # a call recording: the caller's channel
+    spans = None
+    if case.events is not None:  # a recorded call: turns exactly where the agent heard them
+        from voice_agent.pipeline.recording import turns_from_events
+
+        spans = turns_from_events(
+            [json.loads(line) for line in case.events.read_text().splitlines() if line.strip()]
+        )
     result: dict[str, Any] = {
         "name": case.name,
         "tags": case.meta.get("tags", []),
@@ -46,7 +53,8 @@ async def run_case(case: FixtureCase, models: Any, base_settings: Any) -> dict[s
             try:
                 services = build_services(settings, models, backends)
                 run = await run_track(
-                    audio, rate, services, call_sid=f"QA-{case.name}", today=case.today
+                    audio, rate, services, call_sid=f"QA-{case.name}", today=case.today,
+                    turn_spans=spans,
                 )
             finally:
                 await backends.aclose()

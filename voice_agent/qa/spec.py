@@ -1,6 +1,10 @@
 """Fixture cases (``audio_fixtures/<case>/caller.wav`` + ``expected.yaml``) and the pure check
 of a replayed call against what a case expects.
 
+A case may also be a recorded call: ``caller.wav`` is then the stereo recording (its left,
+caller channel is replayed) and ``caller.events.jsonl`` its events file, whose VAD times
+place each caller turn.
+
 ``expected.yaml``::
 
     today: 2026-11-22            # the date the scratch OMS and the dialog treat as today
@@ -43,6 +47,7 @@ class FixtureCase:
     today: date = FIXTURE_TODAY
     xfail: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    events: Path | None = None  # a recorded call's events (turn timing); None: silence gaps
 
 
 def load_case(folder: Path) -> FixtureCase:
@@ -64,6 +69,7 @@ def load_case(folder: Path) -> FixtureCase:
     if isinstance(today, str):
         today = date.fromisoformat(today)
     meta = {k: v for k, v in doc.items() if k not in ("expect", "today", "xfail")}
+    events = folder / "caller.events.jsonl"
     return FixtureCase(
         name=folder.name,
         folder=folder,
@@ -72,6 +78,7 @@ def load_case(folder: Path) -> FixtureCase:
         today=today,
         xfail=doc.get("xfail"),
         meta=meta,
+        events=events if events.is_file() else None,
     )
 
 
