@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -391,7 +391,7 @@ def _write_real_noise(voice: Any) -> None:
     from voice_agent.settings import Settings
 
     noise_dir = Settings().speech_dir / "noise"
-    files = sorted(noise_dir.glob("*.wav")) + sorted(noise_dir.glob("*.flac"))
+    files = sorted(p for p in noise_dir.glob("*") if p.suffix in (".wav", ".flac", ".ogg"))
     if not files:
         print(f"--real-noise: no noise files under {noise_dir}; skipped")
         return
@@ -400,7 +400,8 @@ def _write_real_noise(voice: Any) -> None:
     for i, case in enumerate(c for c in CASES if c.noise):
         noise, rate = read_audio(files[i % len(files)])
         real = resample(noise, rate, 22050)
-        write_case(case, out, voice, real_noise=real)
+        labelled = replace(case, noise=f"real ({files[i % len(files)].name})")
+        write_case(labelled, out, voice, real_noise=real)
         print(f"  {case.name} + {files[i % len(files)].name}")
 
 
