@@ -40,7 +40,13 @@ import numpy as np
 from bench.common import corpus_wer, format_table, write_results
 from voice_agent.audio import float_to_pcm16, read_audio, resample, telephone_band
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import DOMAIN_HOTWORDS, DOMAIN_PROMPT, AsrOptions, transcribe
+from voice_agent.speech.asr import (
+    DOMAIN_HOTWORDS,
+    DOMAIN_PROMPT,
+    ORDER_NUMBER_PROMPT,
+    AsrOptions,
+    transcribe,
+)
 from voice_agent.speech.entities import order_number
 from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.speech.noise import StationaryGate
@@ -55,6 +61,7 @@ BIASES: dict[str, dict[str, str | None]] = {
     "plain": {"initial_prompt": None},
     "prompt": {"initial_prompt": DOMAIN_PROMPT},
     "hotwords": {"initial_prompt": None, "hotwords": DOMAIN_HOTWORDS},
+    "order_prompt": {"initial_prompt": ORDER_NUMBER_PROMPT},
 }
 #: Table columns: variant name -> (bias, noise reduction).
 VARIANTS: dict[str, tuple[str, bool]] = {
@@ -62,6 +69,7 @@ VARIANTS: dict[str, tuple[str, bool]] = {
     "prompt": ("prompt", False),
     "hotwords": ("hotwords", False),
     "prompt+nr": ("prompt", True),
+    "order_prompt": ("order_prompt", False),
 }
 
 
@@ -464,6 +472,8 @@ def asr_variants(condition: str, entity: bool, full: bool) -> list[str]:
         names.append("hotwords")
     if condition != "phone" or not entity:
         names.append("prompt+nr")
+    if entity:
+        names.append("order_prompt")  # the dialog knows when it asked for the order number
     return names
 
 

@@ -24,6 +24,13 @@ DOMAIN_PROMPT = (
     "Returns and refunds hotline. My order number is 4 8 2 0 1 5. "
     "I'd like to return an item, get a refund or an exchange. Receipt, store credit, label."
 )
+#: For the turn that answers "what is your order number?": shows Whisper the digit format and
+#: the "oh"/"double" readings. Better order-number capture than :data:`DOMAIN_PROMPT` in the
+#: benchmark, but worse WER on general noisy speech, so use it for that turn only.
+ORDER_NUMBER_PROMPT = (
+    "Returns and refunds hotline. What is your order number? "
+    "It's 4 8 0 0 1 5, four eight oh, double oh one five."
+)
 #: The same vocabulary as faster-whisper ``hotwords``.
 DOMAIN_HOTWORDS = "order number, return, refund, exchange, receipt, store credit, shipping label"
 
