@@ -38,20 +38,31 @@ TRAILING_SILENCE_S = 1.0  # fed after each turn so the VAD sees its end
 RESPONSE_TIMEOUT_S = 60.0
 
 
+NOISE_MARGIN_DB = 12.0  # a frame this far above the line's noise floor counts as speech
+
+
+def frame_levels_db(audio: np.ndarray, rate: int) -> np.ndarray:
+    """RMS level (dBFS) of each 20 ms frame."""
+    hop = int(rate * FRAME_S)
+    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
+    return np.asarray(20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9))
+
+
 def split_turns(
     audio: np.ndarray, rate: int, *, min_gap_s: float = TURN_GAP_S, floor_db: float = -45.0
 ) -> list[tuple[int, int]]:
     """Sample ranges of the caller's turns: voiced 20 ms frames joined across short gaps.
 
-    A frame is voiced when its RMS is within 35 dB of the loudest frames (and above
-    ``floor_db`` dBFS), so the split follows the recording's own level.
+    A frame is voiced when it is at least ``NOISE_MARGIN_DB`` above the line's noise floor (its
+    quietest 10 % of frames: a noisy line has no digital silence between turns), within 35 dB of
+    the loudest frames, and above ``floor_db`` dBFS.
     """
     hop = int(rate * FRAME_S)
     if len(audio) < hop:
         return []
-    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
-    level = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9)
-    threshold = max(floor_db, float(np.percentile(level, 95)) - 35.0)
+    level = frame_levels_db(audio, rate)
+    noise_floor = float(np.percentile(level, 10)) + NOISE_MARGIN_DB
+    threshold = max(floor_db, noise_floor, float(np.percentile(level, 95)) - 35.0)
     voiced = np.flatnonzero(level > threshold)
     if voiced.size == 0:
         return []
@@ -140,6 +151,8 @@ class ReplayResult:
     turns: list[dict[str, Any]] = field(default_factory=list)
     transferred: dict[str, Any] | None = None
     caller_turns: int = 0
+    state: dict[str, Any] | None = None  # the dialog's final state (intent, slots, ...)
+    latencies_ms: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,6 +161,8 @@ class ReplayResult:
             "caller_turns": self.caller_turns,
             "turns": self.turns,
             "transferred": self.transferred,
+            "state": self.state,
+            "latencies_ms": [round(x) for x in self.latencies_ms],
         }
 
 
@@ -163,11 +178,24 @@ async def _wait_idle(session: CallSession, timeout: float) -> None:
 
 
 async def replay_audio(
-    audio: np.ndarray, rate: int, services: AgentServices, *, call_sid: str, today: date | None
+    audio: np.ndarray,
+    rate: int,
+    services: AgentServices,
+    *,
+    call_sid: str,
+    today: date | None,
+    turn_spans: list[tuple[float, float]] | None = None,
 ) -> ReplayResult:
-    """Replay one caller track (float mono at ``rate``) through a fresh call session."""
+    """Replay one caller track (float mono at ``rate``) through a fresh call session.
+
+    ``turn_spans`` (seconds, e.g. from a recording's events file) replace the silence-gap split,
+    so each answer is fed exactly where the agent heard it on the recorded call.
+    """
     pcm_audio = resample(audio, rate, ASR_RATE)
-    turns = split_turns(pcm_audio, ASR_RATE)
+    if turn_spans is not None:
+        turns = [(int(s * ASR_RATE), int(e * ASR_RATE)) for s, e in turn_spans]
+    else:
+        turns = split_turns(pcm_audio, ASR_RATE)
     transport = ReplayTransport()
     control = ReplayControl()
     session = CallSession(
@@ -201,7 +229,20 @@ async def replay_audio(
         turns=dialog.turns,
         transferred=control.transferred,
         caller_turns=len(turns),
+        state=dialog.state.to_dict() if dialog.state is not None else None,
+        latencies_ms=list(dialog.turn_latencies_ms),
     )
+
+
+def recorded_turns(wav: Path) -> list[tuple[float, float]] | None:
+    """Turn spans from ``<name>.events.jsonl`` beside a recorded call's WAV, if there is one."""
+    from voice_agent.pipeline.recording import turns_from_events
+
+    events = wav.with_suffix(".events.jsonl")
+    if not events.is_file():
+        return None
+    lines = events.read_text().splitlines()
+    return turns_from_events([json.loads(line) for line in lines if line.strip()])
 
 
 def _print_turns(result: ReplayResult) -> None:
@@ -222,6 +263,7 @@ def main(args: argparse.Namespace) -> int:
     from voice_agent.settings import Settings
 
     audio, rate = read_audio(args.wav, channel=args.channel)
+    spans = recorded_turns(args.wav)
     call_sid = args.call_sid or "RP" + hashlib.sha1(args.wav.read_bytes()).hexdigest()[:16]
     today = date.fromisoformat(args.today) if args.today else None
 
@@ -232,7 +274,9 @@ def main(args: argparse.Namespace) -> int:
             try:
                 models = ModelRegistry.load(settings)
                 services = build_services(settings, models, backends, warm_all_prompts=False)
-                return await replay_audio(audio, rate, services, call_sid=call_sid, today=today)
+                return await replay_audio(
+                    audio, rate, services, call_sid=call_sid, today=today, turn_spans=spans
+                )
             finally:
                 await backends.aclose()
 

@@ -28,7 +28,7 @@ DEFAULT_OUT = Path("var") / "qa"
 async def run_case(case: FixtureCase, models: Any, base_settings: Any) -> dict[str, Any]:
     """Replay one case in a scratch OMS/database; never raises (errors become the result)."""
     from voice_agent.audio import read_audio
-    from voice_agent.qa.driver import run_track
+    from voice_agent.replay import replay_audio
     from voice_agent.services import build_backends, build_services
 
     started = time.perf_counter()
@@ -51,8 +51,8 @@ async def run_case(case: FixtureCase, models: Any, base_settings: Any) -> dict[s
             settings = base_settings.model_copy(update={"data_dir": Path(scratch)})
             backends = build_backends(settings, today=case.today)
             try:
-                services = build_services(settings, models, backends)
-                run = await run_track(
+                services = build_services(settings, models, backends, warm_all_prompts=False)
+                run = await replay_audio(
                     audio, rate, services, call_sid=f"QA-{case.name}", today=case.today,
                     turn_spans=spans,
                 )
