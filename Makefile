@@ -22,8 +22,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/voice-agent serve
 
-## test: the whole suite (real sockets, real SQLite, real models; SIPp if installed)
+## test: the whole suite (real sockets, real SQLite, real models, SIPp, PostgreSQL, Chromium)
 test: $(STAMP)
+	@bash scripts/system-deps.sh
 	$(PY) -m pytest -q -p no:cacheprovider
 
 ## test-fast: the pure unit tests only (no models)
