@@ -234,9 +234,7 @@ CASES: list[Case] = [
     Case("short_yes_confirmation",
          ["Return seven three five nine oh two, it's broken.", "Yes."],
          {"intent": "return", "work_orders": [wo("return", "735902", "damaged")],
-          "max_turns": 4} | RESOLVED, voice="high_fast", tags=["known_issue"],
-         xfail="a bare 'Yes.' (about 0.25 s of speech) is shorter than the VAD start window: "
-         "the confirmation is never transcribed and the call ends unconfirmed"),
+          "max_turns": 4} | RESOLVED, voice="high_fast", tags=["short_answer"]),
     Case("changed_mind_heard_as_change",
          ["I want to return my headphones.", "Seven three five nine oh two.",
           "I changed my mind.", "Yes, please."],

@@ -35,6 +35,7 @@ from voice_agent.pipeline.call import AgentServices, CallInfo, CallSession
 FRAME_S = 0.02
 TURN_GAP_S = 0.8  # a silence at least this long ends a caller turn
 TRAILING_SILENCE_S = 1.0  # fed after each turn so the VAD sees its end
+TURN_MARGIN = int(0.2 * ASR_RATE)  # samples of context fed before and after a turn
 RESPONSE_TIMEOUT_S = 60.0
 
 
@@ -213,7 +214,10 @@ async def replay_audio(
             if session.dialog.ended.is_set():
                 break
             session.dialog.idle.clear()
-            await transport.feed(float_to_pcm16(pcm_audio[start:end]) + silence)
+            # A little of the audio around the turn, as a live call has: cut exactly at the first
+            # voiced frame, a short word ("Yes.") gives the VAD too little onset to start on.
+            lo, hi = max(0, start - TURN_MARGIN), min(len(pcm_audio), end + TURN_MARGIN)
+            await transport.feed(float_to_pcm16(pcm_audio[lo:hi]) + silence)
             await _wait_idle(session, RESPONSE_TIMEOUT_S)
         if not session.dialog.ended.is_set():
             await session.worker.end(reason="caller track ended")
