@@ -335,3 +335,8 @@ def test_gapped_phrases_rank_below_exact_ones():
     assert best_phrase_key(tokens("where is my uh refund"), table) is None
     too_far = tokens("my order from last week and the refund")
     assert best_phrase_key(too_far, {"refund_status": ["my refund"]}, max_gap=3) is None
+
+
+def test_token_match_rejects_a_different_word_that_only_looks_close():
+    assert not word_match("change", "exchange")  # "I change my mind" is not an exchange
+    assert word_match("changed", "change")

@@ -296,6 +296,11 @@ def word_match(said: str, expected: str) -> bool:
         return True
     if len(said) < _MIN_FUZZY_LEN or len(expected) < _MIN_FUZZY_LEN:
         return False
+    # A slip changes a letter or two, or adds an ending ("refunded"); it does not add a prefix:
+    # "change" is not "exchange" (ratio 86).
+    inflected = said.startswith(expected) or expected.startswith(said)
+    if abs(len(said) - len(expected)) > 1 and not inflected:
+        return False
     return fuzz.ratio(said, expected) >= TOKEN_MATCH
 
 
