@@ -44,6 +44,12 @@ class TwilioStandIn:
         @app.post("/2010-04-01/Accounts/{account}/Calls/{call}.json")
         async def update_call(account: str, call: str, request: Request) -> JSONResponse:
             form = parse_qs((await request.body()).decode())
+            if call.startswith("CAgone"):  # the caller already hung up: Twilio answers 404
+                self.requests.append({"at": time.monotonic(), "call": call, "status": 404})
+                return JSONResponse(
+                    {"code": 20404, "message": "not found", "status": 404},
+                    status_code=404,
+                )
             self.requests.append(
                 {
                     "at": time.monotonic(),
@@ -227,3 +233,27 @@ async def test_hang_up_waits_for_the_last_mark(secured_agent, twilio_api, caller
     assert marks and marks[-1].at >= goodbye[-1].at
     played_until = goodbye[0].at + sum(len(m.payload) for m in goodbye) / 8000
     assert request["at"] >= played_until - 0.1
+
+
+async def test_hang_up_of_a_call_twilio_already_ended_is_not_an_error(
+    secured_agent, twilio_api, caller_voice
+):
+    before = len(twilio_api.requests)
+    call_sid = "CAgone" + "0" * 26
+    caller = await place_call(secured_agent.base_url, call_sid=call_sid, auth_token=TOKEN)
+    async with caller:
+        await caller.wait_for_prompt(caller.started_at)
+        await caller.say(caller_ulaw(caller_voice, "That's all, goodbye."))
+        for _ in range(300):
+            if len(twilio_api.requests) > before:
+                break
+            await asyncio.sleep(0.05)
+    assert twilio_api.requests[-1] | {"at": 0} == {"at": 0, "call": call_sid, "status": 404}
+    async with httpx.AsyncClient(base_url=secured_agent.base_url) as http:
+        for _ in range(50):
+            record = (await http.get(f"/calls/{call_sid}")).json()
+            if record.get("outcome"):
+                break
+            await asyncio.sleep(0.2)
+    assert record["outcome"] == "resolved"
+    assert "Traceback" not in secured_agent.log_tail(20000)
