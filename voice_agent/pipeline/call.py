@@ -7,7 +7,7 @@ per process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,7 +28,7 @@ from voice_agent.pipeline.recording import observe_call
 from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperSTTService
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import default_asr_options
+from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options
 
 if TYPE_CHECKING:
     from voice_agent.dialog.engine import DialogEngine
@@ -107,13 +107,18 @@ def build_pipeline(
             params=VADParams(start_secs=settings.vad_start_secs, stop_secs=settings.vad_stop_secs)
         )
     )
-    stt = SharedWhisperSTTService(
-        services.models.whisper,
-        default_asr_options(settings.asr_model, beam_size=settings.asr_beam_size),
-        trailing_silence_secs=0.2,
-    )
     observer, services = observe_call(call, services)  # recording + metrics (or None)
     dialog = DialogProcessor(call=call, control=control, services=services)
+    options = default_asr_options(settings.asr_model, beam_size=settings.asr_beam_size)
+    # When the dialog has just asked for the order number, Whisper is primed with spoken digits
+    # (bench: better exact capture); the domain prompt otherwise (it hurts free speech).
+    number_options = replace(options, initial_prompt=ORDER_NUMBER_PROMPT)
+    stt = SharedWhisperSTTService(
+        services.models.whisper,
+        options,
+        options_now=lambda: number_options if dialog.expects_code else options,
+        trailing_silence_secs=0.2,
+    )
     barge_in = BargeInProcessor(
         min_speech_s=settings.barge_in_min_speech_s,
         allowed=lambda: dialog.interruptible,

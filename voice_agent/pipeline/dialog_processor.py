@@ -168,6 +168,12 @@ class DialogProcessor(FrameProcessor):
             self._hold_task = self.create_task(self._release_held(), name="turn-hold")
 
     @property
+    def expects_code(self) -> bool:
+        """Whether the last question asked for the order number (or another code slot)."""
+        slot = self._code_slot
+        return slot is not None and getattr(self.state, "pending", None) == slot.name
+
+    @property
     def interruptible(self) -> bool:
         """Whether the prompt now playing may be cut short by the caller."""
         return self._interruptible and self._speaking and not self._finished

@@ -12,7 +12,7 @@ import asyncio
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -106,11 +106,12 @@ class SharedWhisperSTTService(WhisperSTTService):
         model: WhisperModel,
         options: AsrOptions,
         *,
+        options_now: Callable[[], AsrOptions] | None = None,
         speculate_after_s: float | None = 0.2,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
-        self._options = options
+        self._options_now = options_now or (lambda: options)
         self._speculate_after_s = speculate_after_s
         self._spec_vad = webrtcvad.Vad(2)
         self._spec_pending = b""
@@ -162,7 +163,8 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     async def _decode(self, pcm: bytes) -> str:
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        return await asyncio.to_thread(transcribe, self._shared_model, samples, self._options)
+        options = self._options_now()
+        return await asyncio.to_thread(transcribe, self._shared_model, samples, options)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         await self.start_processing_metrics()
