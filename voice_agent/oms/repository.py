@@ -24,8 +24,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     insert,
     select,
@@ -35,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate
 from voice_agent.oms.seed import DEFAULT_SEED, load_seed
+from voice_agent.store.db import make_engine
 
 metadata = MetaData()
 
@@ -104,19 +103,7 @@ def request_hash(req: WorkOrderCreate) -> str:
 
 def sqlite_engine(db_path: Path) -> Engine:
     """Open a SQLite file in WAL mode, so readers don't block the writer."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        f"sqlite:///{db_path}", connect_args={"check_same_thread": False, "timeout": 30}
-    )
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    return engine
+    return make_engine(f"sqlite:///{db_path}")
 
 
 class OmsRepository:
