@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import corpus_wer, format_table, write_results
+from bench.common import corpus_wer, format_table, number_words, write_results
 from voice_agent.audio import float_to_pcm16, read_audio, resample, telephone_band
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import (
@@ -166,20 +166,6 @@ def run_asr(model: Any, samples: list[Sample], opts: AsrOptions, nr: bool) -> Ru
 
 
 # --- order numbers --------------------------------------------------------------------------
-_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_TENS = ["_", "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_TEENS = [
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
 STYLES = ("digits", "oh", "double", "pairs", "carrier")
 
 
@@ -197,11 +183,8 @@ def order_numbers(n: int, rng: np.random.Generator) -> list[str]:
 
 
 def _pair(a: str, b: str) -> str:
-    if a == "0":
-        return f"oh {_WORDS[int(b)]}"
-    if a == "1":
-        return _TEENS[int(b)]
-    return _TENS[int(a)] + ("" if b == "0" else " " + _WORDS[int(b)])
+    """Two digits read as a pair: "oh five", "twelve", "forty eight"."""
+    return f"oh {number_words(int(b))}" if a == "0" else number_words(int(a + b))
 
 
 def speak(number: str, style: str) -> str:
@@ -214,7 +197,7 @@ def speak(number: str, style: str) -> str:
         words, i = [], 0
         while i < 3:
             d = half[i]
-            w = zero if d == "0" else _WORDS[int(d)]
+            w = zero if d == "0" else number_words(int(d))
             if style in ("double", "carrier") and i < 2 and half[i + 1] == d:
                 words.append(f"double {w}")
                 i += 2
