@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     asr_model: Literal["tiny.en", "base"] = "tiny.en"
     asr_cpu_threads: int = 0
     asr_beam_size: int = 1
+    vad: Literal["silero", "webrtc"] = Field(
+        default="silero", description="Turn VAD (bench: Silero, no false starts on noise)."
+    )
     vad_stop_secs: float = 0.5
     vad_start_secs: float = 0.2
 

@@ -12,8 +12,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
-from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
@@ -29,6 +27,7 @@ from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperST
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options
+from voice_agent.speech.vad import make_vad_analyzer
 
 if TYPE_CHECKING:
     from voice_agent.dialog.engine import DialogEngine
@@ -103,8 +102,8 @@ def build_pipeline(
 ) -> tuple[Pipeline, DialogProcessor]:
     settings = services.settings
     vad = VADProcessor(
-        vad_analyzer=SileroVADAnalyzer(
-            params=VADParams(start_secs=settings.vad_start_secs, stop_secs=settings.vad_stop_secs)
+        vad_analyzer=make_vad_analyzer(
+            settings.vad, start_secs=settings.vad_start_secs, stop_secs=settings.vad_stop_secs
         )
     )
     observer, services = observe_call(call, services)  # recording + metrics (or None)
