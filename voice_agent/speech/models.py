@@ -129,12 +129,13 @@ def _assemble_base(cache_dir: Path) -> Path:
     return target
 
 
-def load_whisper(path: Path, cpu_threads: int = 0) -> WhisperModel:
+def load_whisper(path: Path, cpu_threads: int = 0, num_workers: int = 1) -> WhisperModel:
     """Load a CTranslate2 Whisper model folder for int8 CPU inference.
 
     Args:
         path: A folder from :func:`whisper_model_path` (never a hub name: nothing is downloaded).
         cpu_threads: Intra-op threads; 0 lets CTranslate2 pick (all cores).
+        num_workers: Decodes that may run at once (from several calls' threads).
 
     """
     from faster_whisper import WhisperModel
@@ -146,5 +147,6 @@ def load_whisper(path: Path, cpu_threads: int = 0) -> WhisperModel:
         device="cpu",
         compute_type="int8",
         cpu_threads=cpu_threads,
+        num_workers=num_workers,
         local_files_only=True,
     )
