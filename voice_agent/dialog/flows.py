@@ -200,13 +200,20 @@ def flow_refund_status(t: Turn) -> None:
     )
 
 
-def flow_order_status(t: Turn) -> None:
+def _delivered_order(t: Turn) -> bool:
+    """Get the order; if it is not delivered yet, say its status. True when it is delivered."""
     if need_order(t):
-        return
+        return False
     order = t.s.order
     assert order is not None
     if order.status != "delivered":
         tell_then_anything_else(t, f"status_{order.status}")
+        return False
+    return True
+
+
+def flow_order_status(t: Turn) -> None:
+    if not _delivered_order(t):
         return
     received = t.s.slots.get("received")
     if received is None:
@@ -219,12 +226,7 @@ def flow_order_status(t: Turn) -> None:
 
 
 def flow_delivery_problem(t: Turn) -> None:
-    if need_order(t):
-        return
-    order = t.s.order
-    assert order is not None
-    if order.status != "delivered":
-        tell_then_anything_else(t, f"status_{order.status}")
+    if not _delivered_order(t):
         return
     t.propose("confirm_investigation", work_order(t, "investigation", "not received"))
 
