@@ -52,9 +52,9 @@ class Settings(BaseSettings):
         default=True, description="Record live calls: stereo WAV + events in data_dir/recordings."
     )
     barge_in_min_speech_s: float = Field(
-        default=0.3,
-        description="Caller speech (after the VAD's start) that interrupts a prompt; shorter "
-        "sounds (a cough, an 'uh-huh') do not.",
+        default=0.35,
+        description="Caller speech over a prompt, counted from its onset (Silero), that stops "
+        "the prompt; an 'uh-huh' (bench: up to 0.32 s), a cough or noise does not.",
     )
     turn_hold_s: float = Field(
         default=1.2,

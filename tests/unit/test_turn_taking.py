@@ -1,4 +1,3 @@
-from voice_agent.pipeline.barge_in import VoicedRun
 from voice_agent.pipeline.services import SentenceAudioCache, split_sentences
 from voice_agent.pipeline.turn_taking import CodeSlot, is_backchannel, partial_code
 
@@ -20,20 +19,6 @@ def test_backchannels_are_only_non_answers():
     assert not is_backchannel("yeah")  # may answer "shall I open the return?"
     assert not is_backchannel("uh, I want a refund")
     assert not is_backchannel("")
-
-
-def test_voiced_run_bridges_short_gaps_and_resets_on_long_ones():
-    run = VoicedRun(max_gap_s=0.06)
-    for _ in range(10):
-        run.feed(True)
-    assert abs(run.voiced_s - 0.2) < 1e-9
-    run.feed(False)
-    run.feed(False)  # 40 ms gap: bridged
-    run.feed(True)
-    assert abs(run.voiced_s - 0.22) < 1e-9
-    for _ in range(4):  # 80 ms gap: a new run
-        run.feed(False)
-    assert run.voiced_s == 0.0
 
 
 def test_sentences_split_for_caching():

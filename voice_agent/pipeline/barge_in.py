@@ -1,57 +1,161 @@
 """Barge-in: stop the agent's prompt when the caller really talks over it.
 
-Two detectors must agree. The turn VAD (Silero) is robust to street and kitchen noise but keeps
-"speaking" for its whole stop hangover, so it can't say how long the caller has been talking;
-WebRTC's VAD measures that per 20 ms frame but takes most steady noise for speech (bench: 17 of 18
-noise clips). So the prompt stops once Silero has heard speech start and WebRTC has counted
-``min_speech_s`` of voiced audio in a row (short gaps bridged): a caller who starts answering
-stops it, noise, clicks and coughs don't.
+The decision is made here, from the caller's audio, by Silero's per-window speech confidence:
+the prompt stops once the caller has spoken for ``min_speech_s`` counted from the onset of their
+speech (short dips bridged). Silero tells speech from street, kitchen and line noise, clicks and
+coughs (bench: no noise window above 0.5); the duration tells an answer from a backchannel — an
+"uh-huh" is 0.3-0.35 s of real speech, so ``min_speech_s`` must stay above that.
+
+Pipecat's turn VAD is not used for this: its start waits ``start_secs`` *after* a 0.4 s rolling
+loudness window has filled (~0.3 s behind the speech), and its verdict arrives after the audio it
+was computed on, so a rule keyed to it lagged the caller by ~0.5 s before its own threshold.
+
+:class:`SpeechRun` is the pure rule (per-window confidences in, decision out);
+:class:`BargeInProcessor` is the pipecat shell that feeds it while a prompt plays.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import math
 from collections.abc import Awaitable, Callable
 
-import webrtcvad
+import numpy as np
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
     InterruptionFrame,
-    VADUserStartedSpeakingFrame,
-    VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-FRAME_S = 0.02
+#: Silero's window: 512 samples at 16 kHz, 256 at 8 kHz (32 ms).
+WINDOW_S = 0.032
+SPEECH_CONFIDENCE = 0.6
+MIN_LEVEL_DBFS = -50.0
 
 
-class VoicedRun:
-    """Length of the current run of voiced frames; gaps up to ``max_gap_s`` don't break it."""
+class SpeechRun:
+    """Seconds of speech since its onset, from one Silero window at a time.
 
-    def __init__(self, max_gap_s: float = 0.06) -> None:
-        self._max_gap = max_gap_s
-        self.voiced_s = 0.0
-        self._gap_s = 0.0
+    A window is speech when its confidence reaches ``threshold`` and its level ``min_level_dbfs``
+    (far-away talk and line hiss are quieter). Non-speech windows are not counted; a run of them
+    longer than ``max_gap_s`` ends the speech (a stop consonant or a breath inside a word is
+    bridged, the pause after an "uh-huh" is not). :meth:`feed` returns True on the window that
+    brings the speech to ``min_speech_s`` (and on each speech window after it).
+    """
 
-    def feed(self, is_speech: bool, frame_s: float = FRAME_S) -> float:
-        if is_speech:
-            self.voiced_s += frame_s
-            self._gap_s = 0.0
-        else:
-            self._gap_s += frame_s
-            if self._gap_s > self._max_gap:
-                self.voiced_s = 0.0
-        return self.voiced_s
+    def __init__(
+        self,
+        min_speech_s: float,
+        *,
+        window_s: float = WINDOW_S,
+        threshold: float = SPEECH_CONFIDENCE,
+        min_level_dbfs: float = MIN_LEVEL_DBFS,
+        max_gap_s: float = 0.07,
+    ) -> None:
+        self.min_speech_s = min_speech_s
+        self.window_s = window_s
+        self.threshold = threshold
+        self.min_level_dbfs = min_level_dbfs
+        # Counted in windows, so float sums can't shift a decision by a window.
+        self._need = max(1, math.ceil(min_speech_s / window_s - 1e-6))
+        self._max_gap = int(max_gap_s / window_s + 1e-6)
+        self._speech = 0
+        self._gap = 0
+
+    @property
+    def speech_s(self) -> float:
+        return self._speech * self.window_s
+
+    def feed(self, confidence: float, level_dbfs: float = 0.0) -> bool:
+        if confidence >= self.threshold and level_dbfs >= self.min_level_dbfs:
+            self._speech += 1
+            self._gap = 0
+            return self._speech >= self._need
+        if self._speech:
+            self._gap += 1
+            if self._gap > self._max_gap:
+                self.reset()
+        return False
 
     def reset(self) -> None:
-        self.voiced_s = 0.0
-        self._gap_s = 0.0
+        self._speech = 0
+        self._gap = 0
+
+
+def level_dbfs(pcm: np.ndarray) -> float:
+    """RMS level of int16 samples in dB relative to full scale (-inf for digital silence)."""
+    if not len(pcm):
+        return -math.inf
+    rms = float(np.sqrt(np.mean(np.square(pcm.astype(np.float64))))) / 32768.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+@functools.cache
+def _silero_session() -> object:
+    """The Silero VAD ONNX model pipecat bundles, loaded once per process (sessions are
+    thread-safe and stateless; the recurrent state lives in :class:`SileroConfidence`).
+    """
+    import onnxruntime
+
+    path = importlib.resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx")
+    opts = onnxruntime.SessionOptions()
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(
+        str(path), providers=["CPUExecutionProvider"], sess_options=opts
+    )
+
+
+class SileroConfidence:
+    """Silero speech confidence of consecutive windows of one audio stream.
+
+    Same model and input handling as pipecat's ``SileroVADAnalyzer``, including its periodic
+    state reset during clear non-speech (stale state after a long silence under-reports speech).
+    """
+
+    RESET_AFTER_S = 2.0
+
+    def __init__(self, sample_rate: int) -> None:
+        if sample_rate not in (8000, 16000):
+            raise ValueError(f"Silero needs 8 or 16 kHz audio, not {sample_rate}")
+        self.sample_rate = sample_rate
+        self.window = 512 if sample_rate == 16000 else 256
+        self._context_size = 64 if sample_rate == 16000 else 32
+        self._session = _silero_session()
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, self._context_size), dtype=np.float32)
+        self._since_reset = 0
+        self._low = 0
+
+    def __call__(self, pcm: np.ndarray) -> float:
+        """Confidence for one window of int16 samples (``self.window`` of them)."""
+        x = pcm.astype(np.float32)[np.newaxis, :] / 32768.0
+        x = np.concatenate((self._context, x), axis=1)
+        inputs = {"input": x, "state": self._state, "sr": np.array(self.sample_rate, np.int64)}
+        out, self._state = self._session.run(None, inputs)  # type: ignore[attr-defined]
+        self._context = x[:, -self._context_size :]
+        confidence = float(out[0][0])
+        self._since_reset += 1
+        self._low = self._low + 1 if confidence < 0.1 else 0
+        if (
+            self._since_reset * self.window >= self.RESET_AFTER_S * self.sample_rate
+            and self._low >= 5
+        ):
+            self.reset()
+        return confidence
 
 
 class BargeInProcessor(FrameProcessor):
-    """Pushes ``InterruptionFrame`` downstream (TTS stops, Twilio gets ``clear``)."""
+    """Pushes ``InterruptionFrame`` downstream (TTS stops, Twilio gets ``clear``) once the caller
+    has spoken ``min_speech_s`` over a prompt that ``allowed()`` lets them interrupt.
+    """
 
     def __init__(
         self,
@@ -59,44 +163,45 @@ class BargeInProcessor(FrameProcessor):
         min_speech_s: float,
         allowed: Callable[[], bool],
         on_barge_in: Callable[[], Awaitable[None]],
-        aggressiveness: int = 3,
+        threshold: float = SPEECH_CONFIDENCE,
+        min_level_dbfs: float = MIN_LEVEL_DBFS,
     ) -> None:
         super().__init__(name="BargeIn")
-        self._min_speech_s = min_speech_s
         self._allowed = allowed
         self._on_barge_in = on_barge_in
-        self._vad = webrtcvad.Vad(aggressiveness)
-        self._run = VoicedRun()
-        self._pending = b""
+        self._run = SpeechRun(min_speech_s, threshold=threshold, min_level_dbfs=min_level_dbfs)
+        self._silero: SileroConfidence | None = None
+        self._pending = np.zeros(0, dtype=np.int16)
         self._bot_speaking = False
-        self._speech_started = False  # Silero's verdict (VADUserStarted/StoppedSpeakingFrame)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+        if isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
             self._run.reset()
-        elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+            self._pending = self._pending[:0]
+            if self._silero is not None:
+                self._silero.reset()
+        elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            self._speech_started = True
-        elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._speech_started = False
         elif isinstance(frame, InputAudioRawFrame) and self._bot_speaking:
+            # Analysed before it is passed on: the interruption goes out ahead of this audio.
             await self._listen(frame)
         await self.push_frame(frame, direction)
 
     async def _listen(self, frame: InputAudioRawFrame) -> None:
-        if frame.sample_rate not in (8000, 16000, 32000, 48000):
+        if frame.sample_rate not in (8000, 16000) or frame.num_channels != 1:
             return
-        step = int(frame.sample_rate * FRAME_S) * 2
-        self._pending += frame.audio
-        while len(self._pending) >= step:
-            chunk, self._pending = self._pending[:step], self._pending[step:]
-            voiced = self._run.feed(self._vad.is_speech(chunk, frame.sample_rate))
-            if voiced >= self._min_speech_s and self._speech_started and self._allowed():
+        if self._silero is None or self._silero.sample_rate != frame.sample_rate:
+            self._silero = SileroConfidence(frame.sample_rate)
+        silero = self._silero
+        self._pending = np.concatenate((self._pending, np.frombuffer(frame.audio, np.int16)))
+        while len(self._pending) >= silero.window:
+            window, self._pending = self._pending[: silero.window], self._pending[silero.window :]
+            if self._run.feed(silero(window), level_dbfs(window)) and self._allowed():
                 self._run.reset()
                 self._bot_speaking = False
                 await self.push_frame(InterruptionFrame())
                 await self._on_barge_in()
+                self._pending = self._pending[:0]
                 return

