@@ -51,11 +51,17 @@ def test_a_backchannel_one_window_short_does_not_fire_and_the_pause_after_it_res
     assert run.speech_s == 0.0
 
 
-def test_short_dips_are_bridged_but_not_counted():
-    run = SpeechRun(0.35, max_gap_s=0.07)  # gaps of up to 2 windows
-    windows = [(0.9, LOUD)] * 6 + [(0.3, LOUD)] * 2 + [(0.9, LOUD)] * 6
-    # 6 speech, 2 bridged, then the 5th speech window after the dip makes 11.
-    assert feed_all(run, windows) == 6 + 2 + 4
+def test_short_dips_inside_speech_are_bridged_and_count_as_speech():
+    run = SpeechRun(0.35, max_gap_s=0.07)  # dips of up to 2 windows
+    windows = [(0.9, LOUD)] * 6 + [(0.3, -60.0)] * 2 + [(0.9, LOUD)] * 6
+    # 6 + 2 bridged + 3 after the dip make 11.
+    assert feed_all(run, windows) == 6 + 2 + 2
+
+
+def test_a_dip_at_the_end_is_not_speech():
+    run = SpeechRun(0.35, max_gap_s=0.07)
+    assert feed_all(run, [(0.9, LOUD)] * 10 + [(0.3, -60.0)] * 2) is None
+    assert math.isclose(run.speech_s, 10 * 0.032)
 
 
 def test_a_longer_dip_starts_the_count_again():

@@ -41,9 +41,9 @@ class SpeechRun:
     """Seconds of speech since its onset, from one Silero window at a time.
 
     A window is speech when its confidence reaches ``threshold`` and its level ``min_level_dbfs``
-    (far-away talk and line hiss are quieter). Non-speech windows are not counted; a run of them
-    longer than ``max_gap_s`` ends the speech (a stop consonant or a breath inside a word is
-    bridged, the pause after an "uh-huh" is not). :meth:`feed` returns True on the window that
+    (far-away talk and line hiss are quieter). A dip of non-speech windows up to ``max_gap_s``
+    that speech resumes after counts as speech (a stop consonant, a breath); a longer one ends
+    it (the pause after an "uh-huh"). :meth:`feed` returns True on the window that
     brings the speech to ``min_speech_s`` (and on each speech window after it).
     """
 
@@ -72,7 +72,7 @@ class SpeechRun:
 
     def feed(self, confidence: float, level_dbfs: float = 0.0) -> bool:
         if confidence >= self.threshold and level_dbfs >= self.min_level_dbfs:
-            self._speech += 1
+            self._speech += 1 + self._gap  # a bridged dip is part of the speech
             self._gap = 0
             return self._speech >= self._need
         if self._speech:
