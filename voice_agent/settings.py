@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         default=2, description="Whisper decodes that may run at once (bench: 2 helps 4 calls)."
     )
     asr_beam_size: int = 1
+    asr_window_s: float | None = Field(
+        default=20.0,
+        description="Whisper encoder window in seconds (30 = stock Whisper; bench: 20 s "
+        "decodes ~40% faster at the same accuracy).",
+    )
     vad: Literal["silero", "webrtc"] = Field(
         default="silero", description="Turn VAD (bench: Silero, no false starts on noise)."
     )

@@ -31,6 +31,32 @@ def test_digits_come_back_as_digits_or_words(
 
 
 @pytest.mark.models
+@pytest.mark.speech
+def test_thirty_second_window_decodes_exactly_as_faster_whisper(
+    tiny_model, speech_dir: Path, load_16k
+) -> None:
+    # The windowed decoder re-implements faster-whisper's single-window greedy decode; at
+    # Whisper's own 30 s window the two must agree word for word.
+    for name in ("en/librivox-0870.wav", "en/cards-005.wav", "en/jfk.flac"):
+        audio = telephone_band(load_16k(speech_dir / name), 16000)
+        stock = transcribe(tiny_model, audio, AsrOptions(window_s=None))
+        assert transcribe(tiny_model, audio, AsrOptions(window_s=30.0)) == stock
+
+
+@pytest.mark.models
+@pytest.mark.speech
+def test_twenty_second_window_still_transcribes(
+    tiny_model, speech_dir: Path, references: dict[str, str], load_16k
+) -> None:
+    name = "en/librivox-0870.wav"
+    audio = telephone_band(load_16k(speech_dir / name), 16000)
+    text = transcribe(tiny_model, audio, AsrOptions(window_s=20.0))
+    assert wer(references[name], text) <= 0.15, text
+    silence = np.zeros(16000, dtype=np.float32)
+    assert transcribe(tiny_model, silence, AsrOptions(window_s=20.0)) == ""
+
+
+@pytest.mark.models
 def test_silence_and_too_short_audio_give_empty_text(tiny_model) -> None:
     rng = np.random.default_rng(1)
     assert transcribe(tiny_model, np.zeros(16000, dtype=np.float32)) == ""
