@@ -16,7 +16,7 @@ from voice_agent.oms.client import OmsClient
 from voice_agent.oms.embedded import create_oms_app
 from voice_agent.oms.models import WorkOrderCreate
 from voice_agent.pipeline.call import AgentServices
-from voice_agent.pipeline.services import synthesize_into
+from voice_agent.pipeline.services import split_sentences, synthesize_into
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.store.calls import CallStore
@@ -106,7 +106,15 @@ class PromptWarmer:
         self._models = models
         _state, actions = engine.start(CallStarted(call_sid="warm-up", today=date.today()))
         self.greeting = [a.text for a in actions if isinstance(a, Say)]
-        self.others = [t for v in engine.spec.prompts.values() for t in v if "{" not in t]
+        # Every sentence without a placeholder, also those of templated prompts ("To confirm:"
+        # before "you're returning the {item}..."): the caller hears it while the rest is made.
+        self.others = [
+            sentence
+            for variants in engine.spec.prompts.values()
+            for text in variants
+            for sentence in split_sentences(text)
+            if "{" not in sentence
+        ]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

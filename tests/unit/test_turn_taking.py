@@ -1,5 +1,10 @@
 from voice_agent.pipeline.services import SentenceAudioCache, split_sentences
-from voice_agent.pipeline.turn_taking import CodeSlot, is_backchannel, partial_code
+from voice_agent.pipeline.turn_taking import (
+    CodeSlot,
+    is_backchannel,
+    partial_code,
+    turn_is_complete,
+)
 
 ORDER = CodeSlot(name="order_id", pattern=r"^[0-9]{6}$", length=6)
 
@@ -27,6 +32,11 @@ def test_sentences_split_for_caching():
         "Your number is W, 1, 0.",
         "Goodbye!",
     ]
+    assert split_sentences("To confirm: the lamp, because it broke. OK?") == [
+        "To confirm:",
+        "the lamp, because it broke.",
+        "OK?",
+    ]
 
 
 def test_sentence_cache_is_a_bounded_lru():
@@ -37,3 +47,17 @@ def test_sentence_cache_is_a_bounded_lru():
     cache.put("c", b"3")
     assert cache.get("b") is None and cache.get("a") == b"1" and cache.get("c") == b"3"
     assert cache.hits == 3 and cache.misses == 1
+
+
+def test_an_early_transcript_is_answered_only_when_it_reads_as_finished():
+    assert turn_is_complete("Yes, that's right.", None, ORDER)
+    assert turn_is_complete("They arrived damaged.", "reason", ORDER)
+    assert turn_is_complete("It's 7 3 5 9 0 2.", "order_id", ORDER)
+    assert turn_is_complete("Can I talk to someone?", None, ORDER)
+    assert not turn_is_complete("I want to return the", None, ORDER)  # no full stop
+    assert not turn_is_complete("I want to return the.", None, ORDER)  # dangling word
+    assert not turn_is_complete("My order number is...", None, ORDER)  # trailing off
+    assert not turn_is_complete("My order number is 4 8 1.", "order_id", ORDER)  # partial
+    assert turn_is_complete("My order number is 4 8 1.", "reason", ORDER)  # not asked for
+    assert not turn_is_complete("Uh-huh.", None, ORDER)
+    assert not turn_is_complete("", None, ORDER)

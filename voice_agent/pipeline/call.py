@@ -24,6 +24,7 @@ from voice_agent.pipeline.barge_in import BargeInProcessor
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.recording import observe_call
 from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperSTTService
+from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options
@@ -108,14 +109,25 @@ def build_pipeline(
     )
     observer, services = observe_call(call, services)  # recording + metrics (or None)
     dialog = DialogProcessor(call=call, control=control, services=services)
-    options = default_asr_options(settings.asr_model, beam_size=settings.asr_beam_size)
+    options = default_asr_options(
+        settings.asr_model, beam_size=settings.asr_beam_size, window_s=settings.asr_window_s
+    )
     # When the dialog has just asked for the order number, Whisper is primed with spoken digits
-    # (bench: better exact capture); the domain prompt otherwise (it hurts free speech).
-    number_options = replace(options, initial_prompt=ORDER_NUMBER_PROMPT)
+    # and re-decodes digits-only if it heard no whole number (bench: better exact capture); the
+    # domain prompt otherwise (it hurts free speech).
+    code_slot = code_slot_of(getattr(services.engine, "spec", None))
+    number_options = replace(
+        options,
+        initial_prompt=ORDER_NUMBER_PROMPT,
+        expect_digits=code_slot.length if code_slot is not None else None,
+    )
     stt = SharedWhisperSTTService(
         services.models.whisper,
         options,
         options_now=lambda: number_options if dialog.expects_code else options,
+        finish_early=lambda text: turn_is_complete(
+            text, getattr(dialog.state, "pending", None), code_slot
+        ),
         trailing_silence_secs=0.2,
     )
     barge_in = BargeInProcessor(

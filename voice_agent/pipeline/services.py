@@ -37,7 +37,9 @@ from piper import PiperVoice
 from voice_agent.speech.asr import AsrOptions, transcribe
 
 STOP_FRAME_TIMEOUT_S = 15.0
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
+# while the rest, "you're returning the lamp from order...", is synthesized.
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -99,6 +101,10 @@ class SharedWhisperSTTService(WhisperSTTService):
     followed the caller's words, the segment so far is transcribed at once; if the turn then ends
     with no more speech, that result is used, so the hangover hides the decoding time. If the
     caller speaks again, the speculation is discarded.
+
+    Early end of turn: when a speculation finishes before the VAD's hangover does and
+    ``finish_early(text)`` says the text is a whole answer, it is pushed at once and the turn ends
+    there. Speech after it becomes a turn of its own (the audio already transcribed is dropped).
     """
 
     def __init__(
@@ -108,6 +114,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         *,
         options_now: Callable[[], AsrOptions] | None = None,
         speculate_after_s: float | None = 0.2,
+        finish_early: Callable[[str], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
@@ -119,8 +126,12 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._spec_buffer = b""
         self._spec_audio: bytes | None = None
         self._spec_task: asyncio.Future[str] | None = None
+        self._finish_early = finish_early
+        self._finished_early = False  # this VAD turn's words were already pushed
+        self._spoke_after_finish = False
         self.speculations = 0
         self.speculations_used = 0
+        self.early_finishes = 0
         super().__init__(
             settings=WhisperSTTService.Settings(model="shared", language=None), **kwargs
         )
@@ -139,22 +150,49 @@ class SharedWhisperSTTService(WhisperSTTService):
             if self._spec_vad.is_speech(chunk, self.sample_rate):
                 self._quiet_s = 0.0
                 self._spec_audio = self._spec_task = None  # the caller went on: discard
+                self._spoke_after_finish = True
             else:
                 self._quiet_s += 0.02
+        if self._finished_early and not self._spoke_after_finish:
+            return  # nothing new to transcribe
         if self._quiet_s >= self._speculate_after_s and self._spec_task is None:
             self._spec_buffer = bytes(self._audio_buffer)
             self._spec_audio = self._spec_buffer + self._trailing_silence()
-            self._spec_task = asyncio.ensure_future(self._decode(self._spec_audio))
-            self._spec_task.add_done_callback(_consume_result)
+            task = self._spec_task = asyncio.ensure_future(self._decode(self._spec_audio))
+            task.add_done_callback(_consume_result)
             self.speculations += 1
+            if self._finish_early is not None:
+                self.create_task(self._finish_if_complete(task), name="stt-early-finish")
+
+    async def _finish_if_complete(self, task: asyncio.Future[str]) -> None:
+        """End the turn on a speculation that reads as a whole answer (see the class doc)."""
+        try:
+            text = await task
+        except Exception:
+            return  # run_stt decodes again at the end of the turn
+        if self._spec_task is not task or not self._user_speaking or not text:
+            return  # discarded, or the VAD ended the turn first and run_stt has it
+        if self._finish_early is None or not self._finish_early(text):
+            return
+        self._audio_buffer = self._audio_buffer[len(self._spec_buffer) :]
+        self._spec_task = self._spec_audio = None
+        self._finished_early, self._spoke_after_finish = True, False
+        self.early_finishes += 1
+        await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), None))
 
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame) -> None:
         self._quiet_s = 0.0
         self._spec_pending = b""
         self._spec_audio = self._spec_task = None
+        self._finished_early = self._spoke_after_finish = False
         await super()._handle_user_started_speaking(frame)
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        finished, self._finished_early = self._finished_early, False
+        if finished and not self._spoke_after_finish:
+            self._user_speaking = False
+            self._audio_buffer.clear()  # the turn was already transcribed
+            return
         if self._spec_audio is not None:
             # Hand the base class exactly the audio already being decoded, so run_stt can
             # recognise it; what came after the snapshot was non-speech.

