@@ -109,3 +109,34 @@ def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(float_to_pcm16(audio.reshape(-1)))
+
+
+class Upsampler2x:
+    """Streaming 8 → 16 kHz PCM16 for the caller's audio: 20 ms in, 20 ms out, 8 ms of delay.
+
+    pipecat's streaming soxr resampler (VHQ) hands audio back in ~100 ms bursts, so a caller's
+    20 ms frame waited up to 95 ms (60 ms on average) before the VAD heard it: on every end of
+    turn and every barge-in. This is zero-stuffing and a 256-tap windowed-sinc low-pass (Kaiser
+    β 10, cut-off 3.92 kHz) that keeps its tail between frames. Measured with tiny.en on the
+    telephone band it matches VHQ within a word: real speech 4.0% WER with both; synthesized
+    hotline sentences 7.9% vs 8.5% clean, 10.8% vs 10.4% at 10 dB. soxr's low-latency "QQ" and
+    a short 63-96 tap filter cost 1-2 points.
+    """
+
+    TAPS = 256
+
+    def __init__(self) -> None:
+        n = np.arange(self.TAPS) - (self.TAPS - 1) / 2
+        kernel = np.sinc(2 * 0.245 * n) * np.kaiser(self.TAPS, 10.0)
+        self._kernel = kernel * (2.0 / kernel.sum())  # x2 makes up the stuffed zeros
+        self._state = np.zeros(self.TAPS - 1)
+
+    def process(self, pcm: bytes) -> bytes:
+        """Upsample 16-bit mono PCM at 8 kHz; returns twice as many samples at 16 kHz."""
+        samples = np.frombuffer(pcm, dtype="<i2")
+        stuffed = np.zeros(2 * len(samples))
+        stuffed[::2] = samples
+        work = np.concatenate([self._state, stuffed])
+        self._state = work[len(work) - len(self._state) :]
+        out = np.convolve(work, self._kernel, mode="valid")
+        return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()

@@ -4,7 +4,8 @@ import threading
 
 import numpy as np
 
-from voice_agent.sip.media import FRAME_BYTES, SILENCE, PlayoutBuffer, Upsampler2x
+from voice_agent.audio import Upsampler2x
+from voice_agent.sip.media import FRAME_BYTES, SILENCE, PlayoutBuffer
 
 
 def test_playout_reads_fixed_frames_pads_and_counts():

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 RATE = 8000
 FRAME_MS = 20
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
@@ -69,30 +67,6 @@ class PlayoutBuffer:
     @property
     def is_empty(self) -> bool:
         return self._drained.is_set()
-
-
-class Upsampler2x:
-    """Streaming 8 -> 16 kHz PCM16 upsampler (zero-stuffing + windowed-sinc low-pass).
-
-    soxr's streaming resampler hands back audio in ~100 ms bursts; this keeps every 20 ms RTP
-    frame a 20 ms pipeline frame (the filter delay is about 2 ms), which VAD timing depends on.
-    """
-
-    def __init__(self, taps: int = 63):
-        n = np.arange(taps) - (taps - 1) / 2
-        cutoff = 0.23  # of the 16 kHz rate: passes speech to ~3.7 kHz, stops the 4 kHz+ images
-        kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.blackman(taps)
-        self._kernel = (kernel / kernel.sum() * 2).astype(np.float32)  # x2 makes up the zeros
-        self._state = np.zeros(taps - 1, dtype=np.float32)
-
-    def process(self, pcm: bytes) -> bytes:
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-        stuffed = np.zeros(2 * len(samples), dtype=np.float32)
-        stuffed[::2] = samples
-        work = np.concatenate([self._state, stuffed])
-        out = np.convolve(work, self._kernel, mode="valid")
-        self._state = work[len(work) - len(self._state) :]
-        return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()
 
 
 @dataclass

@@ -28,7 +28,8 @@ from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
-from voice_agent.sip.media import RATE, CallLeg, Upsampler2x
+from voice_agent.audio import Upsampler2x
+from voice_agent.sip.media import RATE, CallLeg
 
 #: Audio kept queued ahead of the media clock. Enough to ride out event-loop hiccups, small
 #: enough that a barge-in (which clears the queue) cuts the agent off quickly.

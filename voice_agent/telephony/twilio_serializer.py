@@ -14,6 +14,7 @@ from pipecat.audio.utils import ulaw_to_pcm
 from pipecat.frames.frames import Frame, InputAudioRawFrame, InputDTMFFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from voice_agent.audio import PHONE_RATE, Upsampler2x, ulaw_decode
 from voice_agent.telephony import twilio_protocol as tp
 
 
@@ -32,6 +33,9 @@ class TwilioCallSerializer(TwilioFrameSerializer):
         self.on_mark = on_mark
         self.on_stop = on_stop
         self.bad_messages = 0
+        # Not pipecat's soxr stream resampler: it returns audio in ~100 ms bursts, which delays
+        # every end of turn and barge-in by up to 95 ms (see Upsampler2x).
+        self._upsampler = Upsampler2x()
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
@@ -43,9 +47,15 @@ class TwilioCallSerializer(TwilioFrameSerializer):
         if isinstance(event, tp.Media):
             if not event.payload or event.track not in ("inbound", "inbound_track"):
                 return None
-            pcm = await ulaw_to_pcm(
-                event.payload, self._twilio_sample_rate, self._sample_rate, self._input_resampler
-            )
+            if self._twilio_sample_rate == PHONE_RATE and self._sample_rate == 2 * PHONE_RATE:
+                pcm = self._upsampler.process(ulaw_decode(event.payload))
+            else:
+                pcm = await ulaw_to_pcm(
+                    event.payload,
+                    self._twilio_sample_rate,
+                    self._sample_rate,
+                    self._input_resampler,
+                )
             if not pcm:
                 return None
             return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
