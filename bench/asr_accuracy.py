@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import corpus_wer, format_table, number_words, write_results
+from bench.domain_speech import SENTENCES
 from voice_agent.audio import float_to_pcm16, read_audio, resample, telephone_band
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import (
@@ -57,11 +58,16 @@ SR = 16000
 LEAD_S = 1.5
 SEED = 20261122
 NOISY = {"phone_10db": 10.0, "phone_5db": 5.0}
-BIASES: dict[str, dict[str, str | None]] = {
+#: Decoding options per variant, over :class:`AsrOptions`' defaults (a 20 s encoder window).
+BIASES: dict[str, dict[str, Any]] = {
     "plain": {"initial_prompt": None},
     "prompt": {"initial_prompt": DOMAIN_PROMPT},
     "hotwords": {"initial_prompt": None, "hotwords": DOMAIN_HOTWORDS},
-    "order_prompt": {"initial_prompt": ORDER_NUMBER_PROMPT},
+    "prompt_30s": {"initial_prompt": DOMAIN_PROMPT, "window_s": 30.0},
+    # What the pipeline does on the turn that answers "what is your order number?".
+    "order_prompt": {"initial_prompt": ORDER_NUMBER_PROMPT, "expect_digits": 6},
+    "order_1pass": {"initial_prompt": ORDER_NUMBER_PROMPT},
+    "order_30s": {"initial_prompt": ORDER_NUMBER_PROMPT, "expect_digits": 6, "window_s": 30.0},
 }
 #: Table columns: variant name -> (bias, noise reduction).
 VARIANTS: dict[str, tuple[str, bool]] = {
@@ -69,7 +75,10 @@ VARIANTS: dict[str, tuple[str, bool]] = {
     "prompt": ("prompt", False),
     "hotwords": ("hotwords", False),
     "prompt+nr": ("prompt", True),
+    "prompt@30s": ("prompt_30s", False),
     "order_prompt": ("order_prompt", False),
+    "order/1pass": ("order_1pass", False),
+    "order@30s": ("order_30s", False),
 }
 
 
@@ -450,24 +459,48 @@ def asr_variants(condition: str, entity: bool, full: bool) -> list[str]:
     """
     names = ["plain", "prompt"]
     if not full or condition == "wideband":
-        return names
+        return names + (["order_prompt"] if entity else [])
     if condition == "phone" and not entity:
         names.append("hotwords")
     if condition != "phone" or not entity:
         names.append("prompt+nr")
     if entity:
-        names.append("order_prompt")  # the dialog knows when it asked for the order number
+        # The dialog knows when it asked for the order number: its prompt and digits-only pass.
+        names += ["order_prompt", "order/1pass", "order@30s"]
+    else:
+        names.append("prompt@30s")
     return names
 
 
+Voice = tuple[str, Callable[[str], np.ndarray]]
+
+
+def bench_voices(quick: bool) -> list[Voice]:
+    voices = [(name, cached(name, synth)) for name, synth in piper_voices() + espeak_voice()]
+    return voices[:2] if quick else voices
+
+
+def domain_samples(
+    voices: list[Voice], noises: list[np.ndarray], quick: bool
+) -> dict[str, list[Sample]]:
+    """:data:`bench.domain_speech.SENTENCES` in every voice, phone band, clean and noisy."""
+    rng = np.random.default_rng(SEED + 3)
+    sentences = SENTENCES[::4] if quick else SENTENCES
+    pad = np.zeros(int(0.2 * SR), np.float32)
+    by_cond: dict[str, list[Sample]] = {"phone": [], **{c: [] for c in NOISY}}
+    for v_index, (voice, synth) in enumerate(voices):
+        for i, text in enumerate(sentences):
+            utt = Utt(f"{voice}/{i}", text, np.concatenate([pad, synth(text), pad]))
+            for cond, out in by_cond.items():
+                out.append(make_sample(utt, cond, noises, rng, i + v_index))
+    return by_cond
+
+
 def entity_samples(
-    quick: bool, noises: list[np.ndarray]
-) -> tuple[dict[str, list[Sample]], list[str]]:
+    voices: list[Voice], noises: list[np.ndarray], quick: bool
+) -> dict[str, list[Sample]]:
     rng = np.random.default_rng(SEED + 2)
     numbers = order_numbers(5 if quick else 12, rng)
-    voices = [(name, cached(name, synth)) for name, synth in piper_voices() + espeak_voice()]
-    if quick:
-        voices = voices[:2]
     pad = np.zeros(int(0.2 * SR), np.float32)
     by_cond: dict[str, list[Sample]] = {"phone": [], "phone_10db": []}
     for v_index, (voice, synth) in enumerate(voices):
@@ -479,7 +512,7 @@ def entity_samples(
                 sample = make_sample(utt, cond, noises, rng, i + v_index)
                 sample.extra = {"voice": voice, "style": style, "text": speak(number, style)}
                 by_cond[cond].append(sample)
-    return by_cond, [v for v, _ in voices]
+    return by_cond
 
 
 def score_entities(samples: list[Sample], run: RunResult) -> dict[str, Any]:
@@ -535,10 +568,13 @@ def main(argv: list[str] | None = None) -> int:
     samples = {
         c: [make_sample(u, c, noises, rng, i) for i, u in enumerate(utts)] for c in conditions
     }
-    entities, voices = entity_samples(args.quick, noises)
+    voices = bench_voices(args.quick)
+    entities = entity_samples(voices, noises, args.quick)
+    domain = domain_samples(voices, noises, args.quick)
     cache = Path(tempfile.gettempdir()) / "voice_agent_models"
 
     wer: dict[str, Any] = {}
+    wer_domain: dict[str, Any] = {}
     ent: dict[str, Any] = {}
     latency: dict[str, Any] = {}
     hyps: dict[str, Any] = {}
@@ -572,6 +608,15 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 if cond == "phone" and variant == "prompt":
                     phone_run = run
+                if cond == "phone" and variant == "prompt@30s":
+                    phone_run_30s = run
+        wer_domain[model_name] = {}
+        for cond, dom_samples in domain.items():
+            wer_domain[model_name][cond] = {}
+            for variant in ["prompt", "prompt@30s"] if full else ["prompt"]:
+                opts = AsrOptions(**BIASES[VARIANTS[variant][0]])
+                run = run_asr(model, dom_samples, opts, False)
+                wer_domain[model_name][cond][variant] = {"wer": run.wer, "n": run.n}
         entity_runs = []
         for cond, ent_samples in entities.items():
             ent[model_name][cond] = {}
@@ -579,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
                 bias, nr = VARIANTS[variant]
                 run = run_asr(model, ent_samples, AsrOptions(**BIASES[bias]), nr)  # type: ignore[arg-type]
                 ent[model_name][cond][variant] = score_entities(ent_samples, run)
-                if variant == "prompt":
+                if variant == "order_prompt":
                     entity_runs.append(run)
         noise_asr[model_name] = {}
         for bias in ("plain", "prompt"):
@@ -593,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         latency[model_name] = {
             "load_s": load_s,
             "speech_set_phone": latency_summary([phone_run]),
+            **({"speech_set_phone_30s": latency_summary([phone_run_30s])} if full else {}),
             "order_numbers": latency_summary(entity_runs),
         }
         del model
@@ -606,7 +652,8 @@ def main(argv: list[str] | None = None) -> int:
             "seed": SEED,
             "speech_utterances": len(utts),
             "order_number_utterances": len(entities["phone"]),
-            "tts_voices": voices,
+            "domain_utterances": len(domain["phone"]),
+            "tts_voices": [v for v, _ in voices],
             "asr_options": vars(AsrOptions()),
             "noise_reduction": "StationaryGate(prop_decrease=0.6) at 16 kHz",
             "vad_params": {
@@ -619,12 +666,15 @@ def main(argv: list[str] | None = None) -> int:
         "defaults": {
             "asr_model": "tiny.en",
             "asr_options": "voice_agent.speech.asr.default_asr_options(model)",
+            "encoder_window_s": 20.0,
+            "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_digits=6)",
             "domain_prompt": {"tiny.en": True, "base": False},
             "hotwords": False,
             "noise_reduction": False,
             "vad": "silero",
         },
         "wer": wer,
+        "wer_domain_synthetic": wer_domain,
         "order_numbers": ent,
         "latency": latency,
         "noise_only_asr": noise_asr,
@@ -645,6 +695,13 @@ def print_tables(p: dict[str, Any]) -> None:
             rows.append([model, cond, *(variants.get(v, {}).get("wer") for v in VARIANTS)])
     print("\nWER (corpus, normalised)")
     print(format_table(["model", "condition", *VARIANTS], rows))
+    rows = [
+        [model, cond, *(v.get(name, {}).get("wer") for name in ("prompt", "prompt@30s"))]
+        for model, conds in p["wer_domain_synthetic"].items()
+        for cond, v in conds.items()
+    ]
+    print("\nWER on synthesized hotline sentences (bench.domain_speech)")
+    print(format_table(["model", "condition", "prompt", "prompt@30s"], rows))
     rows = []
     for model, conds in p["order_numbers"].items():
         for cond, variants in conds.items():
