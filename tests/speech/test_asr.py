@@ -57,6 +57,20 @@ def test_twenty_second_window_still_transcribes(
 
 
 @pytest.mark.models
+@pytest.mark.speech
+def test_a_batch_decodes_as_each_utterance_alone(tiny_model, speech_dir: Path, load_16k) -> None:
+    from voice_agent.speech.asr import ORDER_NUMBER_PROMPT
+    from voice_agent.speech.window import decode_windows
+
+    names = ("en/librivox-0870.wav", "en/one-two-three.wav", "en/goforward.wav")
+    audio = [telephone_band(load_16k(speech_dir / n), 16000) for n in names]
+    opts = [AsrOptions(), AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT), AsrOptions()]
+    alone = [transcribe(tiny_model, a, o) for a, o in zip(audio, opts, strict=True)]
+    assert decode_windows(tiny_model, list(zip(audio, opts, strict=True))) == alone
+    assert all(alone)
+
+
+@pytest.mark.models
 def test_silence_and_too_short_audio_give_empty_text(tiny_model) -> None:
     rng = np.random.default_rng(1)
     assert transcribe(tiny_model, np.zeros(16000, dtype=np.float32)) == ""

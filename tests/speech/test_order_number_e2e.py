@@ -64,7 +64,7 @@ def test_digits_only_pass_leaves_words_that_hold_no_number(tiny_model, joe) -> N
 def test_digit_vocabulary(tiny_model) -> None:
     from faster_whisper.tokenizer import Tokenizer
 
-    from voice_agent.speech.asr import _non_digit_tokens
+    from voice_agent.speech.window import _non_digit_tokens
 
     tokenizer = Tokenizer(tiny_model.hf_tokenizer, False, task="transcribe", language=None)
     suppressed = set(_non_digit_tokens(tiny_model, tokenizer))

@@ -7,16 +7,11 @@ costs latency without a measurable gain, and tiny.en with beam 5 can loop on tra
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
-
-from voice_agent.speech.entities import order_number
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -157,7 +152,9 @@ def transcribe(model: WhisperModel, audio: np.ndarray, opts: AsrOptions | None =
     if duration < opts.min_duration_s or not np.any(samples):
         return ""
     if opts.window_s is not None and duration <= 29.0:
-        return _decode_window(model, samples, opts)
+        from voice_agent.speech.window import decode_windows  # it builds on this module
+
+        return decode_windows(model, [(samples, opts)])[0]
     max_new_tokens = None
     if opts.max_tokens_per_second is not None:
         max_new_tokens = min(int(duration * opts.max_tokens_per_second) + 16, 224)
@@ -184,152 +181,3 @@ def warm_up(model: WhisperModel) -> None:
     """Run one tiny decode so the first caller turn doesn't pay for lazy initialisation."""
     rng = np.random.default_rng(0)
     transcribe(model, (rng.standard_normal(SAMPLE_RATE) * 1e-3).astype(np.float32))
-
-
-def _decode_window(model: WhisperModel, samples: np.ndarray, opts: AsrOptions) -> str:
-    """Greedy decode of one utterance with an encoder window cut to its length.
-
-    faster-whisper always pads the features to 30 s, so a 3 s phone turn pays for encoding 27 s
-    of padding. This runs the same steps (features, prompt, one generate call, the same
-    skip rules) on a window of ``opts.window_s`` (see :class:`AsrOptions`).
-    """
-    extractor = model.feature_extractor
-    features = extractor(samples)[:, :-1]  # as faster-whisper: the last frame is padding
-    max_frames = extractor.nb_max_frames
-    per_s = extractor.sampling_rate // extractor.hop_length
-    wanted = max(int((opts.window_s or 30.0) * per_s), features.shape[-1] + per_s)
-    frames = min(max_frames, wanted)
-    frames += frames % 2  # the encoder's stride-2 convolution halves it
-    window = np.zeros((features.shape[0], frames), dtype=np.float32)
-    window[:, : min(frames, features.shape[-1])] = features[:, :frames]
-    encoded = model.encode(window)
-
-    multilingual = model.model.is_multilingual
-    tokenizer = Tokenizer(
-        model.hf_tokenizer,
-        multilingual,
-        task="transcribe",
-        language=(opts.language or "en") if multilingual else None,
-    )
-    previous = tokenizer.encode(" " + opts.initial_prompt.strip()) if opts.initial_prompt else []
-    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True, hotwords=opts.hotwords)
-    duration = len(samples) / SAMPLE_RATE
-    new_tokens = 224
-    if opts.max_tokens_per_second is not None:
-        new_tokens = min(int(duration * opts.max_tokens_per_second) + 16, 224)
-
-    def generate(suppress: Sequence[int], beam_size: int) -> str:
-        result = model.model.generate(
-            encoded,
-            [prompt],
-            beam_size=beam_size,
-            max_length=min(len(prompt) + new_tokens, model.max_length),
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=list(suppress),
-        )[0]
-        tokens = result.sequences_ids[0]
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        text = tokenizer.decode(tokens).strip()
-        if (
-            opts.no_speech_threshold is not None
-            and opts.log_prob_threshold is not None
-            and result.no_speech_prob > opts.no_speech_threshold
-            and avg_logprob < opts.log_prob_threshold
-        ):
-            return ""
-        decoded = _Decoded(text, get_compression_ratio(text), result.no_speech_prob, avg_logprob)
-        return join_segments([decoded], opts)  # type: ignore[list-item]
-
-    text = generate(get_suppressed_tokens(tokenizer, [-1]), opts.beam_size)
-    if opts.expect_digits and order_number(text, opts.expect_digits) is None:
-        suppress = _non_digit_tokens(model, tokenizer)
-        digits = generate(suppress, DIGITS_BEAM)
-        if order_number(digits, opts.expect_digits) is not None:
-            return digits
-    return text
-
-
-#: Beam width of the digits-only pass: it is short and cheap, and beam 3 found one more number
-#: in 48 than greedy decoding (bench). Taking the first of 3 hypotheses with the right digit
-#: count gained nothing more and accepted "0 0 0 0 0 0" for speech that held no number.
-DIGITS_BEAM = 3
-#: Words a caller reads a number with; with digits and punctuation, the vocabulary of the
-#: digits-only decode.
-_NUMBER_WORDS = [
-    "zero",
-    "oh",
-    "o",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "hundred",
-    "double",
-    "triple",
-    "and",
-    "it's",
-    "its",
-    "is",
-    "my",
-    "the",
-    "order",
-    "number",
-]
-_DIGIT_VOCAB: weakref.WeakKeyDictionary[Any, tuple[int, ...]] = weakref.WeakKeyDictionary()
-
-
-def _non_digit_tokens(model: WhisperModel, tokenizer: Tokenizer) -> tuple[int, ...]:
-    """Token ids to suppress for a digits-only decode (cached per model)."""
-    hf = tokenizer.tokenizer
-    cached = _DIGIT_VOCAB.get(model)
-    if cached is not None:
-        return cached
-    keep: set[int] = set()
-    for word in _NUMBER_WORDS:
-        for form in (word, word.capitalize(), word.upper()):
-            for text in (form, " " + form):
-                keep.update(tokenizer.encode(text))
-    for token_id in range(hf.get_vocab_size()):
-        piece = tokenizer.decode([token_id]).strip()
-        if piece and all(ch.isdigit() or ch in ",.-" for ch in piece):
-            keep.add(token_id)
-    special = set(range(tokenizer.eot, hf.get_vocab_size()))
-    suppress = tuple(t for t in range(hf.get_vocab_size()) if t not in keep and t not in special)
-    suppress += tuple(get_suppressed_tokens(tokenizer, [-1]))
-    _DIGIT_VOCAB[model] = suppress = tuple(sorted(set(suppress)))
-    return suppress
-
-
-@dataclass
-class _Decoded:
-    """The fields of a faster-whisper ``Segment`` that :func:`keep_segment` reads."""
-
-    text: str
-    compression_ratio: float
-    no_speech_prob: float
-    avg_logprob: float
