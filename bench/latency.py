@@ -3,7 +3,9 @@
 A real agent process; synthetic callers speak the Twilio Media Streams protocol in real time and
 measure, per call: ``start`` → first greeting audio, and per turn: the last voiced 20 ms frame
 sent → the first agent media event back. Runs N sequential calls with one caller, then rounds of
-4 concurrent callers, and reports medians/p95, CPU seconds per call-minute and peak RSS.
+4 concurrent callers speaking in unison (every turn ends in the 4 calls at once), then rounds of
+4 concurrent calls started 1.7 s apart, and reports medians/p95, CPU seconds per call-minute
+and peak RSS.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def one_call(base_url: str, turns: list[bytes]) -> dict[str, Any]:
+async def one_call(base_url: str, turns: list[bytes], delay_s: float = 0.0) -> dict[str, Any]:
+    await asyncio.sleep(delay_s)
     greeting_ms = None
     latencies: list[float] = []
     async with await place_call(base_url) as caller:
@@ -57,8 +60,16 @@ async def one_call(base_url: str, turns: list[bytes]) -> dict[str, Any]:
     return {"greeting_ms": greeting_ms, "turn_ms": latencies, "duration_s": duration}
 
 
-async def run_round(base_url: str, turns: list[bytes], concurrency: int) -> list[dict[str, Any]]:
-    return list(await asyncio.gather(*(one_call(base_url, turns) for _ in range(concurrency))))
+async def run_round(
+    base_url: str, turns: list[bytes], concurrency: int, stagger_s: float = 0.0
+) -> list[dict[str, Any]]:
+    """``concurrency`` calls of the same script; each starts ``stagger_s`` after the previous.
+
+    With no stagger the callers speak in unison, so every turn ends in all calls at once (the
+    worst case for two cores); staggered, the calls overlap as calls to a hotline do.
+    """
+    calls = (one_call(base_url, turns, k * stagger_s) for k in range(concurrency))
+    return list(await asyncio.gather(*calls))
 
 
 def summarize(calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -81,14 +92,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     env = dict(item.split("=", 1) for item in args.env)
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch), env=env) as agent:
-        for label, concurrency, rounds in (
-            ("1 call", 1, args.calls),
-            ("4 concurrent", 4, args.rounds),
+        for label, concurrency, rounds, stagger in (
+            ("1 call", 1, args.calls, 0.0),
+            ("4 concurrent", 4, args.rounds, 0.0),
+            ("4 concurrent, staggered 1.7 s", 4, args.rounds, 1.7),
         ):
             cpu0 = agent.cpu_seconds()
             calls: list[dict[str, Any]] = []
             for _ in range(rounds):
-                calls += await run_round(agent.base_url, turns, concurrency)
+                calls += await run_round(agent.base_url, turns, concurrency, stagger)
             summary = summarize(calls)
             cpu = agent.cpu_seconds() - cpu0
             summary["cpu_s_per_call_minute"] = cpu / (summary["call_seconds"] / 60)

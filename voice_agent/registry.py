@@ -16,6 +16,7 @@ from faster_whisper import WhisperModel
 from loguru import logger
 from piper import PiperVoice
 
+from voice_agent.pipeline.barge_in import load_silero_session
 from voice_agent.pipeline.services import SentenceAudioCache
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import warm_up
@@ -36,6 +37,8 @@ class ModelRegistry:
     whisper: WhisperModel
     voice: PiperVoice
     load_seconds: float
+    #: Silero VAD (onnxruntime) for barge-in detection; each call keeps its own state.
+    silero: object = field(default_factory=load_silero_session)
     names: dict[str, str] = field(default_factory=dict)
     tts_cache: SentenceAudioCache = field(default_factory=SentenceAudioCache)
 

@@ -20,11 +20,13 @@ from voice_agent.pipeline.barge_in import (
     SileroConfidence,
     SpeechRun,
     level_dbfs,
+    load_silero_session,
 )
 
 LOUD = -20.0  # dBFS of a speech window
 RATE = 16000
 WINDOW = 512
+SILERO = load_silero_session()  # as the model registry loads it, once
 
 
 def feed_all(run: SpeechRun, windows: list[tuple[float, float]]) -> int | None:
@@ -92,13 +94,14 @@ def test_level_of_silence_and_full_scale():
 def test_silero_is_deterministic_per_stream_and_unsure_of_noise():
     rng = np.random.default_rng(1)
     noise = (3000 * rng.standard_normal(RATE)).astype(np.int16)
-    a, b = SileroConfidence(RATE), SileroConfidence(RATE)
+    session = load_silero_session()
+    a, b = SileroConfidence(RATE, session), SileroConfidence(RATE, session)
     ca = [a(noise[i : i + WINDOW]) for i in range(0, RATE - WINDOW, WINDOW)]
     cb = [b(noise[i : i + WINDOW]) for i in range(0, RATE - WINDOW, WINDOW)]
     assert ca == cb  # one shared model, separate state
     assert max(ca) < 0.5
     with pytest.raises(ValueError):
-        SileroConfidence(44100)
+        SileroConfidence(44100, session)
 
 
 # -- the processor, on Piper speech at 16 kHz as the pipeline carries it --------------------------
@@ -138,7 +141,10 @@ async def run_processor(frames: list, *, allowed: bool = True) -> tuple[list, in
         calls.append(True)
 
     processor = BargeInProcessor(
-        min_speech_s=0.35, allowed=lambda: allowed, on_barge_in=on_barge_in
+        min_speech_s=0.35,
+        allowed=lambda: allowed,
+        on_barge_in=on_barge_in,
+        silero_session=SILERO,
     )
     down, _ = await run_test(processor, frames_to_send=frames)
     return list(down), len(calls)

@@ -16,7 +16,6 @@ was computed on, so a rule keyed to it lagged the caller by ~0.5 s before its ow
 
 from __future__ import annotations
 
-import functools
 import importlib.resources
 import math
 from collections.abc import Awaitable, Callable
@@ -94,10 +93,10 @@ def level_dbfs(pcm: np.ndarray) -> float:
     return 20 * math.log10(rms) if rms > 0 else -math.inf
 
 
-@functools.cache
-def _silero_session() -> object:
-    """The Silero VAD ONNX model pipecat bundles, loaded once per process (sessions are
-    thread-safe and stateless; the recurrent state lives in :class:`SileroConfidence`).
+def load_silero_session() -> object:
+    """The Silero VAD ONNX model pipecat bundles. Load it once per process (the model registry
+    does) and share it: sessions are thread-safe and stateless, the recurrent state lives in
+    :class:`SileroConfidence`.
     """
     import onnxruntime
 
@@ -119,13 +118,13 @@ class SileroConfidence:
 
     RESET_AFTER_S = 2.0
 
-    def __init__(self, sample_rate: int) -> None:
+    def __init__(self, sample_rate: int, session: object) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"Silero needs 8 or 16 kHz audio, not {sample_rate}")
         self.sample_rate = sample_rate
         self.window = 512 if sample_rate == 16000 else 256
         self._context_size = 64 if sample_rate == 16000 else 32
-        self._session = _silero_session()
+        self._session = session
         self.reset()
 
     def reset(self) -> None:
@@ -163,6 +162,7 @@ class BargeInProcessor(FrameProcessor):
         min_speech_s: float,
         allowed: Callable[[], bool],
         on_barge_in: Callable[[], Awaitable[None]],
+        silero_session: object,
         threshold: float = SPEECH_CONFIDENCE,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
     ) -> None:
@@ -170,6 +170,7 @@ class BargeInProcessor(FrameProcessor):
         self._allowed = allowed
         self._on_barge_in = on_barge_in
         self._run = SpeechRun(min_speech_s, threshold=threshold, min_level_dbfs=min_level_dbfs)
+        self._silero_session = silero_session
         self._silero: SileroConfidence | None = None
         self._pending = np.zeros(0, dtype=np.int16)
         self._bot_speaking = False
@@ -193,7 +194,7 @@ class BargeInProcessor(FrameProcessor):
         if frame.sample_rate not in (8000, 16000) or frame.num_channels != 1:
             return
         if self._silero is None or self._silero.sample_rate != frame.sample_rate:
-            self._silero = SileroConfidence(frame.sample_rate)
+            self._silero = SileroConfidence(frame.sample_rate, self._silero_session)
         silero = self._silero
         self._pending = np.concatenate((self._pending, np.frombuffer(frame.audio, np.int16)))
         while len(self._pending) >= silero.window:

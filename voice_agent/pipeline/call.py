@@ -131,6 +131,7 @@ def build_pipeline(
         trailing_silence_secs=0.2,
     )
     barge_in = BargeInProcessor(
+        silero_session=services.models.silero,
         min_speech_s=settings.barge_in_min_speech_s,
         allowed=lambda: dialog.interruptible,
         on_barge_in=dialog.on_barge_in,
