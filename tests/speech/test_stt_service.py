@@ -58,61 +58,44 @@ def transcripts(frames) -> list[str]:
     return [f.text for f in frames if isinstance(f, TranscriptionFrame)]
 
 
+async def one_turn(stt: SharedWhisperSTTService, *audio: list) -> list:
+    """VAD start, the audio parts with 2 s pauses after all but the last, VAD stop; frames out."""
+    frames: list = [VADUserStartedSpeakingFrame()]
+    for k, part in enumerate(audio):
+        frames += part
+        if k < len(audio) - 1 or len(audio) == 1:
+            frames.append(SleepFrame(sleep=2.0))  # time to decode while the VAD says "speaking"
+    frames += [VADUserStoppedSpeakingFrame(), SleepFrame(sleep=2.0)]
+    down, _ = await run_test(stt, frames_to_send=frames)
+    return list(down)
+
+
+def transcript_before_vad_stop(down: list) -> bool:
+    first = next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))
+    return first < next(i for i, f in enumerate(down) if isinstance(f, VADUserStoppedSpeakingFrame))
+
+
 async def test_a_whole_answer_ends_the_turn_before_the_vad_does(tiny_model, say) -> None:
     stt = stt_service(tiny_model)
-    down, _ = await run_test(
-        stt,
-        frames_to_send=[
-            VADUserStartedSpeakingFrame(),
-            *say("Yes, that's right."),
-            SleepFrame(sleep=2.0),  # the decode finishes while the VAD still says "speaking"
-            VADUserStoppedSpeakingFrame(),
-            SleepFrame(sleep=1.0),
-        ],
-    )
-    texts = transcripts(down)
-    assert texts == ["Yes, that's right."]
+    down = await one_turn(stt, say("Yes, that's right."))
+    assert transcripts(down) == ["Yes, that's right."]
     assert stt.early_finishes == 1
-    # It came out before the VAD's end of turn, not after it.
-    first = next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))
-    stopped = next(i for i, f in enumerate(down) if isinstance(f, VADUserStoppedSpeakingFrame))
-    assert first < stopped
+    assert transcript_before_vad_stop(down)
 
 
 async def test_a_dangling_sentence_waits_for_the_vad(tiny_model, say) -> None:
     stt = stt_service(tiny_model)
-    down, _ = await run_test(
-        stt,
-        frames_to_send=[
-            VADUserStartedSpeakingFrame(),
-            *say("Well, the thing is, I"),
-            SleepFrame(sleep=2.0),
-            VADUserStoppedSpeakingFrame(),
-            SleepFrame(sleep=1.0),
-        ],
-    )
+    down = await one_turn(stt, say("Well, the thing is, I"))
     texts = transcripts(down)
     assert len(texts) == 1 and "thing is" in texts[0].lower(), texts
     assert stt.early_finishes == 0
     assert stt.speculations_used == 1  # the speculative decode was still used, at the VAD's end
-    first = next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))
-    stopped = next(i for i, f in enumerate(down) if isinstance(f, VADUserStoppedSpeakingFrame))
-    assert first > stopped
+    assert not transcript_before_vad_stop(down)
 
 
 async def test_speech_after_an_early_end_is_a_turn_of_its_own(tiny_model, say) -> None:
     stt = stt_service(tiny_model)
-    down, _ = await run_test(
-        stt,
-        frames_to_send=[
-            VADUserStartedSpeakingFrame(),
-            *say("I want a refund."),
-            SleepFrame(sleep=2.0),
-            *say("The lamp is broken.", silence_s=0.1),
-            VADUserStoppedSpeakingFrame(),
-            SleepFrame(sleep=2.0),
-        ],
-    )
+    down = await one_turn(stt, say("I want a refund."), say("The lamp is broken.", silence_s=0.1))
     texts = transcripts(down)
     assert len(texts) == 2, texts
     assert "refund" in texts[0].lower() and "lamp" not in texts[0].lower()
