@@ -145,3 +145,54 @@ def test_timeline_places_lines_on_the_recording_clock():
     # Without a recording: wall-clock lines and the dialog's own latency events.
     assert timeline(RECORD, None)[1]["start_s"] is None
     assert turn_latencies(None, RECORD) == [{"turn": 1, "end_of_speech_to_first_audio_ms": 900}]
+
+
+async def test_a_turn_ended_on_its_transcript_is_not_timed_from_the_last_vad_stop():
+    from pipecat.frames.frames import (
+        Frame,
+        OutputAudioRawFrame,
+        TranscriptionFrame,
+        VADUserStartedSpeakingFrame,
+        VADUserStoppedSpeakingFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.tests.utils import SleepFrame, run_test
+
+    from voice_agent.pipeline.call import CallInfo
+    from voice_agent.pipeline.recording import CallObserver
+
+    observer = CallObserver(CallInfo("CA1", "twilio"), record_dir=None, vad_stop_secs=0.5)
+
+    class Dialog(FrameProcessor):
+        """Stands in for the dialog, which reports each caller turn to the recorder."""
+
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, TranscriptionFrame):
+                observer.on_turn("user", frame.text)
+            await self.push_frame(frame, direction)
+
+    def said(text: str) -> TranscriptionFrame:
+        return TranscriptionFrame(text, "", "2026-11-22T00:00:00Z")
+
+    audio = OutputAudioRawFrame(tone(0.02, 16000), 16000, 1)
+    await run_test(
+        Pipeline([Dialog(), observer]),
+        frames_to_send=[
+            # A turn the VAD ended, then one the STT ended early, a second later.
+            # (Sleeps: a live turn takes far longer than a frame takes to reach the observer.)
+            VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(), SleepFrame(sleep=0.1),
+            said("My order."), audio, SleepFrame(sleep=1.0),
+            VADUserStartedSpeakingFrame(), SleepFrame(sleep=0.1), said("Yes."), audio,
+            SleepFrame(sleep=0.1), VADUserStoppedSpeakingFrame(),
+        ],
+    )  # fmt: skip
+    turns = [e for e in observer.events if e["kind"] == "turn"]
+    first_audio = [e for e in observer.events if e["kind"] == "agent_first_audio"]
+    assert "ended_early" not in turns[0] and "vad_end_to_transcript_ms" in turns[0]
+    assert turns[1]["ended_early"] and "vad_end_to_transcript_ms" not in turns[1]
+    assert "end_of_speech_to_first_audio_ms" in first_audio[0]
+    # Not ~1.5 s counted from the first turn's VAD stop.
+    assert "end_of_speech_to_first_audio_ms" not in first_audio[1]
+    assert first_audio[1]["transcript_to_first_audio_ms"] < 500

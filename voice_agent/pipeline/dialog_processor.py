@@ -79,6 +79,7 @@ class DialogProcessor(FrameProcessor):
         self._prompt_pending = False  # a Say was issued and has not finished playing
         self._after_playback: list[Action] = []
         self._user_stopped_at: float | None = None
+        self._ended_early = False  # the STT ended this turn on its transcript, before the VAD
         self.turn_latencies_ms: list[float] = []
         self._finished = False
         # Turn-taking: a partial order number held open, caller speech over a prompt.
@@ -129,6 +130,8 @@ class DialogProcessor(FrameProcessor):
     async def _on_transcript(self, text: str) -> None:
         if not text:
             return
+        if self._user_speaking:  # an early end of turn: latency counts from now
+            self._user_stopped_at, self._ended_early = time.monotonic(), True
         over_prompt, self._started_over_prompt = self._started_over_prompt, False
         if over_prompt and is_backchannel(text):
             return  # "uh-huh" over a prompt acknowledges it; it is not an answer
@@ -155,6 +158,7 @@ class DialogProcessor(FrameProcessor):
 
     def _on_user_started(self) -> None:
         self._user_speaking = True
+        self._ended_early = False
         self._cancel_silence_timer()
         self._cancel(self._hold_task)  # the rest of a held number may be coming
         self.idle.clear()
@@ -163,7 +167,9 @@ class DialogProcessor(FrameProcessor):
 
     def _on_user_stopped(self) -> None:
         self._user_speaking = False
-        self._user_stopped_at = time.monotonic()
+        if not self._ended_early:
+            self._user_stopped_at = time.monotonic()
+        self._ended_early = False
         if self._held_text:
             self._hold_task = self.create_task(self._release_held(), name="turn-hold")
 

@@ -166,6 +166,7 @@ class CallObserver(FrameProcessor):
                 self._on_first_audio(now)
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._speech_started = now
+            self._speech_stopped = None  # the last turn's stop must not time this one
             self.event("vad_start")
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speech_stopped = now
@@ -211,6 +212,8 @@ class CallObserver(FrameProcessor):
         if speaker == "user":
             self._transcript_at = now
             self._await_audio = True
+            if self._speech_stopped is None and self._speech_started is not None:
+                data["ended_early"] = True  # on its transcript, before the VAD's stop
             if self._speech_stopped is not None:
                 asr_s = now - self._speech_stopped
                 data["vad_end_to_transcript_ms"] = round(asr_s * 1000)
