@@ -39,15 +39,13 @@ from voice_agent.dialog.types import (
     Event,
     HangUp,
     LookupOrder,
-    OrderLookedUp,
     Say,
     Silence,
     Transfer,
     UserSaid,
-    WorkOrderOpened,
     describe_event,
 )
-from voice_agent.oms.models import WorkOrderCreate
+from voice_agent.pipeline.oms_calls import lookup_order, open_work_order
 from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
 
 if TYPE_CHECKING:
@@ -265,9 +263,17 @@ class DialogProcessor(FrameProcessor):
         if isinstance(action, Say):
             await self._speak(action.text)
         elif isinstance(action, LookupOrder):
-            await self._events.put(await self._lookup(action.order_id))
+            await self._events.put(
+                await lookup_order(
+                    self._services.orders, self.call.call_sid, action.order_id, self._record
+                )
+            )
         elif isinstance(action, CreateWorkOrder):
-            await self._events.put(await self._open_work_order(action))
+            await self._events.put(
+                await open_work_order(
+                    self._services.work_orders, self.call.call_sid, action, self._record
+                )
+            )
         elif isinstance(action, (Transfer, HangUp)):
             await self._defer(action)
 
@@ -311,37 +317,6 @@ class DialogProcessor(FrameProcessor):
             await self._control.hang_up()
         self.ended.set()
         await self.push_frame(EndWorkerFrame(reason=self.outcome))
-
-    # -- OMS --------------------------------------------------------------------------------------
-    async def _lookup(self, order_id: str) -> OrderLookedUp:
-        try:
-            order = await self._services.orders.get_order(order_id)
-        except Exception as exc:
-            logger.warning(f"[{self.call.call_sid}] order lookup failed: {exc}")
-            error = str(exc) or type(exc).__name__
-            return OrderLookedUp(order_id=order_id, order=None, error=error)
-        await self._record("order_lookup", {"order_id": order_id, "found": order is not None})
-        return OrderLookedUp(order_id=order_id, order=order)
-
-    async def _open_work_order(self, action: CreateWorkOrder) -> WorkOrderOpened:
-        request = WorkOrderCreate(
-            call_sid=self.call.call_sid,
-            order_id=action.order_id,
-            type=action.type,
-            reason=action.reason,
-            item_sku=action.item_sku,
-            details=action.details,
-        )
-        try:
-            reference = await self._services.work_orders.submit(request, action.request_id)
-        except Exception as exc:
-            logger.error(f"[{self.call.call_sid}] work order not accepted: {exc}")
-            return WorkOrderOpened(request_id=action.request_id, reference=None, error=str(exc))
-        await self._record(
-            "work_order", {"request_id": action.request_id, "reference": reference}
-            | request.model_dump(mode="json")
-        )
-        return WorkOrderOpened(request_id=action.request_id, reference=reference)
 
     # -- silence ----------------------------------------------------------------------------------
     def _arm_silence_timer(self) -> None:

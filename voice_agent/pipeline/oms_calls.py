@@ -1,0 +1,55 @@
+"""The dialog's two OMS requests, turned into the engine events that answer them.
+
+A failed request is an event too (with ``error``): the engine speaks a fallback, the call goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from voice_agent.dialog.types import CreateWorkOrder, OrderLookedUp, WorkOrderOpened
+from voice_agent.oms.models import WorkOrderCreate
+
+if TYPE_CHECKING:
+    from voice_agent.pipeline.call import OrderLookup, WorkOrderSink
+
+Record = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def lookup_order(
+    orders: OrderLookup, call_sid: str, order_id: str, record: Record
+) -> OrderLookedUp:
+    try:
+        order = await orders.get_order(order_id)
+    except Exception as exc:
+        logger.warning(f"[{call_sid}] order lookup failed: {exc}")
+        error = str(exc) or type(exc).__name__
+        return OrderLookedUp(order_id=order_id, order=None, error=error)
+    await record("order_lookup", {"order_id": order_id, "found": order is not None})
+    return OrderLookedUp(order_id=order_id, order=order)
+
+
+async def open_work_order(
+    sink: WorkOrderSink, call_sid: str, action: CreateWorkOrder, record: Record
+) -> WorkOrderOpened:
+    request = WorkOrderCreate(
+        call_sid=call_sid,
+        order_id=action.order_id,
+        type=action.type,
+        reason=action.reason,
+        item_sku=action.item_sku,
+        details=action.details,
+    )
+    try:
+        reference = await sink.submit(request, action.request_id)
+    except Exception as exc:
+        logger.error(f"[{call_sid}] work order not accepted: {exc}")
+        return WorkOrderOpened(request_id=action.request_id, reference=None, error=str(exc))
+    await record(
+        "work_order",
+        {"request_id": action.request_id, "reference": reference} | request.model_dump(mode="json"),
+    )
+    return WorkOrderOpened(request_id=action.request_id, reference=reference)
