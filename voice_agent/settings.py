@@ -58,8 +58,18 @@ class Settings(BaseSettings):
     )
     barge_in_min_speech_s: float = Field(
         default=0.35,
-        description="Caller speech over a prompt, counted from its onset (Silero), that stops "
-        "the prompt; an 'uh-huh' (bench: up to 0.32 s), a cough or noise does not.",
+        description="Caller speech over a prompt, counted from its onset (Silero), that makes "
+        "a barge-in; an 'uh-huh' (bench: up to 0.32 s), a cough or noise does not.",
+    )
+    barge_in_pause_s: float = Field(
+        default=0.18,
+        description="Caller speech that pauses the prompt until it is known whether it is a "
+        "barge-in (>= barge_in_min_speech_s: no pause, the prompt stops only then).",
+    )
+    barge_in_resume_after_s: float = Field(
+        default=0.5,
+        description="Silence after a paused prompt's caller speech, short of a barge-in, after "
+        "which the prompt goes on from the sentence the caller was hearing.",
     )
     turn_hold_s: float = Field(
         default=1.2,

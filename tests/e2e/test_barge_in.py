@@ -1,15 +1,20 @@
 """Barge-in over the real Twilio websocket: speech over a prompt stops it (``clear``); a short
-noise burst does not."""
+noise burst does not; an "uh-huh" pauses it and it goes on from the sentence being heard."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import numpy as np
 import pytest
+import yaml
 
+from voice_agent.pipeline.recording import recording_paths
+from voice_agent.pipeline.services import split_sentences
+from voice_agent.settings import PROJECT_ROOT as ROOT
 from voice_agent.testing.twilio_caller import FRAME_BYTES, place_call
-from voice_agent.testing.voices import caller_ulaw, to_phone_ulaw
+from voice_agent.testing.voices import caller_ulaw, synthesize, to_phone_ulaw
 
 pytestmark = pytest.mark.models
 
@@ -58,3 +63,46 @@ async def test_a_short_noise_burst_does_not_stop_the_prompt(agent_server):
         await asyncio.sleep(1.5)
         assert not [r for r in caller.received if r.event == "clear"]
         await caller.stop()
+
+
+async def call_events(agent_server, call_sid: str, timeout: float = 10.0) -> list[dict]:
+    """The call record's events, once the agent has written them at the end of the call."""
+    _, path = recording_paths(agent_server.data_dir, call_sid)
+    for _ in range(int(timeout / 0.1)):
+        if path.exists():
+            return [json.loads(line) for line in path.read_text().splitlines()]
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no call record at {path}")
+
+
+async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_sentence_heard(
+    agent_server, caller_voice
+):
+    # The agent speaks with the same Piper voice, so the greeting's first sentence lasts as long
+    # here; the uh-huh comes 0.3 s into its second sentence.
+    greeting = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
+    first, *rest = split_sentences(greeting["greeting"][0])
+    assert rest, "the test needs a greeting of two sentences or more"
+    audio, rate = synthesize(caller_voice, first)
+    async with await place_call(agent_server.base_url) as caller:
+        await wait_for_first_media(caller)
+        await asyncio.sleep(len(audio) / rate + 0.3)
+        started = asyncio.get_running_loop().time()
+        await caller.say(caller_ulaw(caller_voice, "Uh-huh."))
+        await asyncio.sleep(2.0)
+        clears = [r.at for r in caller.received if r.event == "clear"]
+        assert len(clears) == 1, "the prompt was not paused, or paused twice"
+        assert clears[0] - started < 0.6
+        resumed = caller.media_since(clears[0] + 0.1)
+        assert resumed, "the greeting did not go on after the uh-huh"
+        assert 0.3 < resumed[0].at - clears[0] < 1.5
+        await caller.stop()
+    events = await call_events(agent_server, caller.call_sid)
+    kinds = [e["kind"] for e in events]
+    assert "dialog_barge_in_paused" in kinds and "dialog_barge_in_resumed" in kinds
+    assert "dialog_barge_in" not in kinds
+    paused = next(e for e in events if e["kind"] == "dialog_barge_in_paused")["data"]
+    resumed_with = next(e for e in events if e["kind"] == "dialog_barge_in_resumed")["data"]
+    assert paused["unheard"] == resumed_with["text"] == " ".join(rest)
+    # The uh-huh was an acknowledgement, not the caller's answer.
+    assert not [e for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]

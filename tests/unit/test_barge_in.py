@@ -17,6 +17,8 @@ from pipecat.tests.utils import run_test
 from voice_agent.audio import resample
 from voice_agent.pipeline.barge_in import (
     BargeInProcessor,
+    BargeInRule,
+    Decision,
     SileroConfidence,
     SpeechRun,
     level_dbfs,
@@ -86,6 +88,67 @@ def test_it_keeps_firing_while_speech_goes_on_until_reset():
     assert run.feed(0.9, LOUD) is False
 
 
+# -- the staged rule: pause early, then confirm or resume ----------------------------------------
+SPEECH = (0.95, LOUD)
+QUIET = (0.02, -90.0)
+
+
+def decisions(rule: BargeInRule, windows: list[tuple[float, float]]) -> list[tuple[int, str]]:
+    """(window index, decision) for every window that decided something."""
+    out = []
+    for i, window in enumerate(windows):
+        decision = rule.feed(*window)
+        if decision is not Decision.NONE:
+            out.append((i, decision.value))
+    return out
+
+
+def staged() -> BargeInRule:
+    # pause at 7 windows (0.224 s), confirm at 11 (0.352 s), resume after 16 quiet (0.512 s)
+    return BargeInRule(0.35, 0.2, 0.5)
+
+
+def test_speech_pauses_the_prompt_early_then_confirms_at_min_speech():
+    assert decisions(staged(), [QUIET] * 3 + [SPEECH] * 20) == [
+        (3 + 6, "pause"),
+        (3 + 10, "confirm"),
+    ]
+
+
+def test_an_uh_huh_pauses_the_prompt_and_resumes_it_after_the_silence():
+    uh_huh = [SPEECH] * 10  # 0.32 s: past the pause, short of a barge-in
+    assert decisions(staged(), uh_huh + [QUIET] * 20) == [(6, "pause"), (10 + 15, "resume")]
+
+
+def test_speech_after_a_pause_between_words_adds_up_to_a_barge_in():
+    wait = [SPEECH] * 8  # "Wait," (0.26 s), then 0.3 s before the rest
+    rest = [SPEECH] * 10
+    got = decisions(staged(), wait + [QUIET] * 9 + rest)
+    assert got == [(6, "pause"), (8 + 9 + 2, "confirm")]  # 8 + 3 more speech windows make 11
+
+
+def test_a_resumed_rule_starts_over_a_confirmed_one_waits_for_the_next_prompt():
+    rule = staged()
+    first = decisions(rule, [SPEECH] * 8 + [QUIET] * 16)
+    assert [d for _, d in first] == ["pause", "resume"]
+    assert not rule.paused
+    assert [d for _, d in decisions(rule, [SPEECH] * 30)] == ["pause", "confirm"]
+    assert decisions(rule, [SPEECH] * 30) == []  # the caller's turn goes on
+    rule.reset()
+    assert [d for _, d in decisions(rule, [SPEECH] * 12)] == ["pause", "confirm"]
+
+
+def test_noise_never_pauses_the_prompt():
+    noise = [(0.5, -15.0)] * 50 + [(0.99, -60.0)] * 50
+    assert decisions(staged(), noise) == []
+
+
+def test_without_a_pause_stage_the_prompt_stops_once_at_min_speech():
+    rule = BargeInRule(0.35, 0.35, 0.5)
+    assert not rule.staged
+    assert decisions(rule, [SPEECH] * 12 + [QUIET] * 30) == [(10, "confirm")]
+
+
 def test_level_of_silence_and_full_scale():
     assert level_dbfs(np.zeros(512, np.int16)) == -math.inf
     assert abs(level_dbfs(np.full(512, 32767, np.int16))) < 0.01
@@ -134,20 +197,36 @@ def frames_of(pcm: np.ndarray, lead_s: float = 0.5, tail_s: float = 0.5) -> list
     ]
 
 
-async def run_processor(frames: list, *, allowed: bool = True) -> tuple[list, int]:
-    calls = []
+class Listener:
+    """Records what the processor tells the dialog."""
 
-    async def on_barge_in() -> None:
-        calls.append(True)
+    def __init__(self, interruptible: bool = True) -> None:
+        self.interruptible = interruptible
+        self.told: list[str] = []
 
+    async def on_barge_in_paused(self) -> None:
+        self.told.append("paused")
+
+    async def on_barge_in(self) -> None:
+        self.told.append("barge_in")
+
+    async def on_barge_in_resumed(self) -> None:
+        self.told.append("resumed")
+
+
+async def run_processor(
+    frames: list, *, allowed: bool = True, pause_s: float = 0.35
+) -> tuple[list, list[str]]:
+    listener = Listener(allowed)
     processor = BargeInProcessor(
-        min_speech_s=0.35,
-        allowed=lambda: allowed,
-        on_barge_in=on_barge_in,
+        listener=listener,
         silero_session=SILERO,
+        min_speech_s=0.35,
+        pause_s=pause_s,
+        resume_after_s=0.5,
     )
     down, _ = await run_test(processor, frames_to_send=frames)
-    return list(down), len(calls)
+    return list(down), listener.told
 
 
 def onset_frame(frames: list) -> int:
@@ -158,18 +237,46 @@ def onset_frame(frames: list) -> int:
     )
 
 
+def interruption_after(down: list, audio: list) -> int:
+    """20 ms frames of the caller's speech (from its onset) passed on before the interruption."""
+    kinds = [type(f) for f in down]
+    assert kinds.count(InterruptionFrame) == 1
+    at = kinds.index(InterruptionFrame)
+    return sum(1 for k in kinds[:at] if k is InputAudioRawFrame) - onset_frame(audio)
+
+
 @pytest.mark.models
 async def test_speech_over_a_prompt_interrupts_about_min_speech_after_its_onset(voice):
     audio = frames_of(speech_pcm(voice, "I want to return my headphones."))
-    down, calls = await run_processor([BotStartedSpeakingFrame(), *audio])
-    assert calls == 1
-    kinds = [type(f) for f in down]
-    at = kinds.index(InterruptionFrame)
-    assert kinds.count(InterruptionFrame) == 1
-    audio_before = sum(1 for k in kinds[:at] if k is InputAudioRawFrame)
-    onset = onset_frame(audio)
+    down, told = await run_processor([BotStartedSpeakingFrame(), *audio])
+    assert told == ["barge_in"]
     # 0.35 s = 17.5 frames of 20 ms; Silero's window (32 ms) and the onset window add up to ~3.
-    assert 17 <= audio_before - onset <= 21, audio_before - onset
+    assert 17 <= interruption_after(down, audio) <= 21
+
+
+@pytest.mark.models
+async def test_with_a_pause_stage_speech_stops_the_prompt_at_once_and_is_then_confirmed(voice):
+    audio = frames_of(speech_pcm(voice, "I want to return my headphones."))
+    down, told = await run_processor([BotStartedSpeakingFrame(), *audio], pause_s=0.2)
+    assert told == ["paused", "barge_in"]
+    # 0.2 s -> 7 Silero windows (0.224 s) = 11.2 frames, plus up to ~3 as above.
+    assert 10 <= interruption_after(down, audio) <= 15
+
+
+@pytest.mark.models
+async def test_with_a_pause_stage_an_uh_huh_pauses_the_prompt_and_lets_it_go_on(voice):
+    audio = frames_of(speech_pcm(voice, "Uh-huh."), tail_s=1.0)
+    down, told = await run_processor([BotStartedSpeakingFrame(), *audio], pause_s=0.2)
+    assert told == ["paused", "resumed"]
+    assert sum(isinstance(f, InterruptionFrame) for f in down) == 1
+
+
+@pytest.mark.models
+async def test_a_pause_still_undecided_when_the_agent_speaks_again_stands_as_a_barge_in(voice):
+    audio = frames_of(speech_pcm(voice, "Uh-huh."), tail_s=0.1)
+    frames = [BotStartedSpeakingFrame(), *audio, BotStartedSpeakingFrame()]
+    down, told = await run_processor(frames, pause_s=0.2)
+    assert told == ["paused", "barge_in"]
 
 
 @pytest.mark.models
@@ -183,14 +290,17 @@ async def test_uh_huh_a_cough_and_speech_between_prompts_do_not_interrupt(voice)
         BotStoppedSpeakingFrame(),
         *frames_of(speech_pcm(voice, "I want to return my headphones.")),
     ]
-    down, calls = await run_processor(frames)
-    assert calls == 0
+    down, told = await run_processor(frames)
+    assert told == []
     assert not any(isinstance(f, InterruptionFrame) for f in down)
 
 
 @pytest.mark.models
 async def test_a_prompt_that_may_not_be_interrupted_is_not(voice):
     audio = frames_of(speech_pcm(voice, "I want to return my headphones."))
-    down, calls = await run_processor([BotStartedSpeakingFrame(), *audio], allowed=False)
-    assert calls == 0
-    assert not any(isinstance(f, InterruptionFrame) for f in down)
+    for pause_s in (0.35, 0.2):
+        down, told = await run_processor(
+            [BotStartedSpeakingFrame(), *audio], allowed=False, pause_s=pause_s
+        )
+        assert told == []
+        assert not any(isinstance(f, InterruptionFrame) for f in down)

@@ -1,24 +1,35 @@
 """Barge-in: stop the agent's prompt when the caller really talks over it.
 
-The decision is made here, from the caller's audio, by Silero's per-window speech confidence:
-the prompt stops once the caller has spoken for ``min_speech_s`` counted from the onset of their
-speech (short dips bridged). Silero tells speech from street, kitchen and line noise, clicks and
-coughs (bench: no noise window above 0.5); the duration tells an answer from a backchannel — an
-"uh-huh" is 0.3-0.35 s of real speech, so ``min_speech_s`` must stay above that.
+The decision is made here, from the caller's audio, by Silero's per-window speech confidence.
+Silero tells speech from street, kitchen and line noise, clicks and coughs (bench: no noise window
+above 0.5); duration tells an answer from a backchannel, but only late: an "uh-huh" is 0.3-0.35 s
+of real speech, so a rule that waits to be sure can't stop the prompt before ~0.4 s.
 
-Pipecat's turn VAD is not used for this: its start waits ``start_secs`` *after* a 0.4 s rolling
-loudness window has filled (~0.3 s behind the speech), and its verdict arrives after the audio it
-was computed on, so a rule keyed to it lagged the caller by ~0.5 s before its own threshold.
+So the prompt is *paused* early and the decision made afterwards (:class:`BargeInRule`):
 
-:class:`SpeechRun` is the pure rule (per-window confidences in, decision out);
-:class:`BargeInProcessor` is the pipecat shell that feeds it while a prompt plays.
+- after ``pause_s`` of speech counted from its onset the prompt stops (Twilio ``clear``);
+- once the caller has spoken ``min_speech_s`` in all, the barge-in is confirmed: what they say is
+  their turn;
+- if they fall silent short of that for ``resume_after_s`` (an "uh-huh", a cough that Silero took
+  for speech), it was no barge-in and the prompt goes on from the sentence they were hearing
+  (:mod:`voice_agent.pipeline.prompt_playback`).
+
+With ``pause_s >= min_speech_s`` there is no pause stage: the prompt stops once, at
+``min_speech_s``. Pipecat's turn VAD is not used for this: its start waits ``start_secs`` *after*
+a 0.4 s rolling loudness window has filled (~0.3 s behind the speech), and its verdict arrives
+after the audio it was computed on, so a rule keyed to it lagged the caller by ~0.5 s.
+
+:class:`SpeechRun` and :class:`BargeInRule` are the pure rules (per-window confidences in,
+decisions out); :class:`BargeInProcessor` is the pipecat shell that feeds them while a prompt
+plays.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import math
-from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Protocol
 
 import numpy as np
 from pipecat.frames.frames import (
@@ -61,26 +72,114 @@ class SpeechRun:
         self.min_level_dbfs = min_level_dbfs
         # Counted in windows, so float sums can't shift a decision by a window.
         self._need = max(1, math.ceil(min_speech_s / window_s - 1e-6))
-        self._max_gap = int(max_gap_s / window_s + 1e-6)
+        self.max_gap = int(max_gap_s / window_s + 1e-6)
         self._speech = 0
         self._gap = 0
+
+    @property
+    def speech_windows(self) -> int:
+        return self._speech
 
     @property
     def speech_s(self) -> float:
         return self._speech * self.window_s
 
+    def is_speech(self, confidence: float, level_dbfs: float) -> bool:
+        return confidence >= self.threshold and level_dbfs >= self.min_level_dbfs
+
     def feed(self, confidence: float, level_dbfs: float = 0.0) -> bool:
-        if confidence >= self.threshold and level_dbfs >= self.min_level_dbfs:
+        if self.is_speech(confidence, level_dbfs):
             self._speech += 1 + self._gap  # a bridged dip is part of the speech
             self._gap = 0
             return self._speech >= self._need
         if self._speech:
             self._gap += 1
-            if self._gap > self._max_gap:
+            if self._gap > self.max_gap:
                 self.reset()
         return False
 
     def reset(self) -> None:
+        self._speech = 0
+        self._gap = 0
+
+
+class Decision(Enum):
+    """What :meth:`BargeInRule.feed` asks of the prompt after a window."""
+
+    NONE = "none"
+    PAUSE = "pause"  # stop the prompt for now: the caller may be barging in
+    CONFIRM = "confirm"  # they are: the prompt stays stopped, their speech is their turn
+    RESUME = "resume"  # they were not (a backchannel, a noise): play the rest of the prompt
+
+
+class BargeInRule:
+    """Pause at ``pause_s`` of speech, confirm at ``min_speech_s``, resume after silence.
+
+    Speech is counted as :class:`SpeechRun` counts it (Silero confidence and level per window,
+    short dips bridged). While paused, speech keeps adding up across pauses between words
+    ("Wait, ... I have a question"); ``resume_after_s`` of non-speech before ``min_speech_s``
+    is reached resumes the prompt. After a resume the rule starts over; after a confirm it
+    decides nothing more until :meth:`reset` (the next prompt).
+    """
+
+    def __init__(
+        self,
+        min_speech_s: float,
+        pause_s: float,
+        resume_after_s: float,
+        *,
+        window_s: float = WINDOW_S,
+        threshold: float = SPEECH_CONFIDENCE,
+        min_level_dbfs: float = MIN_LEVEL_DBFS,
+        max_gap_s: float = 0.07,
+    ) -> None:
+        self.staged = pause_s < min_speech_s
+        self._run = SpeechRun(
+            pause_s if self.staged else min_speech_s,
+            window_s=window_s,
+            threshold=threshold,
+            min_level_dbfs=min_level_dbfs,
+            max_gap_s=max_gap_s,
+        )
+        self._need = max(1, math.ceil(min_speech_s / window_s - 1e-6))
+        self._resume_after = max(1, math.ceil(resume_after_s / window_s - 1e-6))
+        self.paused = False
+        self._confirmed = False
+        self._speech = 0
+        self._gap = 0
+
+    def feed(self, confidence: float, level_dbfs: float = 0.0) -> Decision:
+        if self._confirmed:
+            return Decision.NONE
+        if not self.paused:
+            if not self._run.feed(confidence, level_dbfs):
+                return Decision.NONE
+            if not self.staged:
+                self._confirm()
+                return Decision.CONFIRM
+            self.paused, self._speech, self._gap = True, self._run.speech_windows, 0
+            return Decision.PAUSE
+        if self._run.is_speech(confidence, level_dbfs):
+            self._speech += 1 + (self._gap if self._gap <= self._run.max_gap else 0)
+            self._gap = 0
+            if self._speech >= self._need:
+                self._confirm()
+                return Decision.CONFIRM
+            return Decision.NONE
+        self._gap += 1
+        if self._gap >= self._resume_after:
+            self.reset()
+            return Decision.RESUME
+        return Decision.NONE
+
+    def _confirm(self) -> None:
+        self.reset()
+        self._confirmed = True
+
+    def reset(self) -> None:
+        self._run.reset()
+        self.paused = False
+        self._confirmed = False
         self._speech = 0
         self._gap = 0
 
@@ -151,25 +250,53 @@ class SileroConfidence:
         return confidence
 
 
+class BargeInListener(Protocol):
+    """Told what became of the caller's speech over a prompt (the dialog processor)."""
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether the prompt now playing may be cut short."""
+        ...
+
+    async def on_barge_in_paused(self) -> None:
+        """The prompt was stopped (``InterruptionFrame``) before the caller's intent is known."""
+        ...
+
+    async def on_barge_in(self) -> None:
+        """The caller is barging in: the prompt stays stopped."""
+        ...
+
+    async def on_barge_in_resumed(self) -> None:
+        """The pause was for a backchannel or a noise: the prompt should go on."""
+        ...
+
+
 class BargeInProcessor(FrameProcessor):
-    """Pushes ``InterruptionFrame`` downstream (TTS stops, Twilio gets ``clear``) once the caller
-    has spoken ``min_speech_s`` over a prompt that ``allowed()`` lets them interrupt.
+    """Pushes ``InterruptionFrame`` downstream (TTS stops, Twilio gets ``clear``) when the caller
+    speaks over a prompt the listener lets them interrupt, and tells the listener whether it was
+    a barge-in or the prompt should go on (:class:`BargeInRule`).
     """
 
     def __init__(
         self,
         *,
-        min_speech_s: float,
-        allowed: Callable[[], bool],
-        on_barge_in: Callable[[], Awaitable[None]],
+        listener: BargeInListener,
         silero_session: object,
+        min_speech_s: float,
+        pause_s: float,
+        resume_after_s: float,
         threshold: float = SPEECH_CONFIDENCE,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
     ) -> None:
         super().__init__(name="BargeIn")
-        self._allowed = allowed
-        self._on_barge_in = on_barge_in
-        self._run = SpeechRun(min_speech_s, threshold=threshold, min_level_dbfs=min_level_dbfs)
+        self._listener = listener
+        self._rule = BargeInRule(
+            min_speech_s,
+            pause_s,
+            resume_after_s,
+            threshold=threshold,
+            min_level_dbfs=min_level_dbfs,
+        )
         self._silero_session = silero_session
         self._silero: SileroConfidence | None = None
         self._pending = np.zeros(0, dtype=np.int16)
@@ -179,13 +306,17 @@ class BargeInProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
-            self._run.reset()
+            if self._rule.paused:
+                # The agent says something else before the verdict: the pause stands. (Every
+                # pause gets exactly one verdict; the listener holds transcripts until then.)
+                await self._listener.on_barge_in()
+            self._rule.reset()
             self._pending = self._pending[:0]
             if self._silero is not None:
                 self._silero.reset()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
-        elif isinstance(frame, InputAudioRawFrame) and self._bot_speaking:
+        elif isinstance(frame, InputAudioRawFrame) and (self._bot_speaking or self._rule.paused):
             # Analysed before it is passed on: the interruption goes out ahead of this audio.
             await self._listen(frame)
         await self.push_frame(frame, direction)
@@ -199,10 +330,23 @@ class BargeInProcessor(FrameProcessor):
         self._pending = np.concatenate((self._pending, np.frombuffer(frame.audio, np.int16)))
         while len(self._pending) >= silero.window:
             window, self._pending = self._pending[: silero.window], self._pending[silero.window :]
-            if self._run.feed(silero(window), level_dbfs(window)) and self._allowed():
-                self._run.reset()
+            was_paused = self._rule.paused
+            decision = self._rule.feed(silero(window), level_dbfs(window))
+            if decision is Decision.NONE:
+                continue
+            if decision is Decision.RESUME:
+                await self._listener.on_barge_in_resumed()
+            elif was_paused:  # CONFIRM of a paused prompt
+                await self._listener.on_barge_in()
+            elif not self._listener.interruptible:
+                self._rule.reset()
+                continue
+            else:
                 self._bot_speaking = False
                 await self.push_frame(InterruptionFrame())
-                await self._on_barge_in()
-                self._pending = self._pending[:0]
-                return
+                if decision is Decision.PAUSE:
+                    await self._listener.on_barge_in_paused()
+                else:
+                    await self._listener.on_barge_in()
+            self._pending = self._pending[:0]
+            return

@@ -22,8 +22,13 @@ from pipecat.workers.runner import WorkerRunner
 from voice_agent.oms.models import Order, WorkOrderCreate
 from voice_agent.pipeline.barge_in import BargeInProcessor
 from voice_agent.pipeline.dialog_processor import DialogProcessor
+from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
 from voice_agent.pipeline.recording import observe_call
-from voice_agent.pipeline.services import SharedPiperTTSService, SharedWhisperSTTService
+from voice_agent.pipeline.services import (
+    SharedPiperTTSService,
+    SharedWhisperSTTService,
+    split_sentences,
+)
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
@@ -108,7 +113,12 @@ def build_pipeline(
         )
     )
     observer, services = observe_call(call, services)  # recording + metrics (or None)
-    dialog = DialogProcessor(call=call, control=control, services=services)
+    clock = PlaybackClock()
+    voice_rate = services.models.voice.config.sample_rate
+    prompt = PromptProgress(
+        clock, split_sentences, lambda s: services.models.tts_cache.seconds(s, voice_rate)
+    )
+    dialog = DialogProcessor(call=call, control=control, services=services, prompt=prompt)
     options = default_asr_options(
         settings.asr_model, beam_size=settings.asr_beam_size, window_s=settings.asr_window_s
     )
@@ -131,14 +141,15 @@ def build_pipeline(
         trailing_silence_secs=0.2,
     )
     barge_in = BargeInProcessor(
+        listener=dialog,
         silero_session=services.models.silero,
         min_speech_s=settings.barge_in_min_speech_s,
-        allowed=lambda: dialog.interruptible,
-        on_barge_in=dialog.on_barge_in,
+        pause_s=settings.barge_in_pause_s,
+        resume_after_s=settings.barge_in_resume_after_s,
     )
     tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
     pipeline = Pipeline(
-        [transport.input(), vad, stt, barge_in, dialog, tts, transport.output()]
+        [transport.input(), vad, stt, barge_in, dialog, tts, transport.output(), clock]
         + ([observer] if observer is not None else [])
     )
     return pipeline, dialog

@@ -46,6 +46,7 @@ from voice_agent.dialog.types import (
     describe_event,
 )
 from voice_agent.pipeline.oms_calls import lookup_order, open_work_order
+from voice_agent.pipeline.prompt_playback import PromptProgress
 from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
 
 if TYPE_CHECKING:
@@ -59,8 +60,18 @@ APOLOGY = "Sorry, something went wrong on my side. Let me get you a person."
 class DialogProcessor(FrameProcessor):
     """Drives :class:`~voice_agent.dialog.engine.DialogEngine` from pipeline frames."""
 
-    def __init__(self, *, call: CallInfo, control: CallControl, services: AgentServices) -> None:
+    def __init__(
+        self,
+        *,
+        call: CallInfo,
+        control: CallControl,
+        services: AgentServices,
+        prompt: PromptProgress | None = None,
+    ) -> None:
         super().__init__(name=f"Dialog[{call.call_sid}]")
+        self._prompt = prompt  # what of the prompt was heard, to resume it (see barge-in)
+        self._resume: tuple[str, Any] | None = None  # (unheard text, state) while paused
+        self._pause_pending: list[str] | None = None  # transcripts held while paused
         self.call = call
         self._control = control
         self._services = services
@@ -88,6 +99,7 @@ class DialogProcessor(FrameProcessor):
         self._user_speaking = False
         self._started_over_prompt = False
         self.interruptions = 0
+        self.resumed_prompts = 0
         self.idle = asyncio.Event()  # set while the agent waits for the caller
         self.ended = asyncio.Event()  # set once the agent has ended the call
 
@@ -125,14 +137,19 @@ class DialogProcessor(FrameProcessor):
         await self.push_frame(frame, direction)
 
     # -- turn-taking ------------------------------------------------------------------------------
-    async def _on_transcript(self, text: str) -> None:
+    async def _on_transcript(self, text: str) -> bool:
+        """Pass a transcript on to the dialog; False if it was dropped (as a backchannel)."""
         if not text:
-            return
+            return False
         if self._user_speaking:  # an early end of turn: latency counts from now
             self._user_stopped_at, self._ended_early = time.monotonic(), True
+        if self._pause_pending is not None:  # a paused prompt: an answer or an "uh-huh"?
+            self._pause_pending.append(text)
+            return True
         over_prompt, self._started_over_prompt = self._started_over_prompt, False
         if over_prompt and is_backchannel(text):
-            return  # "uh-huh" over a prompt acknowledges it; it is not an answer
+            await self._record("backchannel", {"text": text})
+            return False  # "uh-huh" over a prompt acknowledges it; it is not an answer
         self._cancel_silence_timer()
         self._cancel(self._hold_task)
         if self._held_text:
@@ -141,10 +158,11 @@ class DialogProcessor(FrameProcessor):
         if partial_code(text, pending, self._code_slot):
             self._held_text = text  # wait for the rest of the number
             self._hold_task = self.create_task(self._release_held(), name="turn-hold")
-            return
+            return True
         self.transcript.append(("user", text))
         await self._record_turn("user", text)
         await self._events.put(UserSaid(text))
+        return True
 
     async def _release_held(self) -> None:
         await asyncio.sleep(self._services.settings.turn_hold_s)
@@ -182,12 +200,45 @@ class DialogProcessor(FrameProcessor):
         """Whether the prompt now playing may be cut short by the caller."""
         return self._interruptible and self._speaking and not self._finished
 
+    async def on_barge_in_paused(self) -> None:
+        """The prompt was stopped for the caller's speech, before it is known to be a barge-in.
+
+        Until it is, transcripts are held: an early end of turn can deliver the "uh-huh" first.
+        """
+        self._started_over_prompt = True
+        self._pause_pending = []
+        unheard = self._prompt.unheard() if self._prompt is not None else ""
+        self._resume = (unheard, self.state) if unheard else None
+        await self._record("barge_in_paused", {"unheard": unheard})
+
     async def on_barge_in(self) -> None:
         """The caller talked over the prompt and it was stopped (see ``BargeInProcessor``)."""
         self.interruptions += 1
+        self._resume = None
         self._started_over_prompt = False  # what they say now is an answer, not a backchannel
         prompt = self.transcript[-1][1] if self.transcript else ""
         await self._record("barge_in", {"prompt": prompt})
+        held, self._pause_pending = self._pause_pending or [], None
+        for text in held:
+            await self._on_transcript(text)
+
+    async def on_barge_in_resumed(self) -> None:
+        """The pause was for a backchannel or a noise: say the rest of the prompt, unless what
+        the caller said was an answer after all or the dialog has moved on (a new prompt).
+        """
+        resume, self._resume = self._resume, None
+        held, self._pause_pending = self._pause_pending or [], None
+        answered = False
+        for text in held:
+            answered = await self._on_transcript(text) or answered
+        if answered or resume is None or self._finished or self._prompt_pending:
+            return
+        if resume[1] is not self.state:
+            return
+        self.resumed_prompts += 1
+        self._cancel_silence_timer()
+        await self._record("barge_in_resumed", {"text": resume[0]})
+        await self._speak(resume[0])
 
     @staticmethod
     def _cancel(task: asyncio.Task[None] | None) -> None:
@@ -278,6 +329,9 @@ class DialogProcessor(FrameProcessor):
             await self._defer(action)
 
     async def _speak(self, text: str) -> None:
+        if self._prompt is not None:
+            self._prompt.said(text, new=not self._prompt_pending)
+        self._resume = None
         self.transcript.append(("agent", text))
         self._prompt_pending = True
         self.idle.clear()

@@ -67,6 +67,12 @@ class SentenceAudioCache:
             self.hits += 1
             return audio
 
+    def seconds(self, sentence: str, sample_rate: int) -> float | None:
+        """Length of a cached sentence's audio (None if not cached); not counted as a use."""
+        with self._lock:
+            audio = self._items.get(sentence)
+        return None if audio is None else len(audio) / (2 * sample_rate)
+
     def put(self, sentence: str, audio: bytes) -> None:
         with self._lock:
             self._items[sentence] = audio

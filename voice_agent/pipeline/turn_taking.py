@@ -18,7 +18,10 @@ from typing import Any
 from voice_agent.dialog.normalize import find_code
 
 # Only sounds that can't be an answer: "yeah" or "okay" said over "Shall I open the return?" is one.
-BACKCHANNELS = frozenset(["uh-huh", "uh", "huh", "um", "mhm", "mm-hmm", "mm", "hmm"])
+# Said over a prompt, these acknowledge it. Whisper hears a phone-line "uh-huh" as "Oh." too.
+BACKCHANNELS = frozenset(
+    ["uh-huh", "uh", "huh", "um", "mhm", "mm-hmm", "mm-hm", "mm", "hmm", "oh", "ah"]
+)
 
 
 @dataclass(frozen=True)

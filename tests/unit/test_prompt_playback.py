@@ -1,0 +1,64 @@
+"""Which sentences of a paused prompt the caller has not heard whole, and the clock behind it."""
+
+from __future__ import annotations
+
+from pipecat.frames.frames import OutputAudioRawFrame, TTSAudioRawFrame
+from pipecat.tests.utils import run_test
+
+from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress, unheard
+from voice_agent.pipeline.services import split_sentences
+
+LENGTHS = {"Thanks for calling.": 1.2, "I can help with returns.": 1.8, "What can I do?": 1.0}
+SENTENCES = list(LENGTHS)
+
+
+def test_nothing_heard_is_the_whole_prompt():
+    assert unheard(SENTENCES, 0.0, LENGTHS.get) == SENTENCES
+
+
+def test_the_sentence_being_heard_is_said_again_with_the_rest():
+    assert unheard(SENTENCES, 1.5, LENGTHS.get) == SENTENCES[1:]
+    assert unheard(SENTENCES, 2.5, LENGTHS.get) == SENTENCES[1:]
+
+
+def test_a_sentence_heard_to_its_last_tenth_of_a_second_counts_as_heard():
+    assert unheard(SENTENCES, 1.15, LENGTHS.get) == SENTENCES[1:]
+    assert unheard(SENTENCES, 2.95, LENGTHS.get) == SENTENCES[2:]
+
+
+def test_all_heard_leaves_nothing():
+    assert unheard(SENTENCES, 4.0, LENGTHS.get) == []
+
+
+def test_a_sentence_not_yet_synthesized_and_all_after_it_are_unheard():
+    lengths = {"Thanks for calling.": 1.2}
+    assert unheard(SENTENCES, 1.5, lengths.get) == SENTENCES[1:]
+
+
+def frames(seconds: float, cls: type = TTSAudioRawFrame) -> list:
+    chunk = b"\x00\x00" * 320  # 40 ms at 8 kHz
+    return [
+        cls(audio=chunk, sample_rate=8000, num_channels=1) for _ in range(round(seconds / 0.04))
+    ]
+
+
+async def test_the_clock_counts_agent_speech_passed_on_by_the_output_transport():
+    clock = PlaybackClock()
+    await run_test(clock, frames_to_send=frames(1.2) + frames(0.4, OutputAudioRawFrame))
+    assert abs(clock.sent_s - 1.2) < 1e-9  # plain output audio (e.g. hold music) is not speech
+
+
+def test_progress_of_a_prompt_made_of_several_says_from_where_its_audio_began():
+    clock = PlaybackClock()
+    clock.sent_s = 10.0  # earlier prompts
+    progress = PromptProgress(clock, split_sentences, LENGTHS.get)
+    progress.said("Thanks for calling. I can help with returns.", new=True)
+    progress.said("What can I do?", new=False)
+    clock.sent_s = 10.0 + 3.5
+    assert progress.unheard() == "What can I do?"
+    clock.sent_s = 10.0 + 1.0
+    assert progress.unheard() == " ".join(SENTENCES)
+    progress.said("What can I do?", new=True)  # a new prompt starts from the clock's position
+    assert progress.unheard() == "What can I do?"
+    clock.sent_s += 1.0
+    assert progress.unheard() == ""

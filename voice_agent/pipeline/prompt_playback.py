@@ -1,0 +1,88 @@
+"""How much of the agent's prompt the caller has heard, to go on with it after a false barge-in.
+
+A barge-in pauses the prompt before it can tell an answer from an "uh-huh"
+(:mod:`voice_agent.pipeline.barge_in`); when it was an "uh-huh", the prompt goes on from the
+sentence the caller was hearing. Telephony output sends audio in real time (pipecat's websocket
+output paces it like a sound card; the SIP transport sends RTP at 20 ms), so the seconds of agent
+audio sent are the seconds the caller has heard, give or take one 40 ms chunk.
+
+:class:`PlaybackClock` counts them after the output transport; :class:`PromptProgress` keeps the
+sentences of the prompt now playing and finds the ones not yet heard whole, from each sentence's
+synthesized length (:func:`unheard`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipecat.frames.frames import Frame, TTSAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+#: A sentence the caller heard all but this much of counts as heard.
+HEARD_SLACK_S = 0.1
+
+
+class PlaybackClock(FrameProcessor):
+    """Seconds of agent speech sent to the caller so far (place it after the output transport,
+    which passes each audio chunk on once it has been written).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="PlaybackClock")
+        self.sent_s = 0.0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TTSAudioRawFrame) and direction == FrameDirection.DOWNSTREAM:
+            self.sent_s += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+        await self.push_frame(frame, direction)
+
+
+def unheard(
+    sentences: list[str], heard_s: float, seconds_of: Callable[[str], float | None]
+) -> list[str]:
+    """The sentences from the first one not heard whole, after ``heard_s`` of their audio.
+
+    ``seconds_of`` gives a sentence's audio length, or None if it has not been synthesized (so
+    it can't have been heard whole either).
+    """
+    end = 0.0
+    for k, sentence in enumerate(sentences):
+        seconds = seconds_of(sentence)
+        if seconds is None:
+            return sentences[k:]
+        end += seconds
+        if end - HEARD_SLACK_S > heard_s:
+            return sentences[k:]
+    return []
+
+
+class PromptProgress:
+    """The sentences of the prompt now playing, and where its audio began on the clock.
+
+    A prompt is everything said from the moment the agent starts talking after being quiet
+    (several ``Say`` actions in a row play as one); :meth:`said` with ``new=True`` starts one.
+    """
+
+    def __init__(
+        self,
+        clock: PlaybackClock,
+        split: Callable[[str], list[str]],
+        seconds_of: Callable[[str], float | None],
+    ) -> None:
+        self._clock = clock
+        self._split = split
+        self._seconds_of = seconds_of
+        self._sentences: list[str] = []
+        self._start_s = 0.0
+
+    def said(self, text: str, *, new: bool) -> None:
+        if new:
+            self._sentences = []
+            self._start_s = self._clock.sent_s
+        self._sentences += self._split(text)
+
+    def unheard(self) -> str:
+        """The rest of the prompt, from the sentence the caller was hearing ("" if all heard)."""
+        heard = self._clock.sent_s - self._start_s
+        return " ".join(unheard(self._sentences, heard, self._seconds_of))
