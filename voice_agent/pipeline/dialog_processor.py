@@ -137,19 +137,21 @@ class DialogProcessor(FrameProcessor):
         await self.push_frame(frame, direction)
 
     # -- turn-taking ------------------------------------------------------------------------------
-    async def _on_transcript(self, text: str) -> bool:
-        """Pass a transcript on to the dialog; False if it was dropped (as a backchannel)."""
+    async def _on_transcript(self, text: str) -> None:
         if not text:
-            return False
+            return
         if self._user_speaking:  # an early end of turn: latency counts from now
             self._user_stopped_at, self._ended_early = time.monotonic(), True
         if self._pause_pending is not None:  # a paused prompt: an answer or an "uh-huh"?
             self._pause_pending.append(text)
-            return True
+            return
         over_prompt, self._started_over_prompt = self._started_over_prompt, False
         if over_prompt and is_backchannel(text):
+            # "uh-huh" over a prompt acknowledges it; it is not an answer
             await self._record("backchannel", {"text": text})
-            return False  # "uh-huh" over a prompt acknowledges it; it is not an answer
+            await self._resume_prompt()  # if it had stopped the prompt
+            return
+        self._resume = None
         self._cancel_silence_timer()
         self._cancel(self._hold_task)
         if self._held_text:
@@ -158,11 +160,10 @@ class DialogProcessor(FrameProcessor):
         if partial_code(text, pending, self._code_slot):
             self._held_text = text  # wait for the rest of the number
             self._hold_task = self.create_task(self._release_held(), name="turn-hold")
-            return True
+            return
         self.transcript.append(("user", text))
         await self._record_turn("user", text)
         await self._events.put(UserSaid(text))
-        return True
 
     async def _release_held(self) -> None:
         await asyncio.sleep(self._services.settings.turn_hold_s)
@@ -205,17 +206,17 @@ class DialogProcessor(FrameProcessor):
 
         Until it is, transcripts are held: an early end of turn can deliver the "uh-huh" first.
         """
-        self._started_over_prompt = True
         self._pause_pending = []
-        unheard = self._prompt.unheard() if self._prompt is not None else ""
-        self._resume = (unheard, self.state) if unheard else None
-        await self._record("barge_in_paused", {"unheard": unheard})
+        await self._note_unheard("barge_in_paused")
 
     async def on_barge_in(self) -> None:
-        """The caller talked over the prompt and it was stopped (see ``BargeInProcessor``)."""
+        """The caller talked over the prompt and it stays stopped (see ``BargeInProcessor``).
+
+        Should their words turn out to be only "mm-hmm", the prompt goes on after all.
+        """
         self.interruptions += 1
-        self._resume = None
-        self._started_over_prompt = False  # what they say now is an answer, not a backchannel
+        if self._pause_pending is None:  # no pause stage: the prompt stopped just now
+            await self._note_unheard("barge_in_paused")
         prompt = self.transcript[-1][1] if self.transcript else ""
         await self._record("barge_in", {"prompt": prompt})
         held, self._pause_pending = self._pause_pending or [], None
@@ -224,14 +225,23 @@ class DialogProcessor(FrameProcessor):
 
     async def on_barge_in_resumed(self) -> None:
         """The pause was for a backchannel or a noise: say the rest of the prompt, unless what
-        the caller said was an answer after all or the dialog has moved on (a new prompt).
+        the caller said was an answer after all.
         """
-        resume, self._resume = self._resume, None
         held, self._pause_pending = self._pause_pending or [], None
-        answered = False
         for text in held:
-            answered = await self._on_transcript(text) or answered
-        if answered or resume is None or self._finished or self._prompt_pending:
+            await self._on_transcript(text)  # an answer cancels the resumption
+        await self._resume_prompt()
+
+    async def _note_unheard(self, kind: str) -> None:
+        self._started_over_prompt = True  # until words come, it may be a backchannel
+        unheard = self._prompt.unheard() if self._prompt is not None else ""
+        self._resume = (unheard, self.state) if unheard else None
+        await self._record(kind, {"unheard": unheard})
+
+    async def _resume_prompt(self) -> None:
+        """Say the rest of a stopped prompt, unless the dialog has moved on (a new prompt)."""
+        resume, self._resume = self._resume, None
+        if resume is None or self._finished or self._prompt_pending:
             return
         if resume[1] is not self.state:
             return

@@ -18,10 +18,10 @@ from typing import Any
 from voice_agent.dialog.normalize import find_code
 
 # Only sounds that can't be an answer: "yeah" or "okay" said over "Shall I open the return?" is one.
-# Said over a prompt, these acknowledge it. Whisper hears a phone-line "uh-huh" as "Oh." too.
-BACKCHANNELS = frozenset(
-    ["uh-huh", "uh", "huh", "um", "mhm", "mm-hmm", "mm-hm", "mm", "hmm", "oh", "ah"]
-)
+# Said over a prompt, these acknowledge it; spelled with repeated letters squeezed ("Mmm." and
+# "hmmm" are "m" and "hm"). Whisper hears a phone-line "uh-huh" as "Oh." too.
+_SQUEEZE = re.compile(r"(.)\1+")
+BACKCHANNELS = frozenset(["uh-huh", "uh", "huh", "um", "m", "hm", "mhm", "m-hm", "oh", "ah"])
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,8 @@ def turn_is_complete(text: str, pending: str | None, slot: CodeSlot | None) -> b
 
 
 def is_backchannel(text: str) -> bool:
-    """An acknowledgement ("uh-huh", "okay") said over a prompt, not a turn of its own."""
-    words = [w.strip(".,!?").lower() for w in text.split()]
+    """An acknowledgement ("uh-huh", "mm-hmm") said over a prompt, not a turn of its own."""
+    words = [_SQUEEZE.sub(r"\1", w.strip(".,!?").lower()) for w in text.split()]
     return bool(words) and all(w in BACKCHANNELS for w in words)
 
 
