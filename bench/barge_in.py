@@ -28,8 +28,7 @@ import numpy as np
 from piper import PiperVoice
 
 from bench.common import format_table, write_results
-from voice_agent.audio import read_audio, ulaw_decode
-from voice_agent.pipeline.barge_in import level_dbfs
+from voice_agent.audio import level_dbfs, read_audio, ulaw_decode
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import FRAME_BYTES, place_call

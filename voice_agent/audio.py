@@ -7,6 +7,7 @@ so codecs and the telephone-band path can be unit-tested without sockets or mode
 from __future__ import annotations
 
 import audioop
+import math
 import wave
 from pathlib import Path
 
@@ -140,3 +141,11 @@ class Upsampler2x:
         self._state = work[len(work) - len(self._state) :]
         out = np.convolve(work, self._kernel, mode="valid")
         return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()
+
+
+def level_dbfs(pcm: np.ndarray) -> float:
+    """RMS level of int16 samples in dB relative to full scale (-inf for digital silence)."""
+    if not len(pcm):
+        return -math.inf
+    rms = float(np.sqrt(np.mean(np.square(pcm.astype(np.float64))))) / 32768.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf

@@ -16,11 +16,11 @@ from faster_whisper import WhisperModel
 from loguru import logger
 from piper import PiperVoice
 
-from voice_agent.pipeline.barge_in import load_silero_session
 from voice_agent.pipeline.services import SentenceAudioCache
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import warm_up
 from voice_agent.speech.models import load_whisper, whisper_model_path
+from voice_agent.speech.silero import load_silero_session
 
 
 def whisper_path(settings: Settings) -> Path:
@@ -37,7 +37,7 @@ class ModelRegistry:
     whisper: WhisperModel
     voice: PiperVoice
     load_seconds: float
-    #: Silero VAD (onnxruntime) for barge-in detection; each call keeps its own state.
+    #: Silero VAD (onnxruntime) for the turn VAD and barge-in; each call keeps its own state.
     silero: object = field(default_factory=load_silero_session)
     names: dict[str, str] = field(default_factory=dict)
     tts_cache: SentenceAudioCache = field(default_factory=SentenceAudioCache)

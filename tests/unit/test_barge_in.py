@@ -12,18 +12,14 @@ from pipecat.frames.frames import (
     InputAudioRawFrame,
     InterruptionFrame,
 )
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.tests.utils import run_test
 
-from voice_agent.audio import resample
-from voice_agent.pipeline.barge_in import (
-    BargeInProcessor,
-    BargeInRule,
-    Decision,
-    SileroConfidence,
-    SpeechRun,
-    level_dbfs,
-    load_silero_session,
-)
+from voice_agent.audio import level_dbfs, resample
+from voice_agent.pipeline.barge_in import BargeInProcessor, BargeInRule, Decision, SpeechRun
+from voice_agent.speech.silero import ConfidenceTap, SileroConfidence, load_silero_session
+from voice_agent.speech.vad import make_vad_analyzer
 
 LOUD = -20.0  # dBFS of a speech window
 RATE = 16000
@@ -215,16 +211,24 @@ class Listener:
 
 
 async def run_processor(
-    frames: list, *, allowed: bool = True, pause_s: float = 0.35
+    frames: list, *, allowed: bool = True, pause_s: float = 0.35, tapped: bool = False
 ) -> tuple[list, list[str]]:
+    """Run the processor on its own, or (``tapped``) behind the Silero turn VAD whose window
+    scores it reuses, as the live pipeline does."""
     listener = Listener(allowed)
+    tap = ConfidenceTap() if tapped else None
     processor = BargeInProcessor(
         listener=listener,
-        silero_session=SILERO,
+        tap=tap,
+        silero_session=None if tapped else SILERO,
         min_speech_s=0.35,
         pause_s=pause_s,
         resume_after_s=0.5,
     )
+    if tapped:
+        vad = VADProcessor(vad_analyzer=make_vad_analyzer(silero_session=SILERO, tap=tap))
+        down, _ = await run_test(Pipeline([vad, processor]), frames_to_send=frames)
+        return list(down), listener.told
     down, _ = await run_test(processor, frames_to_send=frames)
     return list(down), listener.told
 
@@ -246,27 +250,36 @@ def interruption_after(down: list, audio: list) -> int:
 
 
 @pytest.mark.models
-async def test_speech_over_a_prompt_interrupts_about_min_speech_after_its_onset(voice):
+@pytest.mark.parametrize("tapped", [False, True])
+async def test_speech_over_a_prompt_interrupts_about_min_speech_after_its_onset(voice, tapped):
     audio = frames_of(speech_pcm(voice, "I want to return my headphones."))
-    down, told = await run_processor([BotStartedSpeakingFrame(), *audio])
+    down, told = await run_processor([BotStartedSpeakingFrame(), *audio], tapped=tapped)
     assert told == ["barge_in"]
     # 0.35 s = 17.5 frames of 20 ms; Silero's window (32 ms) and the onset window add up to ~3.
     assert 17 <= interruption_after(down, audio) <= 21
 
 
 @pytest.mark.models
-async def test_with_a_pause_stage_speech_stops_the_prompt_at_once_and_is_then_confirmed(voice):
+@pytest.mark.parametrize("tapped", [False, True])
+async def test_with_a_pause_stage_speech_stops_the_prompt_at_once_and_is_then_confirmed(
+    voice, tapped
+):
     audio = frames_of(speech_pcm(voice, "I want to return my headphones."))
-    down, told = await run_processor([BotStartedSpeakingFrame(), *audio], pause_s=0.2)
+    down, told = await run_processor(
+        [BotStartedSpeakingFrame(), *audio], pause_s=0.2, tapped=tapped
+    )
     assert told == ["paused", "barge_in"]
     # 0.2 s -> 7 Silero windows (0.224 s) = 11.2 frames, plus up to ~3 as above.
     assert 10 <= interruption_after(down, audio) <= 15
 
 
 @pytest.mark.models
-async def test_with_a_pause_stage_an_uh_huh_pauses_the_prompt_and_lets_it_go_on(voice):
+@pytest.mark.parametrize("tapped", [False, True])
+async def test_with_a_pause_stage_an_uh_huh_pauses_the_prompt_and_lets_it_go_on(voice, tapped):
     audio = frames_of(speech_pcm(voice, "Uh-huh."), tail_s=1.0)
-    down, told = await run_processor([BotStartedSpeakingFrame(), *audio], pause_s=0.2)
+    down, told = await run_processor(
+        [BotStartedSpeakingFrame(), *audio], pause_s=0.2, tapped=tapped
+    )
     assert told == ["paused", "resumed"]
     assert sum(isinstance(f, InterruptionFrame) for f in down) == 1
 
@@ -280,7 +293,8 @@ async def test_a_pause_still_undecided_when_the_agent_speaks_again_stands_as_a_b
 
 
 @pytest.mark.models
-async def test_uh_huh_a_cough_and_speech_between_prompts_do_not_interrupt(voice):
+@pytest.mark.parametrize("tapped", [False, True])
+async def test_uh_huh_a_cough_and_speech_between_prompts_do_not_interrupt(voice, tapped):
     rng = np.random.default_rng(5)
     cough = 0.4 * rng.standard_normal(int(0.15 * RATE)) * np.hanning(int(0.15 * RATE)) * 32767
     frames = [
@@ -290,7 +304,7 @@ async def test_uh_huh_a_cough_and_speech_between_prompts_do_not_interrupt(voice)
         BotStoppedSpeakingFrame(),
         *frames_of(speech_pcm(voice, "I want to return my headphones.")),
     ]
-    down, told = await run_processor(frames)
+    down, told = await run_processor(frames, tapped=tapped)
     assert told == []
     assert not any(isinstance(f, InterruptionFrame) for f in down)
 

@@ -26,7 +26,6 @@ plays.
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 from enum import Enum
 from typing import Protocol
@@ -40,6 +39,9 @@ from pipecat.frames.frames import (
     InterruptionFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voice_agent.audio import level_dbfs
+from voice_agent.speech.silero import ConfidenceTap, SileroConfidence
 
 #: Silero's window: 512 samples at 16 kHz, 256 at 8 kHz (32 ms).
 WINDOW_S = 0.032
@@ -184,72 +186,6 @@ class BargeInRule:
         self._gap = 0
 
 
-def level_dbfs(pcm: np.ndarray) -> float:
-    """RMS level of int16 samples in dB relative to full scale (-inf for digital silence)."""
-    if not len(pcm):
-        return -math.inf
-    rms = float(np.sqrt(np.mean(np.square(pcm.astype(np.float64))))) / 32768.0
-    return 20 * math.log10(rms) if rms > 0 else -math.inf
-
-
-def load_silero_session() -> object:
-    """The Silero VAD ONNX model pipecat bundles. Load it once per process (the model registry
-    does) and share it: sessions are thread-safe and stateless, the recurrent state lives in
-    :class:`SileroConfidence`.
-    """
-    import onnxruntime
-
-    path = importlib.resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx")
-    opts = onnxruntime.SessionOptions()
-    opts.inter_op_num_threads = 1
-    opts.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(
-        str(path), providers=["CPUExecutionProvider"], sess_options=opts
-    )
-
-
-class SileroConfidence:
-    """Silero speech confidence of consecutive windows of one audio stream.
-
-    Same model and input handling as pipecat's ``SileroVADAnalyzer``, including its periodic
-    state reset during clear non-speech (stale state after a long silence under-reports speech).
-    """
-
-    RESET_AFTER_S = 2.0
-
-    def __init__(self, sample_rate: int, session: object) -> None:
-        if sample_rate not in (8000, 16000):
-            raise ValueError(f"Silero needs 8 or 16 kHz audio, not {sample_rate}")
-        self.sample_rate = sample_rate
-        self.window = 512 if sample_rate == 16000 else 256
-        self._context_size = 64 if sample_rate == 16000 else 32
-        self._session = session
-        self.reset()
-
-    def reset(self) -> None:
-        self._state = np.zeros((2, 1, 128), dtype=np.float32)
-        self._context = np.zeros((1, self._context_size), dtype=np.float32)
-        self._since_reset = 0
-        self._low = 0
-
-    def __call__(self, pcm: np.ndarray) -> float:
-        """Confidence for one window of int16 samples (``self.window`` of them)."""
-        x = pcm.astype(np.float32)[np.newaxis, :] / 32768.0
-        x = np.concatenate((self._context, x), axis=1)
-        inputs = {"input": x, "state": self._state, "sr": np.array(self.sample_rate, np.int64)}
-        out, self._state = self._session.run(None, inputs)  # type: ignore[attr-defined]
-        self._context = x[:, -self._context_size :]
-        confidence = float(out[0][0])
-        self._since_reset += 1
-        self._low = self._low + 1 if confidence < 0.1 else 0
-        if (
-            self._since_reset * self.window >= self.RESET_AFTER_S * self.sample_rate
-            and self._low >= 5
-        ):
-            self.reset()
-        return confidence
-
-
 class BargeInListener(Protocol):
     """Told what became of the caller's speech over a prompt (the dialog processor)."""
 
@@ -275,21 +211,28 @@ class BargeInProcessor(FrameProcessor):
     """Pushes ``InterruptionFrame`` downstream (TTS stops, Twilio gets ``clear``) when the caller
     speaks over a prompt the listener lets them interrupt, and tells the listener whether it was
     a barge-in or the prompt should go on (:class:`BargeInRule`).
+
+    With a ``tap`` (the Silero turn VAD upstream fills it) the windows it scored are used;
+    without one (a WebRTC turn VAD) the caller's audio is scored here.
     """
 
     def __init__(
         self,
         *,
         listener: BargeInListener,
-        silero_session: object,
         min_speech_s: float,
         pause_s: float,
         resume_after_s: float,
+        tap: ConfidenceTap | None = None,
+        silero_session: object = None,
         threshold: float = SPEECH_CONFIDENCE,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
     ) -> None:
         super().__init__(name="BargeIn")
+        if tap is None and silero_session is None:
+            raise ValueError("a confidence tap or a Silero session is needed")
         self._listener = listener
+        self._tap = tap
         self._rule = BargeInRule(
             min_speech_s,
             pause_s,
@@ -301,6 +244,8 @@ class BargeInProcessor(FrameProcessor):
         self._silero: SileroConfidence | None = None
         self._pending = np.zeros(0, dtype=np.int16)
         self._bot_speaking = False
+        self._seen = 0  # samples of caller audio passed through
+        self._listen_from = 0  # where the prompt now playing began, in those samples
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -312,26 +257,42 @@ class BargeInProcessor(FrameProcessor):
                 await self._listener.on_barge_in()
             self._rule.reset()
             self._pending = self._pending[:0]
+            self._listen_from = self._seen
             if self._silero is not None:
                 self._silero.reset()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
-        elif isinstance(frame, InputAudioRawFrame) and (self._bot_speaking or self._rule.paused):
-            # Analysed before it is passed on: the interruption goes out ahead of this audio.
-            await self._listen(frame)
+        elif isinstance(frame, InputAudioRawFrame):
+            self._seen += len(frame.audio) // (2 * frame.num_channels)
+            if self._bot_speaking or self._rule.paused:
+                # Analysed before it is passed on: the interruption goes out ahead of this audio.
+                await self._listen(frame)
+            elif self._tap is not None:
+                self._tap.take(self._seen)  # not listening: forget them
         await self.push_frame(frame, direction)
 
-    async def _listen(self, frame: InputAudioRawFrame) -> None:
+    def _windows(self, frame: InputAudioRawFrame) -> list[tuple[float, float]]:
+        """(confidence, level) of the Silero windows the audio so far completes."""
+        if self._tap is not None:
+            # The VAD scores a frame after passing it on: its last window may come next time.
+            taken = self._tap.take(self._seen)
+            return [(c, level) for end, c, level in taken if end > self._listen_from]
         if frame.sample_rate not in (8000, 16000) or frame.num_channels != 1:
-            return
+            return []
         if self._silero is None or self._silero.sample_rate != frame.sample_rate:
             self._silero = SileroConfidence(frame.sample_rate, self._silero_session)
         silero = self._silero
         self._pending = np.concatenate((self._pending, np.frombuffer(frame.audio, np.int16)))
+        windows = []
         while len(self._pending) >= silero.window:
             window, self._pending = self._pending[: silero.window], self._pending[silero.window :]
+            windows.append((silero(window), level_dbfs(window)))
+        return windows
+
+    async def _listen(self, frame: InputAudioRawFrame) -> None:
+        for confidence, level in self._windows(frame):
             was_paused = self._rule.paused
-            decision = self._rule.feed(silero(window), level_dbfs(window))
+            decision = self._rule.feed(confidence, level)
             if decision is Decision.NONE:
                 continue
             if decision is Decision.RESUME:

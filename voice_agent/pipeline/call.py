@@ -33,6 +33,7 @@ from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options
+from voice_agent.speech.silero import ConfidenceTap
 from voice_agent.speech.vad import make_vad_analyzer
 
 if TYPE_CHECKING:
@@ -107,9 +108,14 @@ def build_pipeline(
     services: AgentServices,
 ) -> tuple[Pipeline, DialogProcessor]:
     settings = services.settings
+    tap = ConfidenceTap() if settings.vad == "silero" else None  # the VAD's scores, reused
     vad = VADProcessor(
         vad_analyzer=make_vad_analyzer(
-            settings.vad, start_secs=settings.vad_start_secs, stop_secs=settings.vad_stop_secs
+            settings.vad,
+            start_secs=settings.vad_start_secs,
+            stop_secs=settings.vad_stop_secs,
+            silero_session=services.models.silero,
+            tap=tap,
         )
     )
     observer, services = observe_call(call, services)  # recording + metrics (or None)
@@ -142,6 +148,7 @@ def build_pipeline(
     )
     barge_in = BargeInProcessor(
         listener=dialog,
+        tap=tap,
         silero_session=services.models.silero,
         min_speech_s=settings.barge_in_min_speech_s,
         pause_s=settings.barge_in_pause_s,

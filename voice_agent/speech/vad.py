@@ -8,6 +8,7 @@ from pipecat.audio.filters.base_audio_filter import BaseAudioFilter
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 
 from voice_agent.speech.noise import StationaryNoiseFilter
+from voice_agent.speech.silero import ConfidenceTap, SharedSileroVADAnalyzer
 
 VadKind = Literal["silero", "webrtc"]
 
@@ -16,7 +17,12 @@ DEFAULT_VAD: VadKind = "silero"
 
 
 def make_vad_analyzer(
-    kind: VadKind = DEFAULT_VAD, *, start_secs: float = 0.2, stop_secs: float = 0.5
+    kind: VadKind = DEFAULT_VAD,
+    *,
+    start_secs: float = 0.2,
+    stop_secs: float = 0.5,
+    silero_session: object = None,
+    tap: ConfidenceTap | None = None,
 ) -> VADAnalyzer:
     """A fresh analyzer (one per call: analyzers keep per-stream state).
 
@@ -24,9 +30,14 @@ def make_vad_analyzer(
         kind: ``"silero"`` (pipecat's bundled ONNX model) or ``"webrtc"`` (WebRTC GMM, mode 3).
         start_secs: Speech needed before the user counts as speaking.
         stop_secs: Silence needed before the user counts as stopped.
+        silero_session: The process's shared Silero session (the model registry's); without
+            it, pipecat's analyzer loads one of its own.
+        tap: Receives each window's Silero confidence (barge-in reuses them).
 
     """
     params = VADParams(start_secs=start_secs, stop_secs=stop_secs)
+    if kind == "silero" and silero_session is not None:
+        return SharedSileroVADAnalyzer(silero_session, params=params, tap=tap)
     if kind == "silero":
         from pipecat.audio.vad.silero import SileroVADAnalyzer
 
