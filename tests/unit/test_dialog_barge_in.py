@@ -1,0 +1,173 @@
+"""The dialog processor's side of barge-in, driven by scripted frames (no audio, no models).
+
+The real dialog engine and spec; what the barge-in processor would tell the dialog (paused,
+confirmed, resumed) comes in as hook frames at the point in the frame stream where the live
+pipeline would call it. Transcripts stand for what Whisper heard, which is what makes these
+cases deterministic here (over the wire, Whisper hears a phone-line "mm-hmm" as "MMM." one time
+and "And a month." another).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipecat.frames.frames import Frame, SystemFrame, TranscriptionFrame, TTSSpeakFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.tests.utils import SleepFrame, run_test
+
+from voice_agent.dialog.engine import DialogEngine
+from voice_agent.dialog.spec import load_dialog
+from voice_agent.pipeline.call import AgentServices, CallInfo
+from voice_agent.pipeline.dialog_processor import DialogProcessor
+from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
+from voice_agent.pipeline.services import split_sentences
+from voice_agent.settings import PROJECT_ROOT, Settings
+
+SPEC = load_dialog(PROJECT_ROOT / "dialogs" / "returns.yaml")
+GREETING = SPEC.prompts["greeting"][0]
+
+
+@dataclass
+class Hook(SystemFrame):
+    """Call ``DialogProcessor.<name>()`` here, as the barge-in processor or transport would."""
+
+    hook: str = ""
+
+
+class HookCaller(FrameProcessor):
+    def __init__(self, dialog: DialogProcessor) -> None:
+        super().__init__()
+        self._dialog = dialog
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, Hook):
+            await getattr(self._dialog, frame.hook)()
+            return
+        await self.push_frame(frame, direction)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    async def start_call(self, *args: Any) -> None: ...
+
+    async def add_turn(self, *args: Any, **kwargs: Any) -> None: ...
+
+    async def add_event(self, call_sid: str, kind: str, data: dict[str, Any]) -> None:
+        self.events.append((kind, data))
+
+    async def end_call(self, *args: Any) -> None: ...
+
+
+class NoOms:
+    async def get_order(self, order_id: str) -> None:
+        return None
+
+    async def submit(self, request: Any, idempotency_key: str) -> str:
+        raise AssertionError("no work order in these calls")
+
+
+class Control:
+    async def transfer(self, target: str | None, summary: dict[str, Any]) -> bool:
+        return True
+
+    async def hang_up(self) -> None: ...
+
+
+async def run_call(script: list[Frame]) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """What the agent said (TTS requests) and the call record's dialog events."""
+    recorder = Recorder()
+    services = AgentServices(
+        settings=Settings(),
+        models=None,  # type: ignore[arg-type]  # the dialog processor never touches models
+        engine=DialogEngine(SPEC),
+        orders=NoOms(),
+        work_orders=NoOms(),
+        recorder=recorder,
+    )
+    # Nothing has been played yet: the whole prompt counts as unheard.
+    prompt = PromptProgress(PlaybackClock(), split_sentences, lambda _: 1.0)
+    dialog = DialogProcessor(
+        call=CallInfo(call_sid="CA-test", channel="test"),
+        control=Control(),
+        services=services,
+        prompt=prompt,
+    )
+    frames = [SleepFrame(0.2), Hook("_on_bot_started"), *script, SleepFrame(0.3)]
+    down, _ = await run_test(Pipeline([HookCaller(dialog), dialog]), frames_to_send=frames)
+    said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
+    return said, recorder.events
+
+
+def heard(text: str) -> TranscriptionFrame:
+    return TranscriptionFrame(text, "caller", "2026-11-22T00:00:00Z")
+
+
+def kinds(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [k for k, _ in events if k.startswith("barge_in") or k == "backchannel"]
+
+
+async def test_an_uh_huh_heard_while_paused_is_held_then_dropped_and_the_prompt_goes_on():
+    said, events = await run_call(
+        [
+            Hook("on_barge_in_paused"),
+            Hook("_on_bot_stopped"),  # the interruption stopped the audio
+            heard("Oh."),  # an early end of turn delivers it before the verdict
+            SleepFrame(0.1),
+            Hook("on_barge_in_resumed"),
+        ]
+    )
+    assert said == [GREETING, GREETING]
+    assert kinds(events) == ["barge_in_paused", "backchannel", "barge_in_resumed"]
+
+
+async def test_a_confirmed_barge_in_whose_words_were_only_mm_hmm_lets_the_prompt_go_on():
+    said, events = await run_call(
+        [
+            Hook("on_barge_in_paused"),
+            Hook("_on_bot_stopped"),
+            Hook("on_barge_in"),
+            SleepFrame(0.1),
+            heard("MMM."),
+        ]
+    )
+    assert said == [GREETING, GREETING]
+    assert kinds(events) == ["barge_in_paused", "barge_in", "backchannel", "barge_in_resumed"]
+
+
+async def test_an_answer_held_while_paused_is_the_callers_turn_and_nothing_resumes():
+    said, events = await run_call(
+        [
+            Hook("on_barge_in_paused"),
+            Hook("_on_bot_stopped"),
+            heard("I want a refund."),
+            SleepFrame(0.1),
+            Hook("on_barge_in"),
+            SleepFrame(0.2),
+        ]
+    )
+    assert said[0] == GREETING and len(said) == 2 and said[1] != GREETING
+    assert kinds(events) == ["barge_in_paused", "barge_in"]
+    # Held until the verdict: the dialog takes the answer only once it is known to be one.
+    answer = events.index(("event", {"type": "UserSaid", "text": "I want a refund."}))
+    assert answer > events.index(("barge_in", {"prompt": GREETING}))
+
+
+async def test_a_short_answer_that_resumed_the_prompt_is_still_answered_after_it():
+    # Too short to be a barge-in, but words: the prompt is not resumed, the answer is taken.
+    said, events = await run_call(
+        [
+            Hook("on_barge_in_paused"),
+            Hook("_on_bot_stopped"),
+            heard("Refund."),
+            SleepFrame(0.1),
+            Hook("on_barge_in_resumed"),
+            SleepFrame(0.2),
+        ]
+    )
+    assert said[0] == GREETING and GREETING not in said[1:] and len(said) == 2
+    assert kinds(events) == ["barge_in_paused"]
