@@ -91,12 +91,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     turns = [caller_ulaw(voice, text) for text in SCRIPT]
     results: dict[str, Any] = {}
     env = dict(item.split("=", 1) for item in args.env)
-    with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch), env=env) as agent:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        AgentProcess(Path(args.data_dir or scratch), env=env) as agent,
+    ):
         for label, concurrency, rounds, stagger in (
             ("1 call", 1, args.calls, 0.0),
             ("4 concurrent", 4, args.rounds, 0.0),
             ("4 concurrent, staggered 1.7 s", 4, args.rounds, 1.7),
         ):
+            if args.loads and label not in args.loads:
+                continue
             cpu0 = agent.cpu_seconds()
             calls: list[dict[str, Any]] = []
             for _ in range(rounds):
@@ -117,6 +122,15 @@ def main() -> None:
         "--env", action="append", default=[], help="agent setting, e.g. VOICE_AGENT_ASR_MODEL=base"
     )
     parser.add_argument("--name", default="latency", help="results file name")
+    parser.add_argument(
+        "--data-dir", help="keep the agent's data (call records with per-turn timings) here"
+    )
+    parser.add_argument(
+        "--loads",
+        action="append",
+        default=[],
+        help="run only these loads (repeatable), e.g. --loads '4 concurrent'",
+    )
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
     rows = [
