@@ -49,6 +49,11 @@ SPEECH_CONFIDENCE = 0.6
 MIN_LEVEL_DBFS = -50.0
 
 
+def windows_in(seconds: float, window_s: float = WINDOW_S) -> int:
+    """Whole windows that cover ``seconds`` (at least one)."""
+    return max(1, math.ceil(seconds / window_s - 1e-6))
+
+
 class SpeechRun:
     """Seconds of speech since its onset, from one Silero window at a time.
 
@@ -73,7 +78,7 @@ class SpeechRun:
         self.threshold = threshold
         self.min_level_dbfs = min_level_dbfs
         # Counted in windows, so float sums can't shift a decision by a window.
-        self._need = max(1, math.ceil(min_speech_s / window_s - 1e-6))
+        self._need = windows_in(min_speech_s, window_s)
         self.max_gap = int(max_gap_s / window_s + 1e-6)
         self._speech = 0
         self._gap = 0
@@ -130,21 +135,14 @@ class BargeInRule:
         pause_s: float,
         resume_after_s: float,
         *,
-        window_s: float = WINDOW_S,
         threshold: float = SPEECH_CONFIDENCE,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
-        max_gap_s: float = 0.07,
     ) -> None:
         self.staged = pause_s < min_speech_s
-        self._run = SpeechRun(
-            pause_s if self.staged else min_speech_s,
-            window_s=window_s,
-            threshold=threshold,
-            min_level_dbfs=min_level_dbfs,
-            max_gap_s=max_gap_s,
-        )
-        self._need = max(1, math.ceil(min_speech_s / window_s - 1e-6))
-        self._resume_after = max(1, math.ceil(resume_after_s / window_s - 1e-6))
+        first = pause_s if self.staged else min_speech_s
+        self._run = SpeechRun(first, threshold=threshold, min_level_dbfs=min_level_dbfs)
+        self._need = windows_in(min_speech_s)
+        self._resume_after = windows_in(resume_after_s)
         self.paused = False
         self._confirmed = False
         self._speech = 0

@@ -99,7 +99,6 @@ class DialogProcessor(FrameProcessor):
         self._user_speaking = False
         self._started_over_prompt = False
         self.interruptions = 0
-        self.resumed_prompts = 0
         self.idle = asyncio.Event()  # set while the agent waits for the caller
         self.ended = asyncio.Event()  # set once the agent has ended the call
 
@@ -245,7 +244,6 @@ class DialogProcessor(FrameProcessor):
             return
         if resume[1] is not self.state:
             return
-        self.resumed_prompts += 1
         self._cancel_silence_timer()
         await self._record("barge_in_resumed", {"text": resume[0]})
         await self._speak(resume[0])
