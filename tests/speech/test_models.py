@@ -87,3 +87,14 @@ def test_unknown_name_and_bad_folder(tmp_path: Path) -> None:
 def test_assembled_base_loads(tmp_path: Path) -> None:
     model = load_whisper(whisper_model_path("base", tmp_path), cpu_threads=1)
     assert model.model.is_multilingual
+
+
+@pytest.mark.models
+def test_the_registry_voice_speaks_with_threads_that_do_not_spin() -> None:
+    from voice_agent.registry import load_piper_voice
+
+    voice = load_piper_voice()
+    options = voice.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    audio = b"".join(c.audio_int16_bytes for c in voice.synthesize("Your return is open."))
+    assert len(audio) / 2 / voice.config.sample_rate > 0.8
