@@ -70,7 +70,8 @@ class DialogProcessor(FrameProcessor):
     ) -> None:
         super().__init__(name=f"Dialog[{call.call_sid}]")
         self._prompt = prompt  # what of the prompt was heard, to resume it (see barge-in)
-        self._resume: tuple[str, Any] | None = None  # (unheard text, state) while paused
+        # (unheard text, state) of a stopped prompt while the caller's words may be a backchannel
+        self._resume: tuple[str, Any] | None = None
         self._pause_pending: list[str] | None = None  # transcripts held while paused
         self.call = call
         self._control = control
@@ -215,7 +216,7 @@ class DialogProcessor(FrameProcessor):
         """
         self.interruptions += 1
         if self._pause_pending is None:  # no pause stage: the prompt stopped just now
-            await self._note_unheard("barge_in_paused")
+            await self._note_unheard(None)
         prompt = self.transcript[-1][1] if self.transcript else ""
         await self._record("barge_in", {"prompt": prompt})
         held, self._pause_pending = self._pause_pending or [], None
@@ -231,11 +232,12 @@ class DialogProcessor(FrameProcessor):
             await self._on_transcript(text)  # an answer cancels the resumption
         await self._resume_prompt()
 
-    async def _note_unheard(self, kind: str) -> None:
+    async def _note_unheard(self, kind: str | None) -> None:
         self._started_over_prompt = True  # until words come, it may be a backchannel
         unheard = self._prompt.unheard() if self._prompt is not None else ""
         self._resume = (unheard, self.state) if unheard else None
-        await self._record(kind, {"unheard": unheard})
+        if kind is not None:
+            await self._record(kind, {"unheard": unheard})
 
     async def _resume_prompt(self) -> None:
         """Say the rest of a stopped prompt, unless the dialog has moved on (a new prompt)."""
