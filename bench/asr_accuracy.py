@@ -46,6 +46,7 @@ from voice_agent.speech.asr import (
     DOMAIN_PROMPT,
     ORDER_NUMBER_PROMPT,
     AsrOptions,
+    default_asr_options,
     transcribe,
 )
 from voice_agent.speech.entities import order_number
@@ -162,12 +163,14 @@ class RunResult:
     audio_s: list[float]
 
 
-def run_asr(model: Any, samples: list[Sample], opts: AsrOptions, nr: bool) -> RunResult:
+def run_asr(
+    model: Any, samples: list[Sample], opts: AsrOptions, nr: bool, second: Any = None
+) -> RunResult:
     hyps, secs, durs = [], [], []
     for s in samples:
         audio = s.asr_input(nr)
         t0 = time.perf_counter()
-        hyps.append(transcribe(model, audio, opts))
+        hyps.append(transcribe(model, audio, opts, second))
         secs.append(time.perf_counter() - t0)
         durs.append(len(audio) / SR)
     pairs = [(s.reference, h) for s, h in zip(samples, hyps, strict=True)]
@@ -497,9 +500,9 @@ def domain_samples(
 
 
 def entity_samples(
-    voices: list[Voice], noises: list[np.ndarray], quick: bool
+    voices: list[Voice], noises: list[np.ndarray], quick: bool, seed: int = SEED + 2
 ) -> dict[str, list[Sample]]:
-    rng = np.random.default_rng(SEED + 2)
+    rng = np.random.default_rng(seed)
     numbers = order_numbers(5 if quick else 12, rng)
     pad = np.zeros(int(0.2 * SR), np.float32)
     by_cond: dict[str, list[Sample]] = {"phone": [], "phone_10db": []}
@@ -533,6 +536,37 @@ def score_entities(samples: list[Sample], run: RunResult) -> dict[str, Any]:
         if not ok
     ][:12]
     return result
+
+
+def bench_number_check(
+    voices: list[Voice],
+    noises: list[np.ndarray],
+    entities: dict[str, list[Sample]],
+    quick: bool,
+    threads: int,
+    cache: Path,
+) -> dict[str, Any]:
+    """The order-number turn as the pipeline runs it: tiny.en, base as number check.
+
+    The check was designed on the bench's order numbers, so it is also scored on a held-out set
+    read from other numbers (another seed), next to ``order_prompt`` on that set.
+    """
+    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
+    base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
+    second = (base, default_asr_options("base", initial_prompt=ORDER_NUMBER_PROMPT))
+    heldout = entity_samples(voices, noises, quick, seed=SEED + 1002)
+    opts = AsrOptions(**BIASES["order_prompt"])  # type: ignore[arg-type]
+    out: dict[str, Any] = {}
+    for cond in entities:
+        checked = run_asr(tiny, entities[cond], opts, False, second)
+        out[cond] = {
+            "order+check": score_entities(entities[cond], checked),
+            "order+check latency": latency_summary([checked]),
+        }
+        for variant, extra in (("heldout order_prompt", None), ("heldout order+check", second)):
+            run = run_asr(tiny, heldout[cond], opts, False, extra)
+            out[cond][variant] = score_entities(heldout[cond], run)
+    return out
 
 
 def latency_summary(runs: list[RunResult]) -> dict[str, float]:
@@ -644,6 +678,12 @@ def main(argv: list[str] | None = None) -> int:
         del model
         print(f"[{model_name}] done at {time.perf_counter() - started:.0f} s", flush=True)
 
+    names = args.models.split(",")
+    if names[0] == "tiny.en" and "base" in names:
+        ent["tiny.en+check"] = bench_number_check(
+            voices, noises, entities, args.quick, args.threads, cache
+        )
+        print(f"[number check] done at {time.perf_counter() - started:.0f} s", flush=True)
     vad = {} if args.skip_vad else bench_vad(utts, noises, args.quick)
     payload = {
         "config": {
@@ -667,7 +707,8 @@ def main(argv: list[str] | None = None) -> int:
             "asr_model": "tiny.en",
             "asr_options": "voice_agent.speech.asr.default_asr_options(model)",
             "encoder_window_s": 20.0,
-            "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_digits=6)",
+            "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_digits=6); "
+            "base asked when the two passes disagree on the number (asr_number_check_model)",
             "domain_prompt": {"tiny.en": True, "base": False},
             "hotwords": False,
             "noise_reduction": False,
@@ -703,11 +744,18 @@ def print_tables(p: dict[str, Any]) -> None:
     print("\nWER on synthesized hotline sentences (bench.domain_speech)")
     print(format_table(["model", "condition", "prompt", "prompt@30s"], rows))
     rows = []
+    checks: list[list[Any]] = []
+    names = ("order+check", "heldout order_prompt", "heldout order+check")
     for model, conds in p["order_numbers"].items():
         for cond, variants in conds.items():
-            rows.append([model, cond, *(variants.get(v, {}).get("exact") for v in VARIANTS)])
+            if model.endswith("+check"):
+                checks.append([model, cond, *(variants[v]["exact"] for v in names)])
+            else:
+                rows.append([model, cond, *(variants.get(v, {}).get("exact") for v in VARIANTS)])
     print("\nOrder numbers captured exactly")
     print(format_table(["model", "condition", *VARIANTS], rows))
+    if checks:
+        print(format_table(["model", "condition", *names], checks))
     rows = [
         [m, v["load_s"], v["order_numbers"]["median_s"], v["order_numbers"]["p95_s"],
          v["speech_set_phone"]["median_s"], v["speech_set_phone"]["rtf"]]

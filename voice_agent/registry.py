@@ -23,9 +23,10 @@ from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.speech.silero import load_silero_session
 
 
-def whisper_path(settings: Settings) -> Path:
+def whisper_path(settings: Settings, name: str | None = None) -> Path:
     """The on-disk CTranslate2 model folder for ``settings.asr_model`` (never a hub name)."""
-    return whisper_model_path(settings.asr_model, settings.data_dir / "models")
+    model = name or settings.asr_model
+    return whisper_model_path(model, settings.data_dir / "models")  # type: ignore[arg-type]
 
 
 def load_piper_voice() -> PiperVoice:
@@ -57,6 +58,8 @@ class ModelRegistry:
     whisper: WhisperModel
     voice: PiperVoice
     load_seconds: float
+    #: The model asked for a second opinion on order numbers (``asr_number_check_model``).
+    number_check: WhisperModel | None = None
     #: Silero VAD (onnxruntime) for the turn VAD and barge-in; each call keeps its own state.
     silero: object = field(default_factory=load_silero_session)
     names: dict[str, str] = field(default_factory=dict)
@@ -71,6 +74,14 @@ class ModelRegistry:
             path, cpu_threads=settings.asr_cpu_threads, num_workers=settings.asr_workers
         )
         warm_up(whisper)
+        check_name = settings.asr_number_check_model
+        number_check = None
+        if check_name not in ("off", settings.asr_model):
+            # One decode at a time: it runs on a few order-number turns only.
+            number_check = load_whisper(
+                whisper_path(settings, check_name), cpu_threads=settings.asr_cpu_threads
+            )
+            warm_up(number_check)
         voice = load_piper_voice()
         elapsed = time.perf_counter() - started
         logger.info(f"Models loaded in {elapsed:.2f}s (asr={settings.asr_model} from {path})")
@@ -78,5 +89,10 @@ class ModelRegistry:
             whisper=whisper,
             voice=voice,
             load_seconds=elapsed,
-            names={"asr": settings.asr_model, "tts": "en_US-joe-medium"},
+            number_check=number_check,
+            names={
+                "asr": settings.asr_model,
+                "asr_number_check": check_name if number_check is not None else "off",
+                "tts": "en_US-joe-medium",
+            },
         )

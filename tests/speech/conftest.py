@@ -46,3 +46,10 @@ def tiny_model():
     from voice_agent.speech.models import load_whisper, whisper_model_path
 
     return load_whisper(whisper_model_path("tiny.en"), cpu_threads=2)
+
+
+@pytest.fixture(scope="session")
+def base_model():
+    from voice_agent.speech.models import load_whisper, whisper_model_path
+
+    return load_whisper(whisper_model_path("base"), cpu_threads=2)

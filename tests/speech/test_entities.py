@@ -41,3 +41,9 @@ def test_letter_o_only_counts_next_to_digits() -> None:
 def test_any_number_read_digit_by_digit_round_trips(digits: list[int]) -> None:
     said = " ".join("oh" if d == 0 else WORDS[d] for d in digits)
     assert order_number(said) == "".join(map(str, digits))
+
+
+def test_strict_takes_only_one_clean_run() -> None:
+    assert order_number("2 2 11 6 Nero 2") == "221162"  # a pause mid-number is forgiven
+    assert order_number("2 2 11 6 Nero 2", strict=True) is None
+    assert order_number("It's 4 8 1 5 2 6.", strict=True) == "481526"

@@ -73,3 +73,41 @@ def test_digit_vocabulary(tiny_model) -> None:
     for dropped in (" Breathe", " L", " hello", " I'm"):
         assert set(tokenizer.encode(dropped)) & suppressed, dropped
     assert tokenizer.eot not in suppressed
+
+
+class _Untouchable:
+    """Stands in for a second model that must not be asked: any use of it fails the test."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"the second model was asked ({name})")
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("Eight double oh, oh four six.", "800046"),  # tiny.en hears "8"
+        ("Nine oh oh, oh one two.", "900012"),  # tiny.en hears one "oh" too few
+    ],
+)
+def test_second_model_reads_a_number_the_first_did_not_agree_on(
+    tiny_model, base_model, joe, said: str, number: str
+) -> None:
+    from voice_agent.speech.asr import default_asr_options, hear
+
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    audio = joe(said)
+    alone = hear(tiny_model, audio, options)
+    assert not alone.number_agreed and order_number(alone.text) != number, alone
+    second = (base_model, default_asr_options("base", initial_prompt=ORDER_NUMBER_PROMPT))
+    text = transcribe(tiny_model, audio, options, second_opinion=second)
+    assert order_number(text) == number, text
+
+
+def test_an_agreed_number_is_not_checked_by_the_second_model(tiny_model, joe) -> None:
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    second = (_Untouchable(), AsrOptions())
+    text = transcribe(tiny_model, joe("Five five five, oh oh one."), options, second)  # type: ignore[arg-type]
+    assert order_number(text) == "555001", text
+    # Without expect_digits there is no number to check: the second model is not asked either.
+    free = replace(options, expect_digits=None)
+    assert transcribe(tiny_model, joe("I'd like to return a jacket."), free, second)  # type: ignore[arg-type]

@@ -128,19 +128,29 @@ def build_pipeline(
     options = default_asr_options(
         settings.asr_model, beam_size=settings.asr_beam_size, window_s=settings.asr_window_s
     )
-    # When the dialog has just asked for the order number, Whisper is primed with spoken digits
-    # and re-decodes digits-only if it heard no whole number (bench: better exact capture); the
-    # domain prompt otherwise (it hurts free speech).
+    # When the dialog has just asked for the order number, Whisper is primed with spoken digits,
+    # decodes digits-only as well and asks the number-check model when the two disagree (bench:
+    # better exact capture); the domain prompt otherwise (it hurts free speech).
     code_slot = code_slot_of(getattr(services.engine, "spec", None))
     number_options = replace(
         options,
         initial_prompt=ORDER_NUMBER_PROMPT,
         expect_digits=code_slot.length if code_slot is not None else None,
     )
+    check_model = services.models.number_check
+    number_check = None
+    if check_model is not None:
+        check_options = default_asr_options(
+            services.models.names.get("asr_number_check", "base"),
+            initial_prompt=ORDER_NUMBER_PROMPT,
+            window_s=settings.asr_window_s,
+        )
+        number_check = (check_model, check_options)
     stt = SharedWhisperSTTService(
         services.models.whisper,
         options,
         options_now=lambda: number_options if dialog.expects_code else options,
+        number_check=number_check,
         finish_early=lambda text: turn_is_complete(
             text, getattr(dialog.state, "pending", None), code_slot
         ),

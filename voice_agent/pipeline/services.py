@@ -111,6 +111,9 @@ class SharedWhisperSTTService(WhisperSTTService):
     Early end of turn: when a speculation finishes before the VAD's hangover does and
     ``finish_early(text)`` says the text is a whole answer, it is pushed at once and the turn ends
     there. Speech after it becomes a turn of its own (the audio already transcribed is dropped).
+
+    ``number_check`` is the second model (and its options) :func:`transcribe` asks on a turn
+    whose options expect a number, when ``model``'s reading of it is not sure.
     """
 
     def __init__(
@@ -119,12 +122,14 @@ class SharedWhisperSTTService(WhisperSTTService):
         options: AsrOptions,
         *,
         options_now: Callable[[], AsrOptions] | None = None,
+        number_check: tuple[WhisperModel, AsrOptions] | None = None,
         speculate_after_s: float | None = 0.2,
         finish_early: Callable[[str], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
         self._options_now = options_now or (lambda: options)
+        self._number_check = number_check
         self._speculate_after_s = speculate_after_s
         self._spec_vad = webrtcvad.Vad(2)
         self._spec_pending = b""
@@ -208,7 +213,9 @@ class SharedWhisperSTTService(WhisperSTTService):
     async def _decode(self, pcm: bytes) -> str:
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         options = self._options_now()
-        return await asyncio.to_thread(transcribe, self._shared_model, samples, options)
+        return await asyncio.to_thread(
+            transcribe, self._shared_model, samples, options, self._number_check
+        )
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         await self.start_processing_metrics()

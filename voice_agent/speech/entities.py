@@ -116,15 +116,16 @@ def _two_digit(tokens: list[str], start: int) -> tuple[str, int]:
     return "", 0
 
 
-def order_number(text: str, length: int = 6) -> str | None:
+def order_number(text: str, length: int = 6, *, strict: bool = False) -> str | None:
     """Return the order number in ``text``: a run of exactly ``length`` digits, else None.
 
     If no single run has the right length but all the digits in the text together do (the
-    caller paused oddly, "four eight one ... five two six"), those are taken.
+    caller paused oddly, "four eight one ... five two six"), those are taken, unless
+    ``strict``.
     """
     runs = digit_runs(text)
     exact = [r for r in runs if len(r) == length]
     if exact:
         return exact[-1]  # a correction comes last: "no wait, it's ..."
     joined = "".join(runs)
-    return joined if len(joined) == length else None
+    return joined if len(joined) == length and not strict else None

@@ -22,7 +22,7 @@ import numpy as np
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, join_segments
+from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, Heard, join_segments
 from voice_agent.speech.entities import order_number
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def _tokenizer(model: WhisperModel, opts: AsrOptions) -> Tokenizer:
 
 def decode_windows(
     model: WhisperModel, requests: Sequence[tuple[np.ndarray, AsrOptions]]
-) -> list[str]:
+) -> list[Heard]:
     """Transcribe each (16 kHz float32 samples, options) pair; one text per request.
 
     Requests must have ``window_s`` set and hold audio shorter than it (the caller,
@@ -88,7 +88,7 @@ def decode_windows(
     whose windows and prompts have the same lengths share one encoder and decoder call; options that
     ``generate`` takes per batch (beam width, suppressed tokens) come from the first request.
     """
-    texts = [""] * len(requests)
+    texts = [Heard("")] * len(requests)
     groups: dict[tuple[int, int], list[tuple[_Item, np.ndarray]]] = {}
     for index, (samples, opts) in enumerate(requests):
         tokenizer = _tokenizer(model, opts)
@@ -109,43 +109,51 @@ def decode_windows(
         items = [item for item, _ in group]
         encoded = model.encode(np.stack([window for _, window in group]))
         tokenizer = _tokenizer(model, items[0].opts)
-        found = _generate(model, tokenizer, encoded, items, get_suppressed_tokens(tokenizer, [-1]))
-        retry = [
-            k
-            for k, (item, text) in enumerate(zip(items, found, strict=True))
-            if item.opts.expect_digits and order_number(text, item.opts.expect_digits) is None
-        ]
-        if retry:
-            # The same encoder output, decoded again with digits and number words only.
-            subset = np.asarray(encoded)[retry] if len(retry) < len(items) else None
+        checked = [k for k, item in enumerate(items) if item.opts.expect_digits]
+        pending = None
+        if checked:
+            # The same encoder output, decoded again with digits and number words only: a
+            # number both decodes read alike is taken as sure (see ``Heard``). Started first,
+            # asynchronously: with two ASR workers both decodes run at once.
+            subset = np.asarray(encoded)[checked] if len(checked) < len(items) else None
             again = ctranslate2.StorageView.from_array(subset) if subset is not None else encoded
-            digits = _generate(
+            pending = _start(
                 model,
-                tokenizer,
                 again,
-                [items[k] for k in retry],
+                [items[k] for k in checked],
                 _non_digit_tokens(model, tokenizer),
                 beam_size=DIGITS_BEAM,
+                asynchronous=True,
             )
-            for k, text in zip(retry, digits, strict=True):
-                if order_number(text, items[k].opts.expect_digits or 0) is not None:
+        free_results = _start(model, encoded, items, get_suppressed_tokens(tokenizer, [-1]))
+        found = _texts(tokenizer, items, free_results)
+        agreed = [False] * len(items)
+        if pending is not None:
+            digits = _texts(tokenizer, [items[k] for k in checked], [r.result() for r in pending])
+            for k, text in zip(checked, digits, strict=True):
+                length = items[k].opts.expect_digits or 0
+                free, constrained = order_number(found[k], length), order_number(text, length)
+                agreed[k] = free is not None and free == constrained
+                if free is None and constrained is not None:
                     found[k] = text
-        for item, text in zip(items, found, strict=True):
-            texts[item.index] = text
+        for item, text, sure in zip(items, found, agreed, strict=True):
+            texts[item.index] = Heard(text, sure)
     return texts
 
 
-def _generate(
+def _start(
     model: WhisperModel,
-    tokenizer: Tokenizer,
     encoded: ctranslate2.StorageView,
     items: list[_Item],
     suppress: Sequence[int],
     beam_size: int | None = None,
-) -> list[str]:
-    results = model.model.generate(
+    asynchronous: bool = False,
+) -> list[Any]:
+    """One ``generate`` call for ``items``: its results, or futures of them if asynchronous."""
+    return model.model.generate(  # type: ignore[no-any-return]
         encoded,
         [item.prompt for item in items],
+        asynchronous=asynchronous,
         beam_size=beam_size or items[0].opts.beam_size,
         max_length=min(max(len(i.prompt) + i.new_tokens for i in items), model.max_length),
         return_scores=True,
@@ -153,6 +161,10 @@ def _generate(
         suppress_blank=True,
         suppress_tokens=list(suppress),
     )
+
+
+def _texts(tokenizer: Tokenizer, items: list[_Item], results: Sequence[Any]) -> list[str]:
+    """Each item's text from its ``generate`` result, after faster-whisper's skip rules."""
     texts = []
     for item, result in zip(items, results, strict=True):
         opts = item.opts
