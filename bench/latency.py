@@ -83,6 +83,16 @@ def summarize(calls: list[dict[str, Any]]) -> dict[str, Any]:
         "greeting_p50_ms": statistics.median(greet),
         "greeting_max_ms": max(greet),
         "call_seconds": sum(c["duration_s"] for c in calls),
+        # Where the tail is: the same turn of the script across calls.
+        "by_turn": [
+            {
+                "said": said,
+                "p50_ms": statistics.median(ms := [c["turn_ms"][i] for c in calls]),
+                "max_ms": max(ms),
+            }
+            for i, said in enumerate(SCRIPT)
+            if all(len(c["turn_ms"]) > i for c in calls)
+        ],
     }
 
 
@@ -153,6 +163,10 @@ def main() -> None:
             rows,
         )
     )
+    for label, r in results.items():
+        if isinstance(r, dict):
+            turns = ", ".join(f"{t['p50_ms']:.0f}/{t['max_ms']:.0f}" for t in r["by_turn"])
+            print(f"{label}: per turn of the script, p50/max ms: {turns}")
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
     path = write_results(args.name, {"script": SCRIPT, "env": args.env, "results": results})
     print(f"wrote {path}")
