@@ -19,7 +19,7 @@ from piper import PiperVoice
 from voice_agent.pipeline.services import SentenceAudioCache
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import warm_up
-from voice_agent.speech.models import load_whisper, whisper_model_path
+from voice_agent.speech.models import ModelNotAvailable, load_whisper, whisper_model_path
 from voice_agent.speech.silero import load_silero_session
 
 
@@ -77,11 +77,14 @@ class ModelRegistry:
         check_name = settings.asr_number_check_model
         number_check = None
         if check_name not in ("off", settings.asr_model):
-            # One decode at a time: it runs on a few order-number turns only.
-            number_check = load_whisper(
-                whisper_path(settings, check_name), cpu_threads=settings.asr_cpu_threads
-            )
-            warm_up(number_check)
+            try:
+                # One decode at a time: it runs on a few order-number turns only.
+                number_check = load_whisper(
+                    whisper_path(settings, check_name), cpu_threads=settings.asr_cpu_threads
+                )
+                warm_up(number_check)
+            except ModelNotAvailable as exc:
+                logger.warning(f"order-number check off: {exc}")
         voice = load_piper_voice()
         elapsed = time.perf_counter() - started
         logger.info(f"Models loaded in {elapsed:.2f}s (asr={settings.asr_model} from {path})")

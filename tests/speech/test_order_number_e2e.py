@@ -75,11 +75,15 @@ def test_digit_vocabulary(tiny_model) -> None:
     assert tokenizer.eot not in suppressed
 
 
-class _Untouchable:
-    """Stands in for a second model that must not be asked: any use of it fails the test."""
+class _BrokenModel:
+    """Stands in for a second model: notes every use, and fails it like a crashed decode."""
+
+    def __init__(self) -> None:
+        self.used: list[str] = []
 
     def __getattr__(self, name: str):
-        raise AssertionError(f"the second model was asked ({name})")
+        self.used.append(name)
+        raise RuntimeError("decode failed")
 
 
 @pytest.mark.parametrize(
@@ -105,9 +109,23 @@ def test_second_model_reads_a_number_the_first_did_not_agree_on(
 
 def test_an_agreed_number_is_not_checked_by_the_second_model(tiny_model, joe) -> None:
     options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
-    second = (_Untouchable(), AsrOptions())
+    broken = _BrokenModel()
+    second = (broken, AsrOptions())
     text = transcribe(tiny_model, joe("Five five five, oh oh one."), options, second)  # type: ignore[arg-type]
     assert order_number(text) == "555001", text
     # Without expect_digits there is no number to check: the second model is not asked either.
     free = replace(options, expect_digits=None)
     assert transcribe(tiny_model, joe("I'd like to return a jacket."), free, second)  # type: ignore[arg-type]
+    assert broken.used == []
+
+
+def test_a_failing_second_model_keeps_the_first_reading(tiny_model, joe) -> None:
+    from voice_agent.speech.asr import hear
+
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    audio = joe("Eight double oh, oh four six.")
+    first = hear(tiny_model, audio, options)
+    assert not first.number_agreed, first
+    broken = _BrokenModel()
+    assert transcribe(tiny_model, audio, options, (broken, AsrOptions())) == first.text  # type: ignore[arg-type]
+    assert broken.used

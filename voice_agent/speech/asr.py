@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from loguru import logger
 
 from voice_agent.speech.entities import order_number
 
@@ -179,7 +180,12 @@ def transcribe(
     if second_opinion is None or not opts.expect_digits or heard.number_agreed:
         return heard.text
     other_model, other_opts = second_opinion
-    other = hear(other_model, audio, replace(other_opts, expect_digits=opts.expect_digits)).text
+    try:
+        check = replace(other_opts, expect_digits=opts.expect_digits)
+        other = hear(other_model, audio, check).text
+    except Exception as exc:  # a second opinion must not cost the caller their turn
+        logger.warning(f"order-number check failed, keeping the first reading: {exc!r}")
+        return heard.text
     # The second opinion overrides only with one clean run: base's "2 2 11 6 Nero 2" is not one.
     return other if order_number(other, opts.expect_digits, strict=True) else heard.text
 
