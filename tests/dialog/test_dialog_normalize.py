@@ -49,6 +49,8 @@ SIX = r"^[0-9]{6}$"
         ("seven three five nine or two", "735902"),
         ("It's 7-3-5-9-0-2.", "735902"),
         ("735-902", "735902"),
+        ("O2 46 61.", "024661"),  # Whisper glues a spoken "oh" to the next digit
+        ("O2 4, double 6 1.", "024661"),
     ],
 )
 def test_order_numbers(said, code):

@@ -52,8 +52,9 @@ def clean(text: str) -> str:
     out = text.lower().replace("\u2019", "'").replace("`", "'")
     for pattern, repl in _CONTRACTIONS:
         out = re.sub(pattern, repl, out)
-    words = re.sub(r"[^a-z0-9]+", " ", out).split()
-    return " ".join(_BARE.get(w, w) for w in words)
+    # Whisper writes a spoken "oh" before digits as a glued letter: "O2 46 61" is 0 2 4 6 6 1.
+    out = re.sub(r"\bo(?=\d)", "o ", re.sub(r"[^a-z0-9]+", " ", out))
+    return " ".join(_BARE.get(w, w) for w in out.split())
 
 
 def tokens(text: str) -> list[str]:
