@@ -45,7 +45,8 @@ from voice_agent.dialog.types import (
     UserSaid,
     describe_event,
 )
-from voice_agent.pipeline.oms_calls import lookup_order, open_work_order
+from voice_agent.pipeline.call_log import CallLog
+from voice_agent.pipeline.oms_calls import oms_answer
 from voice_agent.pipeline.prompt_playback import PromptProgress
 from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
 
@@ -77,6 +78,8 @@ class DialogProcessor(FrameProcessor):
         self._control = control
         self._services = services
         self._engine = services.engine
+        self._log = CallLog(services.recorder, call)
+        self._record, self._record_turn = self._log.event, self._log.turn
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._loop_task: asyncio.Task[None] | None = None
         self._silence_task: asyncio.Task[None] | None = None
@@ -110,7 +113,7 @@ class DialogProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
             self._loop_task = self.create_task(self._event_loop(), name="dialog-events")
             today = self.call.today or date.today()
-            await self._record_start()
+            await self._log.start()
             await self._events.put(
                 CallStarted(call_sid=self.call.call_sid, today=today, channel=self.call.channel)
             )
@@ -323,18 +326,9 @@ class DialogProcessor(FrameProcessor):
     async def _execute(self, action: Action) -> None:
         if isinstance(action, Say):
             await self._speak(action.text)
-        elif isinstance(action, LookupOrder):
-            await self._events.put(
-                await lookup_order(
-                    self._services.orders, self.call.call_sid, action.order_id, self._record
-                )
-            )
-        elif isinstance(action, CreateWorkOrder):
-            await self._events.put(
-                await open_work_order(
-                    self._services.work_orders, self.call.call_sid, action, self._record
-                )
-            )
+        elif isinstance(action, (LookupOrder, CreateWorkOrder)):
+            answer = oms_answer(action, self._services, self.call.call_sid, self._record)
+            await self._events.put(await answer)
         elif isinstance(action, (Transfer, HangUp)):
             await self._defer(action)
 
@@ -405,21 +399,6 @@ class DialogProcessor(FrameProcessor):
             "last_turns": self.transcript[-6:],
         }
 
-    async def _record_start(self) -> None:
-        recorder = self._services.recorder
-        if recorder is not None:
-            await recorder.start_call(self.call.call_sid, self.call.channel, self.call.caller)
-
-    async def _record_turn(self, speaker: str, text: str, latency_ms: float | None = None) -> None:
-        recorder = self._services.recorder
-        if recorder is not None:
-            await recorder.add_turn(self.call.call_sid, speaker, text, latency_ms=latency_ms)
-
-    async def _record(self, kind: str, data: dict[str, Any]) -> None:
-        recorder = self._services.recorder
-        if recorder is not None:
-            await recorder.add_event(self.call.call_sid, kind, data)
-
     def mark_abandoned(self) -> None:
         if self.outcome is None:
             self.outcome = "abandoned"
@@ -435,6 +414,4 @@ class DialogProcessor(FrameProcessor):
         """Close the call record once the pipeline has ended."""
         if self.outcome is None:
             self.outcome = "abandoned"
-        recorder = self._services.recorder
-        if recorder is not None:
-            await recorder.end_call(self.call.call_sid, self.outcome)
+        await self._log.end(self.outcome)

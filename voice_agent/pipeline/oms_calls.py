@@ -10,13 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from voice_agent.dialog.types import CreateWorkOrder, OrderLookedUp, WorkOrderOpened
+from voice_agent.dialog.types import CreateWorkOrder, LookupOrder, OrderLookedUp, WorkOrderOpened
 from voice_agent.oms.models import WorkOrderCreate
 
 if TYPE_CHECKING:
-    from voice_agent.pipeline.call import OrderLookup, WorkOrderSink
+    from voice_agent.pipeline.call import AgentServices, OrderLookup, WorkOrderSink
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def oms_answer(
+    action: LookupOrder | CreateWorkOrder, services: AgentServices, call_sid: str, record: Record
+) -> OrderLookedUp | WorkOrderOpened:
+    """Carry out the dialog's OMS request; the engine event that answers it."""
+    if isinstance(action, LookupOrder):
+        return await lookup_order(services.orders, call_sid, action.order_id, record)
+    return await open_work_order(services.work_orders, call_sid, action, record)
 
 
 async def lookup_order(
