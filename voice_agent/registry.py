@@ -19,14 +19,20 @@ from piper import PiperVoice
 from voice_agent.pipeline.services import SentenceAudioCache
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import warm_up
-from voice_agent.speech.models import ModelNotAvailable, load_whisper, whisper_model_path
+from voice_agent.speech.models import (
+    ModelName,
+    ModelNotAvailable,
+    load_whisper,
+    whisper_model_path,
+)
 from voice_agent.speech.silero import load_silero_session
 
 
-def whisper_path(settings: Settings, name: str | None = None) -> Path:
-    """The on-disk CTranslate2 model folder for ``settings.asr_model`` (never a hub name)."""
-    model = name or settings.asr_model
-    return whisper_model_path(model, settings.data_dir / "models")  # type: ignore[arg-type]
+def whisper_path(settings: Settings, name: ModelName | None = None) -> Path:
+    """The on-disk CTranslate2 model folder for ``name`` (default ``settings.asr_model``; never
+    a hub name).
+    """
+    return whisper_model_path(name or settings.asr_model, settings.data_dir / "models")
 
 
 def load_piper_voice() -> PiperVoice:
@@ -76,7 +82,7 @@ class ModelRegistry:
         warm_up(whisper)
         check_name = settings.asr_number_check_model
         number_check = None
-        if check_name not in ("off", settings.asr_model):
+        if check_name != "off" and check_name != settings.asr_model:
             try:
                 # One decode at a time: it runs on a few order-number turns only.
                 number_check = load_whisper(

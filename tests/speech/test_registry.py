@@ -15,7 +15,7 @@ pytestmark = pytest.mark.models
 def test_loads_without_the_check_model_when_its_files_are_missing(monkeypatch, tmp_path) -> None:
     real = registry.whisper_path
 
-    def path(settings: Settings, name: str | None = None) -> Path:
+    def path(settings: Settings, name=None) -> Path:
         return tmp_path / "no-model" if name == "base" else real(settings, name)
 
     monkeypatch.setattr(registry, "whisper_path", path)
