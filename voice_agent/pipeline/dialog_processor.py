@@ -79,7 +79,6 @@ class DialogProcessor(FrameProcessor):
         self._services = services
         self._engine = services.engine
         self._log = CallLog(services.recorder, call)
-        self._record, self._record_turn = self._log.event, self._log.turn
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._loop_task: asyncio.Task[None] | None = None
         self._silence_task: asyncio.Task[None] | None = None
@@ -151,7 +150,7 @@ class DialogProcessor(FrameProcessor):
         over_prompt, self._started_over_prompt = self._started_over_prompt, False
         if over_prompt and is_backchannel(text):
             # "uh-huh" over a prompt acknowledges it; it is not an answer
-            await self._record("backchannel", {"text": text})
+            await self._log.event("backchannel", {"text": text})
             await self._resume_prompt()  # if it had stopped the prompt
             return
         self._resume = None
@@ -165,7 +164,7 @@ class DialogProcessor(FrameProcessor):
             self._hold_task = self.create_task(self._release_held(), name="turn-hold")
             return
         self.transcript.append(("user", text))
-        await self._record_turn("user", text)
+        await self._log.turn("user", text)
         await self._events.put(UserSaid(text))
 
     async def _release_held(self) -> None:
@@ -173,7 +172,7 @@ class DialogProcessor(FrameProcessor):
         text, self._held_text = self._held_text, None
         if text:
             self.transcript.append(("user", text))
-            await self._record_turn("user", text)
+            await self._log.turn("user", text)
             await self._events.put(UserSaid(text))
 
     def _on_user_started(self) -> None:
@@ -221,7 +220,7 @@ class DialogProcessor(FrameProcessor):
         if self._pause_pending is None:  # no pause stage: the prompt stopped just now
             await self._note_unheard(None)
         prompt = self.transcript[-1][1] if self.transcript else ""
-        await self._record("barge_in", {"prompt": prompt})
+        await self._log.event("barge_in", {"prompt": prompt})
         held, self._pause_pending = self._pause_pending or [], None
         for text in held:
             await self._on_transcript(text)
@@ -240,7 +239,7 @@ class DialogProcessor(FrameProcessor):
         unheard = self._prompt.unheard() if self._prompt is not None else ""
         self._resume = (unheard, self.state) if unheard else None
         if kind is not None:
-            await self._record(kind, {"unheard": unheard})
+            await self._log.event(kind, {"unheard": unheard})
 
     async def _resume_prompt(self) -> None:
         """Say the rest of a stopped prompt, unless the dialog has moved on (a new prompt)."""
@@ -250,7 +249,7 @@ class DialogProcessor(FrameProcessor):
         if resume[1] is not self.state:
             return
         self._cancel_silence_timer()
-        await self._record("barge_in_resumed", {"text": resume[0]})
+        await self._log.event("barge_in_resumed", {"text": resume[0]})
         await self._speak(resume[0])
 
     @staticmethod
@@ -264,7 +263,7 @@ class DialogProcessor(FrameProcessor):
             latency = (time.monotonic() - self._user_stopped_at) * 1000
             self.turn_latencies_ms.append(latency)
             self._user_stopped_at = None
-            await self._record("latency", {"end_of_speech_to_audio_ms": round(latency)})
+            await self._log.event("latency", {"end_of_speech_to_audio_ms": round(latency)})
 
     async def _on_bot_stopped(self) -> None:
         self._speaking = False
@@ -303,8 +302,8 @@ class DialogProcessor(FrameProcessor):
                 return
             self.state, actions = self._engine.step(self.state, event)
         described = describe_event(event)
-        await self._record("event", described)
-        await self._record("state", {"state": self.state.to_dict()})
+        await self._log.event("event", described)
+        await self._log.event("state", {"state": self.state.to_dict()})
         if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence)):
             self.turns.append({"input": described, "said": [], "actions": []})
         turn = self.turns[-1]
@@ -320,14 +319,14 @@ class DialogProcessor(FrameProcessor):
             else:
                 described_action = {"action": type(action).__name__} | asdict(action)
                 turn["actions"].append(described_action)
-                await self._record("action", described_action)
+                await self._log.event("action", described_action)
             await self._execute(action)
 
     async def _execute(self, action: Action) -> None:
         if isinstance(action, Say):
             await self._speak(action.text)
         elif isinstance(action, (LookupOrder, CreateWorkOrder)):
-            answer = oms_answer(action, self._services, self.call.call_sid, self._record)
+            answer = oms_answer(action, self._services, self.call.call_sid, self._log.event)
             await self._events.put(await answer)
         elif isinstance(action, (Transfer, HangUp)):
             await self._defer(action)
@@ -340,7 +339,7 @@ class DialogProcessor(FrameProcessor):
         self._prompt_pending = True
         self.idle.clear()
         await self.push_frame(TTSSpeakFrame(text))
-        await self._record_turn("agent", text)
+        await self._log.turn("agent", text)
 
     async def _defer(self, action: Action) -> None:
         """Transfers and hang-ups wait until what was said before them has been played."""
@@ -366,7 +365,7 @@ class DialogProcessor(FrameProcessor):
             self.outcome = "handed_off"
             target = self._services.settings.transfer_target
             ok = await self._control.transfer(target, action.summary | {"reason": action.reason})
-            await self._record(
+            await self._log.event(
                 "transfer",
                 {"target": target, "ok": ok, "reason": action.reason, "summary": action.summary},
             )
