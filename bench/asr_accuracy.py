@@ -279,15 +279,6 @@ def espeak_voice() -> list[tuple[str, Callable[[str], np.ndarray]]]:
     return [("espeak_ng", synth)]
 
 
-def dialog_find_order() -> Callable[[str], str | None] | None:
-    """The dialog engineer's normaliser, if it exists in this checkout."""
-    try:
-        from voice_agent.dialog.normalize import find_code
-    except ImportError:
-        return None
-    return lambda text: find_code(text, r"\d{6}")[0]
-
-
 # --- VAD ------------------------------------------------------------------------------------
 def speech_spans(audio: np.ndarray, min_pause_s: float) -> list[tuple[float, float]]:
     """Reference speech of a clean utterance: 10 ms frames within 25 dB of the loud frames
@@ -519,12 +510,9 @@ def entity_samples(
 
 
 def score_entities(samples: list[Sample], run: RunResult) -> dict[str, Any]:
-    dialog = dialog_find_order()
+    """Order numbers captured exactly, read by the dialog's own parser (``order_number``)."""
     exact = [order_number(h) == s.reference for s, h in zip(samples, run.hyps, strict=True)]
     result: dict[str, Any] = {"n": len(samples), "exact": sum(exact) / len(samples)}
-    if dialog is not None:
-        hits = [dialog(h) == s.reference for s, h in zip(samples, run.hyps, strict=True)]
-        result["exact_dialog_normalizer"] = sum(hits) / len(samples)
     for key in ("voice", "style"):
         groups: dict[str, list[bool]] = {}
         for s, ok in zip(samples, exact, strict=True):

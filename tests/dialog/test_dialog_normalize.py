@@ -5,15 +5,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
+from voice_agent.dialog.codes import find_code, spell
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.normalize import (
     TOKEN_MATCH,
     best_phrase_key,
     clean,
-    find_code,
     match_item,
     means_all_items,
-    spell,
     tokens,
     word_match,
     yes_no,
@@ -51,6 +50,10 @@ SIX = r"^[0-9]{6}$"
         ("735-902", "735902"),
         ("O2 46 61.", "024661"),  # Whisper glues a spoken "oh" to the next digit
         ("O2 4, double 6 1.", "024661"),
+        ("L 6 0 1 16", "060116"),  # tiny.en writes a spoken "oh" as "L" too
+        ("Oh, four one, double eight oh.", "041880"),
+        ("oh oh oh, oh oh oh", "000000"),
+        ("It's 220417. No wait, 220471.", "220471"),  # a correction comes last
     ],
 )
 def test_order_numbers(said, code):

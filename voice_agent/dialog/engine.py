@@ -10,17 +10,15 @@ import re
 from dataclasses import replace
 
 from voice_agent.dialog import upset
+from voice_agent.dialog.codes import find_code, spell, words_to_numbers
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.flows import advance, multi_item_ok
 from voice_agent.dialog.normalize import (
     best_phrase_key,
-    find_code,
     find_phrases,
     match_item,
     means_all_items,
-    spell,
     tokens,
-    words_to_numbers,
     yes_no,
 )
 from voice_agent.dialog.spec import DialogSpec

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
-from voice_agent.dialog.normalize import spell
+from voice_agent.dialog.codes import spell
 from voice_agent.dialog.render import say_date, say_money
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.state import DialogState

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from voice_agent.dialog.normalize import find_code
+from voice_agent.dialog.codes import find_code
 
 # Only sounds that can't be an answer: "yeah" or "okay" said over "Shall I open the return?" is one.
 # Said over a prompt, these acknowledge it; spelled with repeated letters squeezed ("Mmm." and
