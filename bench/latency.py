@@ -105,6 +105,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as scratch,
         AgentProcess(Path(args.data_dir or scratch), env=env) as agent,
     ):
+        agent.wait_prompts_warm()
         for label, concurrency, rounds, stagger in (
             ("1 call", 1, args.calls, 0.0),
             ("4 concurrent", 4, args.rounds, 0.0),

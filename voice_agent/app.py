@@ -66,8 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        if app.state.services is not None:
-            return JSONResponse({"status": "ok"})
+        services = app.state.services
+        if services is not None:
+            warm = services.warmer is None or services.warmer.done
+            return JSONResponse({"status": "ok", "prompts_warm": warm})
         status = "error" if app.state.startup_error else "loading"
         return JSONResponse(
             {"status": status, "error": app.state.startup_error}, status_code=503

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -100,6 +102,9 @@ class PromptWarmer:
     """Synthesizes the greeting at once and the dialog's other fixed prompts in a background
     thread, so callers hear them without synthesis delay. ``stop()`` before the process exits:
     a thread left inside onnxruntime at interpreter exit aborts the process.
+
+    The background thread runs at the lowest priority (niceness 19, Linux): it takes ~10 s of
+    CPU after start-up, while the first calls may already be in, and no caller waits for it.
     """
 
     def __init__(self, engine: DialogEngine, models: ModelRegistry) -> None:
@@ -126,7 +131,14 @@ class PromptWarmer:
         self._thread = threading.Thread(target=self._run, name="prompt-warm-up", daemon=True)
         self._thread.start()
 
+    @property
+    def done(self) -> bool:
+        """Every fixed prompt is in the cache (or warming was never started)."""
+        return self._thread is None or not self._thread.is_alive()
+
     def _run(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # not Linux: run as is
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         for text in self.others:
             if self._stop.is_set():
                 return

@@ -210,7 +210,9 @@ async def test_fuzzed_messages_do_not_break_a_concurrent_healthy_call(secured_ag
     events, *_ = await asyncio.gather(healthy_call(), fuzz_inside_a_call(), fuzz_before_start())
     assert events.count("media") > 50
     async with httpx.AsyncClient(base_url=secured_agent.base_url) as http:
-        assert (await http.get("/health")).status_code == 200
+        health = await http.get("/health")
+    assert health.status_code == 200
+    assert isinstance(health.json()["prompts_warm"], bool)
 
 
 async def test_hang_up_waits_for_the_last_mark(secured_agent, twilio_api, caller_voice):

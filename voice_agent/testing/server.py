@@ -38,11 +38,15 @@ class AgentProcess:
 
     def __enter__(self) -> AgentProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = os.environ | {
-            "HF_HUB_OFFLINE": "1",
-            "VOICE_AGENT_DATA_DIR": str(self.data_dir),
-            "VOICE_AGENT_SIP_ENABLED": "false",
-        } | self._env
+        env = (
+            os.environ
+            | {
+                "HF_HUB_OFFLINE": "1",
+                "VOICE_AGENT_DATA_DIR": str(self.data_dir),
+                "VOICE_AGENT_SIP_ENABLED": "false",
+            }
+            | self._env
+        )
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "voice_agent", "serve", "--port", str(self.port)],
@@ -71,6 +75,16 @@ class AgentProcess:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"agent not healthy after {self._timeout}s:\n{self.log_tail()}")
+            time.sleep(0.25)
+
+    def wait_prompts_warm(self, timeout_s: float = 120) -> None:
+        """Wait until the agent's fixed prompts are synthesized (``/health`` says so), so that
+        a measurement does not share the CPU with the start-up warm-up.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not httpx.get(self.base_url + "/health", timeout=5).json().get("prompts_warm"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"prompts not warm after {timeout_s}s:\n{self.log_tail()}")
             time.sleep(0.25)
 
     def log_tail(self, chars: int = 4000) -> str:
