@@ -53,6 +53,8 @@ SIX = r"^[0-9]{6}$"
         ("L 6 0 1 16", "060116"),  # tiny.en writes a spoken "oh" as "L" too
         ("Oh, four one, double eight oh.", "041880"),
         ("oh oh oh, oh oh oh", "000000"),
+        ("Double 5 5, Double 01.", "555001"),  # only the first digit of "01" is doubled
+        ("Double 27 602.", "227602"),
         ("It's 220417. No wait, 220471.", "220471"),  # a correction comes last
     ],
 )

@@ -74,7 +74,10 @@ def _pieces(words: Sequence[str]) -> list[_Piece | None]:
         if w in _REPEAT and nxt:
             inner = _pieces([nxt])
             if inner and inner[0] is not None:
-                out.append(_Piece(inner[0].text * _REPEAT[w], True))
+                # Only the first digit repeats: Whisper writes "double oh one" as "double 01"
+                # and "double two seven" as "double 27".
+                text = inner[0].text
+                out.append(_Piece(text[:1] * _REPEAT[w] + text[1:], True))
                 i += 2
                 continue
         if w.isdigit():
