@@ -1,7 +1,8 @@
 """Turn what a caller said (as ASR wrote it) into values the dialog can match.
 
-Everything here is pure text processing: spoken digits and ASR digit strings to order numbers,
-yes/no in its many forms, phrase spotting with negation, and fuzzy matching of item names.
+Everything here is pure text processing: yes/no in its many forms, phrase spotting with
+negation, and fuzzy matching of item names. Order numbers and other codes are in
+:mod:`voice_agent.dialog.codes`.
 """
 
 from __future__ import annotations
