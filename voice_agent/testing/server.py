@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -63,28 +64,30 @@ class AgentProcess:
         return self
 
     def _wait_healthy(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + self._timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"agent exited:\n{self.log_tail()}")
-            try:
-                if httpx.get(self.base_url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"agent not healthy after {self._timeout}s:\n{self.log_tail()}")
-            time.sleep(0.25)
+        self._poll_health(lambda r: r.status_code == 200, "healthy", self._timeout)
 
     def wait_prompts_warm(self, timeout_s: float = 120) -> None:
         """Wait until the agent's fixed prompts are synthesized (``/health`` says so), so that
         a measurement does not share the CPU with the start-up warm-up.
         """
+        self._poll_health(lambda r: r.json().get("prompts_warm") is True, "warm", timeout_s)
+
+    def _poll_health(
+        self, ready: Callable[[httpx.Response], bool], what: str, timeout_s: float
+    ) -> None:
+        """Poll ``/health`` until ``ready`` holds; fail if the agent exits or time runs out."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout_s
-        while not httpx.get(self.base_url + "/health", timeout=5).json().get("prompts_warm"):
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited:\n{self.log_tail()}")
+            try:
+                if ready(httpx.get(self.base_url + "/health", timeout=1)):
+                    return
+            except httpx.HTTPError:
+                pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"prompts not warm after {timeout_s}s:\n{self.log_tail()}")
+                raise RuntimeError(f"agent not {what} after {timeout_s}s:\n{self.log_tail()}")
             time.sleep(0.25)
 
     def log_tail(self, chars: int = 4000) -> str:
