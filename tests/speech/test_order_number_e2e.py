@@ -101,7 +101,7 @@ def test_second_model_reads_a_number_the_first_did_not_agree_on(
     options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
     audio = joe(said)
     alone = hear(tiny_model, audio, options)
-    assert not alone.number_agreed and order_number(alone.text) != number, alone
+    assert not alone.number_sure and order_number(alone.text) != number, alone
     second = (base_model, default_asr_options("base", initial_prompt=ORDER_NUMBER_PROMPT))
     text = transcribe(tiny_model, audio, options, second_opinion=second)
     assert order_number(text) == number, text
@@ -125,7 +125,87 @@ def test_a_failing_second_model_keeps_the_first_reading(tiny_model, joe) -> None
     options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
     audio = joe("Eight double oh, oh four six.")
     first = hear(tiny_model, audio, options)
-    assert not first.number_agreed, first
+    assert not first.number_sure, first
     broken = _BrokenModel()
     assert transcribe(tiny_model, audio, options, (broken, AsrOptions())) == first.text  # type: ignore[arg-type]
     assert broken.used
+
+
+_READINGS = (
+    "It's seven three five nine oh two.",
+    "Eight double oh, oh four six.",
+    "Nine oh oh, oh one two.",
+    "Oh two four, double six one.",
+    "Sorry, I don't have it with me right now.",
+)
+
+
+@pytest.fixture(scope="module")
+def digits_calls(tiny_model, joe):
+    """Each reading decoded with the digits-only decode beside and after the free one, with
+    the ``generate`` calls each made (a spy on ``window._start``)."""
+    from voice_agent.speech import window
+
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    runs: dict[bool, list[tuple[object, list[dict]]]] = {True: [], False: []}
+    real_start = window._start
+    calls: list[dict] = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_start(*args, **kwargs)
+
+    window._start = spy
+    try:
+        for said in _READINGS:
+            audio = joe(said)
+            for alongside in (True, False):
+                calls.clear()
+                heard = window.decode_windows(tiny_model, [(audio, options)], alongside)[0]
+                runs[alongside].append((heard, list(calls)))
+    finally:
+        window._start = real_start
+    return runs
+
+
+def test_the_digits_decode_beside_or_after_the_free_one_reads_the_same(digits_calls) -> None:
+    beside = [heard for heard, _ in digits_calls[True]]
+    after = [heard for heard, _ in digits_calls[False]]
+    assert beside == after
+    # Both kinds are in the sample: numbers sure from the free decode alone and unsure ones.
+    skipped = [len(calls) == 1 for _, calls in digits_calls[False]]
+    assert any(skipped) and not all(skipped), skipped
+
+
+def test_a_sure_free_reading_needs_no_digits_decode(digits_calls) -> None:
+    from voice_agent.speech.window import DIGITS_BEAM
+
+    for (heard, calls), said in zip(digits_calls[False], _READINGS, strict=True):
+        digits = [c for c in calls if c.get("beam_size") == DIGITS_BEAM]
+        if not digits:
+            assert heard.number_sure and order_number(heard.text), (said, heard)
+        assert all(not c.get("asynchronous") for c in calls), said
+    # Beside the free decode it always runs (it starts before the free decode is known).
+    for heard, calls in digits_calls[True]:
+        assert [c.get("beam_size") for c in calls] == [DIGITS_BEAM, None], heard
+    first, calls = digits_calls[False][0]
+    assert first.number_sure and len(calls) == 1 and order_number(first.text) == "735902"
+
+
+def test_an_idle_model_runs_the_digits_decode_beside_the_free_one(
+    tiny_model, joe, monkeypatch
+) -> None:
+    from voice_agent.speech import window
+
+    calls: list[dict] = []
+    real_start = window._start
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_start(*args, **kwargs)
+
+    monkeypatch.setattr(window, "_start", spy)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    assert tiny_model.model.num_active_batches == 0
+    window.decode_windows(tiny_model, [(joe(_READINGS[0]), options)])
+    assert [bool(c.get("asynchronous")) for c in calls] == [True, False]

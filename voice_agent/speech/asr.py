@@ -77,9 +77,10 @@ class AsrOptions:
       expect_digits: The turn should hold a number of this many digits (the answer to "what is
         your order number?"). The same encoder output is decoded a second time with the
         vocabulary cut to digits, number words ("oh", "double", "forty") and punctuation; that
-        text is used if the free decode holds no number, and the number is *agreed* if both
+        text is used if the free decode holds no number, and the number is *sure* if both
         read the same one (see :class:`Heard`). Costs a second decoder pass (not a second
-        encoder pass) on those turns only; needs ``window_s``.
+        encoder pass) on those turns only, and none when the free decode alone reads the
+        number surely (``voice_agent.speech.window.SURE_LOGPROB``); needs ``window_s``.
 
     """
 
@@ -107,14 +108,15 @@ class Heard:
 
     Attributes:
       text: The transcript ("" for silence or noise).
-      number_agreed: With ``AsrOptions.expect_digits``: the free decode and the digits-only
-        decode read the same number. On the order-number turn an unagreed reading is wrong far
-        more often than an agreed one, which is when :func:`transcribe` asks a second model.
+      number_sure: With ``AsrOptions.expect_digits``: the free decode read a number with a
+        high average log-probability, or the free decode and the digits-only decode read the
+        same number. On the order-number turn an unsure reading is wrong far more often than a
+        sure one, which is when :func:`transcribe` asks a second model.
 
     """
 
     text: str
-    number_agreed: bool = False
+    number_sure: bool = False
 
 
 # Whisper's stock output for a non-speech turn; no caller answers a prompt with just this.
@@ -167,7 +169,7 @@ def transcribe(
         audio: Float32 mono samples at 16 kHz in [-1, 1].
         opts: Decoding options (defaults: :class:`AsrOptions`).
         second_opinion: A second model and its options, asked when ``opts.expect_digits`` is
-            set and ``model``'s two decodes do not agree on a number (:class:`Heard`); its text
+            set and ``model``'s reading of the number is not sure (:class:`Heard`); its text
             is taken if it holds one run of digits of that length. On the bench's order
             numbers tiny.en with base as second opinion beat either model alone.
 
@@ -177,9 +179,10 @@ def transcribe(
     """
     opts = opts or AsrOptions()
     heard = hear(model, audio, opts)
-    if second_opinion is None or not opts.expect_digits or heard.number_agreed:
+    if second_opinion is None or not opts.expect_digits or heard.number_sure:
         return heard.text
     other_model, other_opts = second_opinion
+    logger.debug("order number not sure: asking the number check")
     try:
         check = replace(other_opts, expect_digits=opts.expect_digits)
         other = hear(other_model, audio, check).text
