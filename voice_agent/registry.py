@@ -84,10 +84,8 @@ class ModelRegistry:
         number_check = None
         if check_name != "off" and check_name != settings.asr_model:
             try:
-                # One decode at a time: it runs on a few order-number turns only.
-                number_check = load_whisper(
-                    whisper_path(settings, check_name), cpu_threads=settings.asr_cpu_threads
-                )
+                # One decode at a time, on all cores: it runs on a few order-number turns only.
+                number_check = load_whisper(whisper_path(settings, check_name), cpu_threads=0)
                 warm_up(number_check)
             except ModelNotAvailable as exc:
                 logger.warning(f"order-number check off: {exc}")

@@ -43,7 +43,12 @@ class Settings(BaseSettings):
         "85.4 -> 93.8%; costs ~160-230 MB RAM and ~1 s at start-up; 'off' or the asr_model "
         "itself disables it).",
     )
-    asr_cpu_threads: int = 0
+    asr_cpu_threads: int = Field(
+        default=1,
+        description="Threads per Whisper decode (0: CTranslate2's default, all cores). With 1, "
+        "the asr_workers decodes run side by side without OpenMP's hand-offs (bench: 4 "
+        "concurrent order-number turns finish 10% sooner, p90 17%; one turn no slower).",
+    )
     asr_workers: int = Field(
         default=2, description="Whisper decodes that may run at once (bench: 2 helps 4 calls)."
     )
