@@ -91,3 +91,16 @@ def test_segment_filter() -> None:
     assert join_segments([seg(" Yes.", 0.9, -0.2)], opts) == "Yes."  # confident despite no_speech
     assert join_segments([seg(" one one one one one one one one", 0.1, -0.2, 3.0)], opts) == ""
     assert join_segments([seg(" You", 0.3, -0.5)], opts) == ""
+
+
+@pytest.mark.models
+def test_warm_up_also_primes_the_order_number_turn() -> None:
+    from voice_agent.speech.asr import warm_up
+    from voice_agent.speech.models import load_whisper, whisper_model_path
+    from voice_agent.speech.window import _DIGIT_VOCAB
+
+    model = load_whisper(whisper_model_path("tiny.en"), cpu_threads=1)
+    assert model not in _DIGIT_VOCAB
+    warm_up(model)
+    # The digits-only decode ran: its vocabulary is built before the first caller needs it.
+    assert model in _DIGIT_VOCAB
