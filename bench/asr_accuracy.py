@@ -28,6 +28,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from loguru import logger
 
 from bench.common import corpus_wer, format_table, number_words, write_results
 from bench.domain_speech import SENTENCES
@@ -384,8 +386,6 @@ def vad_factories(stop_secs: float, start_secs: float) -> dict[str, Callable[[],
 
 
 def bench_vad(utts: list[Utt], noises: list[np.ndarray], quick: bool) -> dict[str, Any]:
-    from loguru import logger
-
     logger.remove()
     settings = Settings()
     factories = vad_factories(settings.vad_stop_secs, settings.vad_start_secs)
@@ -576,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="ASR CPU threads")
     parser.add_argument("--skip-vad", action="store_true")
     args = parser.parse_args(argv)
+    logger.remove()  # the ASR's per-turn debug lines would bury the tables
+    logger.add(sys.stderr, level="INFO")
 
     speech_dir = Settings().speech_dir
     if not (speech_dir / "manifest.tsv").is_file():
