@@ -209,3 +209,18 @@ def test_an_idle_model_runs_the_digits_decode_beside_the_free_one(
     assert tiny_model.model.num_active_batches == 0
     window.decode_windows(tiny_model, [(joe(_READINGS[0]), options)])
     assert [bool(c.get("asynchronous")) for c in calls] == [True, False]
+
+
+@pytest.mark.parametrize("alongside", [True, False])
+def test_a_batch_with_one_number_turn_reads_as_each_alone(tiny_model, joe, alongside) -> None:
+    from voice_agent.speech.window import decode_windows
+
+    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    # Same window and prompt lengths, so both share one encoder call; only one expects digits.
+    requests = [
+        (joe(_READINGS[3]), number),
+        (joe(_READINGS[4]), replace(number, expect_digits=None)),
+    ]
+    alone = [decode_windows(tiny_model, [request], alongside)[0] for request in requests]
+    assert decode_windows(tiny_model, requests, alongside) == alone
+    assert order_number(alone[0].text) == "024661" and not alone[1].number_sure, alone

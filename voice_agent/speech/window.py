@@ -36,13 +36,13 @@ if TYPE_CHECKING:
 #: in 48 than greedy decoding (bench). Taking the first of 3 hypotheses with the right digit
 #: count gained nothing more and accepted "0 0 0 0 0 0" for speech that held no number.
 DIGITS_BEAM = 3
-#: Words a caller reads a number with; with digits and punctuation, the vocabulary of the
-#: digits-only decode.
 #: A free decode that reads a number with an average log-probability above this is sure of it
 #: without the digits-only decode. In ``bench.asr_accuracy``'s order numbers (bench and
 #: held-out sets, clean and 10 dB: 192 readings) no wrong number was read above -0.45; 35% of
 #: the readings were read above -0.4 (the Piper voices' 45%, espeak-ng's 6%).
 SURE_LOGPROB = -0.4
+#: Words a caller reads a number with; with digits and punctuation, the vocabulary of the
+#: digits-only decode.
 _NUMBER_WORDS = (
     "zero oh o one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
@@ -130,9 +130,10 @@ def decode_windows(
         alongside = digits_alongside
         if alongside is None:
             alongside = model.model.num_active_batches == 0
-        pending = None
+        pending = digits_input = None
         if checked and alongside:
-            pending = _digits(model, encoded, items, checked, tokenizer, asynchronous=True)
+            digits_input = _rows(encoded, checked, len(items))  # alive until its results are in
+            pending = _digits(model, digits_input, [items[k] for k in checked], tokenizer, True)
         free_suppressed = get_suppressed_tokens(tokenizer, [-1])
         free = _texts(tokenizer, items, _start(model, encoded, items, free_suppressed))
         found = [text for text, _ in free]
@@ -148,7 +149,8 @@ def decode_windows(
             done = [future.result() for future in pending]  # all of them: they use ``encoded``
             results = [done[checked.index(k)] for k in unsure]
         elif unsure:
-            results = _digits(model, encoded, items, unsure, tokenizer, asynchronous=False)
+            rows = _rows(encoded, unsure, len(items))
+            results = _digits(model, rows, [items[k] for k in unsure], tokenizer, False)
         else:
             results = []
         digits = _texts(tokenizer, [items[k] for k in unsure], results)
@@ -163,21 +165,27 @@ def decode_windows(
     return texts
 
 
+def _rows(
+    encoded: ctranslate2.StorageView, indices: list[int], total: int
+) -> ctranslate2.StorageView:
+    """The encoder output of the batch's rows ``indices`` (``encoded`` itself if that is all)."""
+    if len(indices) == total:
+        return encoded
+    return ctranslate2.StorageView.from_array(np.asarray(encoded)[indices])
+
+
 def _digits(
     model: WhisperModel,
     encoded: ctranslate2.StorageView,
     items: list[_Item],
-    indices: list[int],
     tokenizer: Tokenizer,
     asynchronous: bool,
 ) -> list[Any]:
-    """The digits-only decode of ``items[k]`` for ``k`` in ``indices``, on the same encoding."""
-    if len(indices) < len(items):
-        encoded = ctranslate2.StorageView.from_array(np.asarray(encoded)[indices])
+    """The digits-only decode of ``items`` (one row of ``encoded`` each)."""
     return _start(
         model,
         encoded,
-        [items[k] for k in indices],
+        items,
         _non_digit_tokens(model, tokenizer),
         beam_size=DIGITS_BEAM,
         asynchronous=asynchronous,
