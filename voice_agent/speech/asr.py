@@ -227,8 +227,8 @@ def hear(model: WhisperModel, audio: np.ndarray, opts: AsrOptions) -> Heard:
 
 def warm_up(model: WhisperModel) -> None:
     """Decode a second of faint noise as a plain turn and as an order-number turn, so the first
-    callers don't pay for lazy initialisation: the digits-only decode's vocabulary and its beam
-    search made the first order-number turn of 4 calls at once ~0.2-1 s slower (bench).
+    callers don't pay for lazy initialisation: without it the digits-only decode's vocabulary
+    and beam search made the first 4 order-number turns at once 0.2-0.3 s slower (offline).
     """
     noise = (np.random.default_rng(0).standard_normal(SAMPLE_RATE) * 1e-3).astype(np.float32)
     transcribe(model, noise)
