@@ -124,12 +124,14 @@ def decode_windows(
         groups.setdefault((window.shape[-1], len(prompt)), []).append((item, window))
     for group in groups.values():
         items = [item for item, _ in group]
+        alongside = digits_alongside
+        if alongside is None:
+            # Read before this group's own encoder call: CTranslate2 still counts a finished
+            # call for a moment after its result is back (3 times in 4, right after it).
+            alongside = model.model.num_active_batches == 0
         encoded = model.encode(np.stack([window for _, window in group]))
         tokenizer = _tokenizer(model, items[0].opts)
         checked = [k for k, item in enumerate(items) if item.opts.expect_digits]
-        alongside = digits_alongside
-        if alongside is None:
-            alongside = model.model.num_active_batches == 0
         pending = digits_input = None
         if checked and alongside:
             digits_input = _rows(encoded, checked, len(items))  # alive until its results are in
