@@ -38,8 +38,8 @@ class Settings(BaseSettings):
     asr_model: Literal["tiny.en", "base"] = "tiny.en"
     asr_number_check_model: Literal["tiny.en", "base", "off"] = Field(
         default="base",
-        description="Second model asked on the order-number turn when the first model's two "
-        "decodes disagree on the number (bench: order numbers 85.4 -> 95.8% clean, held-out "
+        description="Second model asked on the order-number turn when the first model is not "
+        "sure of the number (bench: order numbers 85.4 -> 95.8% clean, held-out "
         "85.4 -> 93.8%; costs ~160-230 MB RAM and ~1 s at start-up; 'off' or the asr_model "
         "itself disables it).",
     )
