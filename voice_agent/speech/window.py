@@ -139,14 +139,9 @@ def decode_windows(
         free_suppressed = get_suppressed_tokens(tokenizer, [-1])
         free = _texts(tokenizer, items, _start(model, encoded, items, free_suppressed))
         found = [text for text, _ in free]
-        sure = [False] * len(items)
-        unsure = []
-        for k in checked:
-            length = items[k].opts.expect_digits or 0
-            if order_number(found[k], length) is not None and free[k][1] > SURE_LOGPROB:
-                sure[k] = True
-            else:
-                unsure.append(k)
+        numbers = {k: order_number(found[k], items[k].opts.expect_digits or 0) for k in checked}
+        unsure = [k for k in checked if numbers[k] is None or free[k][1] <= SURE_LOGPROB]
+        sure = [k in numbers and k not in unsure for k in range(len(items))]
         if pending is not None:
             done = [future.result() for future in pending]  # all of them: they use ``encoded``
             results = [done[checked.index(k)] for k in unsure]
@@ -157,10 +152,9 @@ def decode_windows(
             results = []
         digits = _texts(tokenizer, [items[k] for k in unsure], results)
         for k, (text, _) in zip(unsure, digits, strict=True):
-            length = items[k].opts.expect_digits or 0
-            free_number, constrained = order_number(found[k], length), order_number(text, length)
-            sure[k] = free_number is not None and free_number == constrained
-            if free_number is None and constrained is not None:
+            constrained = order_number(text, items[k].opts.expect_digits or 0)
+            sure[k] = numbers[k] is not None and numbers[k] == constrained
+            if numbers[k] is None and constrained is not None:
                 found[k] = text
         for item, text, number_sure in zip(items, found, sure, strict=True):
             texts[item.index] = Heard(text, number_sure)
