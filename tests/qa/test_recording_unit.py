@@ -146,7 +146,7 @@ def test_timeline_places_lines_on_the_recording_clock():
     assert turn_latencies(None, RECORD) == [{"turn": 1, "end_of_speech_to_first_audio_ms": 900}]
 
 
-async def test_a_turn_ended_on_its_transcript_is_not_timed_from_the_last_vad_stop():
+async def test_a_turn_ended_on_its_transcript_is_timed_from_its_own_end_of_speech():
     from pipecat.frames.frames import (
         Frame,
         OutputAudioRawFrame,
@@ -161,7 +161,10 @@ async def test_a_turn_ended_on_its_transcript_is_not_timed_from_the_last_vad_sto
     from voice_agent.pipeline.call import CallInfo
     from voice_agent.pipeline.recording import CallObserver
 
-    observer = CallObserver(CallInfo("CA1", "twilio"), record_dir=None, vad_stop_secs=0.5)
+    metrics = CallMetrics()
+    observer = CallObserver(
+        CallInfo("CA1", "twilio"), record_dir=None, metrics=metrics, vad_stop_secs=0.5
+    )
 
     class Dialog(FrameProcessor):
         """Stands in for the dialog, which reports each caller turn to the recorder."""
@@ -190,8 +193,14 @@ async def test_a_turn_ended_on_its_transcript_is_not_timed_from_the_last_vad_sto
     turns = [e for e in observer.events if e["kind"] == "turn"]
     first_audio = [e for e in observer.events if e["kind"] == "agent_first_audio"]
     assert "ended_early" not in turns[0] and "vad_end_to_transcript_ms" in turns[0]
-    assert turns[1]["ended_early"] and "vad_end_to_transcript_ms" not in turns[1]
+    # The transcript was there before the VAD's end: no wait for it after that end.
+    assert turns[1]["ended_early"] and turns[1]["vad_end_to_transcript_ms"] == 0
     assert "end_of_speech_to_first_audio_ms" in first_audio[0]
-    # Not ~1.5 s counted from the first turn's VAD stop.
-    assert "end_of_speech_to_first_audio_ms" not in first_audio[1]
+    # Its audio came ~0.1 s before the VAD's stop, which is 0.5 s after the end of speech:
+    # ~0.4 s, not ~1.5 s counted from the first turn's stop, and not left out.
+    assert 300 <= first_audio[1]["end_of_speech_to_first_audio_ms"] <= 700
     assert first_audio[1]["transcript_to_first_audio_ms"] < 500
+    text = metrics.render().decode()
+    for stage in ("vad_end_to_transcript", "transcript_to_first_audio",
+                  "end_of_speech_to_first_audio"):
+        assert f'voice_agent_latency_seconds_count{{stage="{stage}"}} 2.0' in text, stage

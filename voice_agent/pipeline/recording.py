@@ -158,6 +158,10 @@ class CallObserver(FrameProcessor):
         self._speech_s = 0.0
         self._transcript_at: float | None = None
         self._await_audio = False
+        # A turn ended on its transcript before the VAD's stop: its turn event, and the time and
+        # event of its first audio if that came first too, settled when the stop comes.
+        self._early_turn: dict[str, Any] | None = None
+        self._early_audio: tuple[float, dict[str, Any]] | None = None
         self._started = False
         self._ended = False
         self.paths: tuple[Path, Path] | None = None
@@ -180,12 +184,14 @@ class CallObserver(FrameProcessor):
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._speech_started = now
             self._speech_stopped = None  # the last turn's stop must not time this one
+            self._early_turn = self._early_audio = None
             self.event("vad_start")
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speech_stopped = now
             started = self._speech_started or now
             self._speech_s = max(now - started - self._vad_stop_secs, 0.0)
             self.event("vad_stop", speech_s=round(self._speech_s, 3))
+            self._settle_early_turn(now)
         elif isinstance(frame, InputDTMFFrame):
             self.event("dtmf", key=str(frame.button.value))
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
@@ -205,6 +211,27 @@ class CallObserver(FrameProcessor):
             data["end_of_speech_to_first_audio_ms"] = round((now - end_of_speech) * 1000)
             self._observe("end_of_speech_to_first_audio", now - end_of_speech)
         self.event("agent_first_audio", **data)
+        if self._speech_stopped is None and self._early_turn is not None:
+            self._early_audio = (now, self.events[-1])
+
+    def _settle_early_turn(self, vad_stop: float) -> None:
+        """Time a turn that ended on its transcript, now that the VAD's stop dates its end.
+
+        Its transcript was there before the VAD's end, so the wait for it after that end was 0.
+        Its first audio, if that came before the stop as well, counts from the end of speech
+        like any other turn's; without this the fastest turns would be missing from the figures.
+        """
+        turn, self._early_turn = self._early_turn, None
+        audio, self._early_audio = self._early_audio, None
+        if turn is None:
+            return
+        turn["vad_end_to_transcript_ms"] = 0
+        self._observe("vad_end_to_transcript", 0.0)
+        if audio is not None:
+            at, event = audio
+            seconds = at - (vad_stop - self._vad_stop_secs)
+            event["end_of_speech_to_first_audio_ms"] = round(seconds * 1000)
+            self._observe("end_of_speech_to_first_audio", seconds)
 
     def _observe(self, stage: str, seconds: float) -> None:
         if self.metrics is not None:
@@ -222,10 +249,15 @@ class CallObserver(FrameProcessor):
     def on_turn(self, speaker: str, text: str) -> None:
         now = time.monotonic()
         data: dict[str, Any] = {"speaker": speaker, "text": text}
+        early = False
         if speaker == "user":
             self._transcript_at = now
             self._await_audio = True
-            if self._speech_stopped is None and self._speech_started is not None:
+            # A second transcript before the stop means the caller went on: the stop will not
+            # date the earlier one's end.
+            self._early_turn = self._early_audio = None
+            early = self._speech_stopped is None and self._speech_started is not None
+            if early:
                 data["ended_early"] = True  # on its transcript, before the VAD's stop
             if self._speech_stopped is not None:
                 asr_s = now - self._speech_stopped
@@ -234,6 +266,8 @@ class CallObserver(FrameProcessor):
                 if self.metrics is not None:
                     self.metrics.observe_asr(asr_s, self._speech_s)
         self.event("turn", **data)
+        if early:
+            self._early_turn = self.events[-1]
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
         self.event(f"dialog_{kind}", data=json.loads(json.dumps(data, default=str)))
