@@ -80,9 +80,18 @@ class Control:
 
 async def run_call(script: list[Frame]) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
     """What the agent said (TTS requests) and the call record's dialog events."""
-    recorder = Recorder()
+    _, said, events = await run_dialog(script)
+    return said, events
+
+
+async def run_dialog(
+    script: list[Frame], settings: Settings | None = None, recorder: Recorder | None = None
+) -> tuple[DialogProcessor, list[str], list[tuple[str, dict[str, Any]]]]:
+    """The dialog processor after ``script`` (after the greeting started), what it said and
+    the call record's dialog events."""
+    recorder = recorder or Recorder()
     services = AgentServices(
-        settings=Settings(),
+        settings=settings or Settings(),
         models=None,  # type: ignore[arg-type]  # the dialog processor never touches models
         engine=DialogEngine(SPEC),
         orders=NoOms(),
@@ -100,7 +109,7 @@ async def run_call(script: list[Frame]) -> tuple[list[str], list[tuple[str, dict
     frames = [SleepFrame(0.2), Hook("_on_bot_started"), *script, SleepFrame(0.3)]
     down, _ = await run_test(Pipeline([HookCaller(dialog), dialog]), frames_to_send=frames)
     said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
-    return said, recorder.events
+    return dialog, said, recorder.events
 
 
 def heard(text: str) -> TranscriptionFrame:

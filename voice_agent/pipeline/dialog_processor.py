@@ -94,6 +94,7 @@ class DialogProcessor(FrameProcessor):
         self._ended_early = False  # the STT ended this turn on its transcript, before the VAD
         self.turn_latencies_ms: list[float] = []
         self._finished = False
+        self._stepping = False  # the engine is taking a step (it may be waiting for the OMS)
         # Turn-taking: a partial order number held open, caller speech over a prompt.
         self._code_slot = code_slot_of(getattr(services.engine, "spec", None))
         self._held_text: str | None = None
@@ -186,11 +187,37 @@ class DialogProcessor(FrameProcessor):
 
     def _on_user_stopped(self) -> None:
         self._user_speaking = False
-        if not self._ended_early:
+        answered = self._ended_early
+        if not answered:
             self._user_stopped_at = time.monotonic()
         self._ended_early = False
         if self._held_text:
             self._hold_task = self.create_task(self._release_held(), name="turn-hold")
+        elif self._nothing_on_its_way():
+            # The turn's words were answered before the VAD's stop (that reply has played), or
+            # the turn was a noise no transcript will come for: either way the agent waits for
+            # the caller again. A transcript still coming cancels the timer.
+            if answered:
+                self._wait_for_caller()
+            else:
+                self._arm_silence_timer()
+
+    def _nothing_on_its_way(self) -> bool:
+        """No reply being worked out, held, played or waited on."""
+        return not (
+            self._speaking
+            or self._prompt_pending
+            or self._finished
+            or self._stepping
+            or not self._events.empty()
+            or self._pause_pending is not None
+            or self._after_playback
+            or self._held_text is not None
+        )
+
+    def _wait_for_caller(self) -> None:
+        self._arm_silence_timer()
+        self.idle.set()
 
     @property
     def expects_code(self) -> bool:
@@ -276,9 +303,10 @@ class DialogProcessor(FrameProcessor):
             # Not awaited here: ending may wait for the channel (e.g. a Twilio mark echo), and
             # frames must keep flowing through this processor meanwhile.
             self.create_task(self._finish_call(action), name="finish-call")
-        if not deferred and not self._finished and not self._user_speaking:
-            self._arm_silence_timer()
-            self.idle.set()
+        # While a step is going on it may still add a hang-up (a cached "Goodbye!" can finish
+        # playing while its turn is being logged): the end of the step decides.
+        if not deferred and not self._finished and not self._user_speaking and not self._stepping:
+            self._wait_for_caller()
 
     # -- the event loop ---------------------------------------------------------------------------
     async def _event_loop(self) -> None:
@@ -286,6 +314,7 @@ class DialogProcessor(FrameProcessor):
             event = await self._events.get()
             if event is None:
                 return
+            self._stepping = True
             try:
                 await self._step(event)
             except Exception:
@@ -293,6 +322,10 @@ class DialogProcessor(FrameProcessor):
                 logger.exception(f"[{self.call.call_sid}] dialog step failed on {event!r}")
                 await self._speak(APOLOGY)
                 await self._defer(Transfer(reason="internal_error", summary=self._summary()))
+            finally:
+                self._stepping = False
+            if not self._user_speaking and self._nothing_on_its_way():
+                self._wait_for_caller()
 
     async def _step(self, event: Event) -> None:
         if isinstance(event, CallStarted):
