@@ -45,6 +45,7 @@ from voice_agent.dialog.types import (
     UserSaid,
     describe_event,
 )
+from voice_agent.pipeline.barge_in_hooks import BargeInHooks
 from voice_agent.pipeline.call_log import CallLog
 from voice_agent.pipeline.oms_calls import oms_answer
 from voice_agent.pipeline.prompt_playback import PromptProgress
@@ -58,7 +59,7 @@ PLAYBACK_FALLBACK_S = 30.0
 APOLOGY = "Sorry, something went wrong on my side. Let me get you a person."
 
 
-class DialogProcessor(FrameProcessor):
+class DialogProcessor(BargeInHooks, FrameProcessor):
     """Drives :class:`~voice_agent.dialog.engine.DialogEngine` from pipeline frames."""
 
     def __init__(
@@ -224,60 +225,6 @@ class DialogProcessor(FrameProcessor):
         """Whether the last question asked for the order number (or another code slot)."""
         slot = self._code_slot
         return slot is not None and getattr(self.state, "pending", None) == slot.name
-
-    @property
-    def interruptible(self) -> bool:
-        """Whether the prompt now playing may be cut short by the caller."""
-        return self._interruptible and self._speaking and not self._finished
-
-    async def on_barge_in_paused(self) -> None:
-        """The prompt was stopped for the caller's speech, before it is known to be a barge-in.
-
-        Until it is, transcripts are held: an early end of turn can deliver the "uh-huh" first.
-        """
-        self._pause_pending = []
-        await self._note_unheard("barge_in_paused")
-
-    async def on_barge_in(self) -> None:
-        """The caller talked over the prompt and it stays stopped (see ``BargeInProcessor``).
-
-        Should their words turn out to be only "mm-hmm", the prompt goes on after all.
-        """
-        self.interruptions += 1
-        if self._pause_pending is None:  # no pause stage: the prompt stopped just now
-            await self._note_unheard(None)
-        prompt = self.transcript[-1][1] if self.transcript else ""
-        await self._log.event("barge_in", {"prompt": prompt})
-        held, self._pause_pending = self._pause_pending or [], None
-        for text in held:
-            await self._on_transcript(text)
-
-    async def on_barge_in_resumed(self) -> None:
-        """The pause was for a backchannel or a noise: say the rest of the prompt, unless what
-        the caller said was an answer after all.
-        """
-        held, self._pause_pending = self._pause_pending or [], None
-        for text in held:
-            await self._on_transcript(text)  # an answer cancels the resumption
-        await self._resume_prompt()
-
-    async def _note_unheard(self, kind: str | None) -> None:
-        self._started_over_prompt = True  # until words come, it may be a backchannel
-        unheard = self._prompt.unheard() if self._prompt is not None else ""
-        self._resume = (unheard, self.state) if unheard else None
-        if kind is not None:
-            await self._log.event(kind, {"unheard": unheard})
-
-    async def _resume_prompt(self) -> None:
-        """Say the rest of a stopped prompt, unless the dialog has moved on (a new prompt)."""
-        resume, self._resume = self._resume, None
-        if resume is None or self._finished or self._prompt_pending:
-            return
-        if resume[1] is not self.state:
-            return
-        self._cancel_silence_timer()
-        await self._log.event("barge_in_resumed", {"text": resume[0]})
-        await self._speak(resume[0])
 
     @staticmethod
     def _cancel(task: asyncio.Task[None] | None) -> None:

@@ -1,0 +1,93 @@
+"""The dialog processor's side of barge-in: what it does when the barge-in processor says a
+prompt was paused for the caller's speech, stopped for good, or should go on
+(:class:`~voice_agent.pipeline.barge_in.BargeInListener`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voice_agent.pipeline.call_log import CallLog
+from voice_agent.pipeline.prompt_playback import PromptProgress
+
+
+class BargeInHooks:
+    """Mixed into :class:`~voice_agent.pipeline.dialog_processor.DialogProcessor`, whose
+    state it shares (declared here for the type checker).
+    """
+
+    _interruptible: bool
+    _speaking: bool
+    _finished: bool
+    _prompt_pending: bool
+    _pause_pending: list[str] | None  # transcripts held while paused
+    _resume: tuple[str, Any] | None  # (unheard text, state) of a stopped prompt
+    _started_over_prompt: bool
+    _prompt: PromptProgress | None
+    _log: CallLog
+    state: Any
+    transcript: list[tuple[str, str]]
+    interruptions: int
+
+    async def _on_transcript(self, text: str) -> None:
+        raise NotImplementedError
+
+    async def _speak(self, text: str) -> None:
+        raise NotImplementedError
+
+    def _cancel_silence_timer(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether the prompt now playing may be cut short by the caller."""
+        return self._interruptible and self._speaking and not self._finished
+
+    async def on_barge_in_paused(self) -> None:
+        """The prompt was stopped for the caller's speech, before it is known to be a barge-in.
+
+        Until it is, transcripts are held: an early end of turn can deliver the "uh-huh" first.
+        """
+        self._pause_pending = []
+        await self._note_unheard("barge_in_paused")
+
+    async def on_barge_in(self) -> None:
+        """The caller talked over the prompt and it stays stopped (see ``BargeInProcessor``).
+
+        Should their words turn out to be only "mm-hmm", the prompt goes on after all.
+        """
+        self.interruptions += 1
+        if self._pause_pending is None:  # no pause stage: the prompt stopped just now
+            await self._note_unheard(None)
+        prompt = self.transcript[-1][1] if self.transcript else ""
+        await self._log.event("barge_in", {"prompt": prompt})
+        held, self._pause_pending = self._pause_pending or [], None
+        for text in held:
+            await self._on_transcript(text)
+
+    async def on_barge_in_resumed(self) -> None:
+        """The pause was for a backchannel or a noise: say the rest of the prompt, unless what
+        the caller said was an answer after all.
+        """
+        held, self._pause_pending = self._pause_pending or [], None
+        for text in held:
+            await self._on_transcript(text)  # an answer cancels the resumption
+        await self._resume_prompt()
+
+    async def _note_unheard(self, kind: str | None) -> None:
+        self._started_over_prompt = True  # until words come, it may be a backchannel
+        unheard = self._prompt.unheard() if self._prompt is not None else ""
+        self._resume = (unheard, self.state) if unheard else None
+        if kind is not None:
+            await self._log.event(kind, {"unheard": unheard})
+
+    async def _resume_prompt(self) -> None:
+        """Say the rest of a stopped prompt, unless the dialog has moved on (a new prompt)."""
+        resume, self._resume = self._resume, None
+        if resume is None or self._finished or self._prompt_pending:
+            return
+        if resume[1] is not self.state:
+            return
+        self._cancel_silence_timer()
+        await self._log.event("barge_in_resumed", {"text": resume[0]})
+        await self._speak(resume[0])
