@@ -33,7 +33,16 @@ def test_audio_fixtures_pass(tmp_path):
     out = tmp_path / "report"
     done = run_qa([str(FIXTURES), "--out", str(out)], tmp_path)
     report = json.loads((out / "qa_report.json").read_text())
-    failed = {c["name"]: c["diffs"] for c in report["cases"] if c["status"] == "fail"}
+    # What a failing case heard and said comes first: CI logs keep only the start of a message.
+    failed = {
+        c["name"]: {
+            "diffs": c["diffs"],
+            "turns": [(t["input"].get("text") or t["input"]["type"], t["said"])
+                      for t in c["turns"]],
+        }
+        for c in report["cases"]
+        if c["status"] == "fail"
+    }
     assert done.returncode == 0, (failed, done.stdout[-4000:], done.stderr[-2000:])
     assert not failed
     assert len(report["cases"]) == len(list(FIXTURES.glob("*/expected.yaml")))
