@@ -35,6 +35,7 @@ from voice_agent.audio import (  # noqa: E402
     write_wav,
 )
 from voice_agent.qa.spec import FIXTURE_TODAY  # noqa: E402
+from voice_agent.testing.voices import synthesize  # noqa: E402
 
 GAP_S = 1.5
 LEAD_S = 0.4
@@ -281,15 +282,6 @@ def synthetic_noise(kind: str, n: int, rate: int, rng: np.random.Generator) -> n
     raise ValueError(f"unknown noise {kind!r}")
 
 
-def synthesize(voice: Any, text: str, length_scale: float) -> tuple[np.ndarray, int]:
-    """Piper speech with both noise scales at 0: the same text always gives the same samples."""
-    from piper.config import SynthesisConfig
-
-    config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0)
-    chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=config)]
-    return np.concatenate(chunks).astype(np.float32), int(voice.config.sample_rate)
-
-
 def render_case(
     case: Case, voice: Any, real_noise: np.ndarray | None = None
 ) -> tuple[np.ndarray, int]:
@@ -298,7 +290,7 @@ def render_case(
     rate = 22050
     parts: list[np.ndarray] = [np.zeros(int(LEAD_S * rate), dtype=np.float32)]
     for i, text in enumerate(case.turns):
-        audio, rate = synthesize(voice, text, length_scale)
+        audio, rate = synthesize(voice, text, length_scale=length_scale)
         if pitch != 1.0:  # play back at another rate: higher/lower and faster/slower voice
             audio = resample(audio, int(rate * pitch), rate)
         if i:

