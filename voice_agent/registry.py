@@ -26,6 +26,7 @@ from voice_agent.speech.models import (
     whisper_model_path,
 )
 from voice_agent.speech.silero import load_silero_session
+from voice_agent.speech.smart_turn import SmartTurnModel, SmartTurnOptions
 
 
 def whisper_path(settings: Settings, name: ModelName | None = None) -> Path:
@@ -68,6 +69,8 @@ class ModelRegistry:
     number_check: WhisperModel | None = None
     #: Silero VAD (onnxruntime) for the turn VAD and barge-in; each call keeps its own state.
     silero: object = field(default_factory=load_silero_session)
+    #: smart-turn, the end-of-turn veto (``end_of_turn_model``); None when off.
+    smart_turn: SmartTurnModel | None = None
     names: dict[str, str] = field(default_factory=dict)
     tts_cache: SentenceAudioCache = field(default_factory=SentenceAudioCache)
 
@@ -90,6 +93,10 @@ class ModelRegistry:
             except ModelNotAvailable as exc:
                 logger.warning(f"order-number check off: {exc}")
         voice = load_piper_voice()
+        smart_turn = None
+        if settings.end_of_turn_model == "smart_turn":
+            options = SmartTurnOptions(incomplete_below=settings.smart_turn_incomplete_below)
+            smart_turn = SmartTurnModel(options=options)
         elapsed = time.perf_counter() - started
         logger.info(f"Models loaded in {elapsed:.2f}s (asr={settings.asr_model} from {path})")
         return cls(
@@ -97,9 +104,11 @@ class ModelRegistry:
             voice=voice,
             load_seconds=elapsed,
             number_check=number_check,
+            smart_turn=smart_turn,
             names={
                 "asr": settings.asr_model,
                 "asr_number_check": check_name if number_check is not None else "off",
                 "tts": "en_US-joe-medium",
+                "end_of_turn": settings.end_of_turn_model,
             },
         )

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     )
     vad_stop_secs: float = 0.5
     vad_start_secs: float = 0.2
+    end_of_turn_model: Literal["off", "smart_turn"] = Field(
+        default="smart_turn",
+        description="Audio model that may veto ending a turn early on its transcript (pipecat's "
+        "bundled smart-turn v3, onnxruntime; ~50 ms of one core per turn that would end early).",
+    )
+    smart_turn_incomplete_below: float = Field(
+        default=0.05,
+        description="smart-turn probability of a finished turn under which the turn is held "
+        "open for the VAD although its transcript reads as finished.",
+    )
 
     silence_reprompt_s: float = 7.0
     record_calls: bool = Field(

@@ -100,3 +100,20 @@ async def test_speech_after_an_early_end_is_a_turn_of_its_own(tiny_model, say) -
     assert len(texts) == 2, texts
     assert "refund" in texts[0].lower() and "lamp" not in texts[0].lower()
     assert "lamp" in texts[1].lower() and "refund" not in texts[1].lower()
+
+
+async def test_a_failing_end_of_turn_model_leaves_the_text_rule_to_decide(tiny_model, say) -> None:
+    def broken(samples, rate) -> bool:
+        raise RuntimeError("onnxruntime session gone")
+
+    stt = SharedWhisperSTTService(
+        tiny_model,
+        AsrOptions(),
+        finish_early=lambda text: turn_is_complete(text, None, None),
+        unfinished=broken,
+        trailing_silence_secs=0.2,
+        sample_rate=RATE,
+    )
+    down = await one_turn(stt, say("Yes, that's right."))
+    assert transcripts(down) == ["Yes, that's right."]
+    assert stt.early_finishes == 1 and stt.early_finishes_vetoed == 0

@@ -154,6 +154,7 @@ def build_pipeline(
         finish_early=lambda text: turn_is_complete(
             text, getattr(dialog.state, "pending", None), code_slot
         ),
+        unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         trailing_silence_secs=0.2,
     )
     barge_in = BargeInProcessor(

@@ -93,7 +93,12 @@ def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> 
             cache.put(sentence, audio)
 
 
-def _consume_result(future: asyncio.Future[str]) -> None:
+def _samples(pcm: bytes) -> np.ndarray:
+    """16-bit PCM as float samples in [-1, 1]."""
+    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+
+
+def _consume_result(future: asyncio.Future[Any]) -> None:
     """A discarded speculation's error must not surface as 'exception never retrieved'."""
     if not future.cancelled():
         future.exception()
@@ -111,6 +116,8 @@ class SharedWhisperSTTService(WhisperSTTService):
     Early end of turn: when a speculation finishes before the VAD's hangover does and
     ``finish_early(text)`` says the text is a whole answer, it is pushed at once and the turn ends
     there. Speech after it becomes a turn of its own (the audio already transcribed is dropped).
+    ``unfinished(samples, rate)``, if given, is asked when the text reads as finished whether
+    the sound of the turn says it is not over (smart-turn); if so, the VAD ends the turn.
 
     ``number_check`` is the second model (and its options) :func:`transcribe` asks on a turn
     whose options expect a number, when ``model``'s reading of it is not sure.
@@ -125,6 +132,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         number_check: tuple[WhisperModel, AsrOptions] | None = None,
         speculate_after_s: float | None = 0.2,
         finish_early: Callable[[str], bool] | None = None,
+        unfinished: Callable[[np.ndarray, int], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
@@ -138,11 +146,13 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._spec_audio: bytes | None = None
         self._spec_task: asyncio.Future[str] | None = None
         self._finish_early = finish_early
+        self._unfinished = unfinished
         self._finished_early = False  # this VAD turn's words were already pushed
         self._spoke_after_finish = False
         self.speculations = 0
         self.speculations_used = 0
         self.early_finishes = 0
+        self.early_finishes_vetoed = 0
         super().__init__(
             settings=WhisperSTTService.Settings(model="shared", language=None), **kwargs
         )
@@ -168,14 +178,14 @@ class SharedWhisperSTTService(WhisperSTTService):
             return  # nothing new to transcribe
         if self._quiet_s >= self._speculate_after_s and self._spec_task is None:
             self._spec_buffer = bytes(self._audio_buffer)
-            self._spec_audio = self._spec_buffer + self._trailing_silence()
-            task = self._spec_task = asyncio.ensure_future(self._decode(self._spec_audio))
+            audio = self._spec_audio = self._spec_buffer + self._trailing_silence()
+            task = self._spec_task = asyncio.ensure_future(self._decode(audio))
             task.add_done_callback(_consume_result)
             self.speculations += 1
             if self._finish_early is not None:
-                self.create_task(self._finish_if_complete(task), name="stt-early-finish")
+                self.create_task(self._finish_if_complete(task, audio), name="stt-early-finish")
 
-    async def _finish_if_complete(self, task: asyncio.Future[str]) -> None:
+    async def _finish_if_complete(self, task: asyncio.Future[str], audio: bytes) -> None:
         """End the turn on a speculation that reads as a whole answer (see the class doc)."""
         try:
             text = await task
@@ -185,6 +195,22 @@ class SharedWhisperSTTService(WhisperSTTService):
             return  # discarded, or the VAD ended the turn first and run_stt has it
         if self._finish_early is None or not self._finish_early(text):
             return
+        if self._unfinished is not None:
+            # Only once the text reads as finished: on every pause it cost 4 calls in
+            # unison ~200 ms a turn (bench.latency).
+            try:
+                unfinished = await asyncio.to_thread(
+                    self._unfinished, _samples(audio), self.sample_rate
+                )
+            except Exception as exc:  # the veto is an extra; the text rule still stands
+                logger.warning(f"{self}: end-of-turn model failed: {exc!r}")
+                unfinished = False
+            if unfinished:
+                self.early_finishes_vetoed += 1
+                logger.debug(f"{self}: {text!r} reads as finished but sounds unfinished")
+                return
+            if self._spec_task is not task or not self._user_speaking:
+                return  # discarded or ended while the model listened
         self._audio_buffer = self._audio_buffer[len(self._spec_buffer) :]
         self._spec_task = self._spec_audio = None
         self._finished_early, self._spoke_after_finish = True, False
@@ -211,7 +237,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         await super()._handle_user_stopped_speaking(frame)
 
     async def _decode(self, pcm: bytes) -> str:
-        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        samples = _samples(pcm)
         options = self._options_now()
         return await asyncio.to_thread(
             transcribe, self._shared_model, samples, options, self._number_check
