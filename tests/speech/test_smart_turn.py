@@ -72,7 +72,7 @@ async def test_the_stt_service_holds_a_turn_the_model_hears_unfinished(
     down = await one_turn(stt, frames_of(jfk_half, 0.3))
     texts = transcripts(down)
     assert len(texts) == 1 and "fellow" in texts[0].lower(), texts
-    # Without the veto, the text rule ends the turn early on "...fellow Americans, ask."
+    # Without the veto, the text rule ends the turn early on "...fellow American ask."
     assert stt.early_finishes == (0 if veto else 1)
     assert stt.early_finishes_vetoed == (1 if veto else 0)
     assert transcript_before_vad_stop(down) is not veto

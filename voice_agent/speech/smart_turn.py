@@ -1,7 +1,7 @@
 """End of turn judged from the sound: pipecat's bundled smart-turn v3 model, as a veto.
 
 The early end of turn (:func:`voice_agent.pipeline.turn_taking.turn_is_complete`) reads the
-speculative transcript, and Whisper writes "And so my fellow Americans, ask." with a full stop
+speculative transcript, and Whisper writes "And so my fellow American ask." with a full stop
 while JFK's voice is still up in his pause. smart-turn hears that. In ``bench.end_of_turn``,
 the text rule ended 5 of the 7 mid-sentence pauses of the real recordings in
 ``../shared/speech``; smart-turn scored 3 of them below 0.03 and held them, and it let every
