@@ -12,7 +12,7 @@ import pytest
 from pipecat.frames.frames import InputAudioRawFrame
 
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, resample, telephone_band
-from voice_agent.pipeline.services import SharedWhisperSTTService
+from voice_agent.pipeline.services import SharedWhisperSTTService, TurnHeldFrame
 from voice_agent.pipeline.turn_taking import turn_is_complete
 from voice_agent.speech.asr import AsrOptions
 from voice_agent.speech.smart_turn import SmartTurnModel
@@ -76,3 +76,5 @@ async def test_the_stt_service_holds_a_turn_the_model_hears_unfinished(
     assert stt.early_finishes == (0 if veto else 1)
     assert stt.early_finishes_vetoed == (1 if veto else 0)
     assert transcript_before_vad_stop(down) is not veto
+    held = [f.text for f in down if isinstance(f, TurnHeldFrame)]
+    assert held == ([texts[0]] if veto else []), held  # the call record says why it waited

@@ -38,6 +38,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.audio import write_wav
 from voice_agent.pii import mask_data
+from voice_agent.pipeline.services import TurnHeldFrame
 
 if TYPE_CHECKING:
     from voice_agent.metrics import CallMetrics
@@ -194,6 +195,8 @@ class CallObserver(FrameProcessor):
             self._settle_early_turn(now)
         elif isinstance(frame, InputDTMFFrame):
             self.event("dtmf", key=str(frame.button.value))
+        elif isinstance(frame, TurnHeldFrame):
+            self.event("turn_held", text=frame.text, reason="sounds unfinished")
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
             self.event("agent_audio_start")
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:

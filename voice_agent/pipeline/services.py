@@ -13,6 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
     InputAudioRawFrame,
+    SystemFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -91,6 +93,15 @@ def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> 
         if sentence not in cache:
             audio = b"".join(c.audio_int16_bytes for c in voice.synthesize(sentence))
             cache.put(sentence, audio)
+
+
+@dataclass
+class TurnHeldFrame(SystemFrame):
+    """A speculative transcript that read as a finished turn but was held for the VAD, because
+    the end-of-turn model heard it unfinished (for the call record: what the agent decided).
+    """
+
+    text: str
 
 
 def _samples(pcm: bytes) -> np.ndarray:
@@ -208,6 +219,7 @@ class SharedWhisperSTTService(WhisperSTTService):
             if unfinished:
                 self.early_finishes_vetoed += 1
                 logger.debug(f"{self}: {text!r} reads as finished but sounds unfinished")
+                await self.push_frame(TurnHeldFrame(text))
                 return
             if self._spec_task is not task or not self._user_speaking:
                 return  # discarded or ended while the model listened
