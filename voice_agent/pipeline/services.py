@@ -36,6 +36,7 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
 from piper import PiperVoice
 
+from voice_agent.audio import pcm16_to_float
 from voice_agent.speech.asr import AsrOptions, transcribe
 
 STOP_FRAME_TIMEOUT_S = 15.0
@@ -102,11 +103,6 @@ class TurnHeldFrame(SystemFrame):
     """
 
     text: str
-
-
-def _samples(pcm: bytes) -> np.ndarray:
-    """16-bit PCM as float samples in [-1, 1]."""
-    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
 
 
 def _consume_result(future: asyncio.Future[Any]) -> None:
@@ -211,7 +207,7 @@ class SharedWhisperSTTService(WhisperSTTService):
             # unison ~200 ms a turn (bench.latency).
             try:
                 unfinished = await asyncio.to_thread(
-                    self._unfinished, _samples(audio), self.sample_rate
+                    self._unfinished, pcm16_to_float(audio), self.sample_rate
                 )
             except Exception as exc:  # the veto is an extra; the text rule still stands
                 logger.warning(f"{self}: end-of-turn model failed: {exc!r}")
@@ -249,7 +245,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         await super()._handle_user_stopped_speaking(frame)
 
     async def _decode(self, pcm: bytes) -> str:
-        samples = _samples(pcm)
+        samples = pcm16_to_float(pcm)
         options = self._options_now()
         return await asyncio.to_thread(
             transcribe, self._shared_model, samples, options, self._number_check
