@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pipecat.frames.frames import InputAudioRawFrame
 
-from voice_agent.audio import PHONE_RATE, float_to_pcm16, resample, telephone_band
-from voice_agent.pipeline.services import SharedWhisperSTTService, TurnHeldFrame
-from voice_agent.pipeline.turn_taking import turn_is_complete
-from voice_agent.speech.asr import AsrOptions
+from tests.speech.test_stt_service import (
+    frames_of,
+    one_turn,
+    stt_service,
+    transcript_before_vad_stop,
+    transcripts,
+)
+from voice_agent.audio import PHONE_RATE, resample, telephone_band
+from voice_agent.pipeline.services import TurnHeldFrame
 from voice_agent.speech.smart_turn import SmartTurnModel
 
 pytestmark = pytest.mark.models
@@ -49,26 +53,11 @@ def test_a_finished_turn_is_not_held(smart_turn, speech_dir, load_16k) -> None:
     assert smart_turn.probability(resample(audio, RATE, PHONE_RATE), PHONE_RATE) > 0.9
 
 
-def frames_of(audio: np.ndarray, silence_s: float) -> list[InputAudioRawFrame]:
-    pcm = float_to_pcm16(np.concatenate([audio, np.zeros(int(silence_s * RATE), np.float32)]))
-    step = RATE // 50 * 2
-    return [InputAudioRawFrame(pcm[i : i + step], RATE, 1) for i in range(0, len(pcm), step)]
-
-
 @pytest.mark.parametrize("veto", [False, True])
 async def test_the_stt_service_holds_a_turn_the_model_hears_unfinished(
     tiny_model, smart_turn, jfk_half, veto
 ) -> None:
-    from tests.speech.test_stt_service import one_turn, transcript_before_vad_stop, transcripts
-
-    stt = SharedWhisperSTTService(
-        tiny_model,
-        AsrOptions(),
-        finish_early=lambda text: turn_is_complete(text, None, None),
-        unfinished=smart_turn.unfinished if veto else None,
-        trailing_silence_secs=0.2,
-        sample_rate=RATE,
-    )
+    stt = stt_service(tiny_model, unfinished=smart_turn.unfinished if veto else None)
     down = await one_turn(stt, frames_of(jfk_half, 0.3))
     texts = transcripts(down)
     assert len(texts) == 1 and "fellow" in texts[0].lower(), texts

@@ -36,19 +36,24 @@ def say():
 
     def frames(text: str, silence_s: float = 0.3) -> list[InputAudioRawFrame]:
         speech, rate = synthesize(voice, text)  # the same every run
-        audio = resample(speech, rate, RATE)
-        pcm = float_to_pcm16(np.concatenate([audio, np.zeros(int(silence_s * RATE))]))
-        step = RATE // 50 * 2
-        return [InputAudioRawFrame(pcm[i : i + step], RATE, 1) for i in range(0, len(pcm), step)]
+        return frames_of(resample(speech, rate, RATE), silence_s)
 
     return frames
 
 
-def stt_service(tiny_model) -> SharedWhisperSTTService:
+def frames_of(audio: np.ndarray, silence_s: float) -> list[InputAudioRawFrame]:
+    """16 kHz float audio and ``silence_s`` of silence as the pipeline's 20 ms audio frames."""
+    pcm = float_to_pcm16(np.concatenate([audio, np.zeros(int(silence_s * RATE), np.float32)]))
+    step = RATE // 50 * 2
+    return [InputAudioRawFrame(pcm[i : i + step], RATE, 1) for i in range(0, len(pcm), step)]
+
+
+def stt_service(tiny_model, unfinished=None) -> SharedWhisperSTTService:
     return SharedWhisperSTTService(
         tiny_model,
         AsrOptions(),  # the domain prompt, as on a live call
         finish_early=lambda text: turn_is_complete(text, None, None),
+        unfinished=unfinished,
         trailing_silence_secs=0.2,
         sample_rate=RATE,
     )
@@ -106,14 +111,7 @@ async def test_a_failing_end_of_turn_model_leaves_the_text_rule_to_decide(tiny_m
     def broken(samples, rate) -> bool:
         raise RuntimeError("onnxruntime session gone")
 
-    stt = SharedWhisperSTTService(
-        tiny_model,
-        AsrOptions(),
-        finish_early=lambda text: turn_is_complete(text, None, None),
-        unfinished=broken,
-        trailing_silence_secs=0.2,
-        sample_rate=RATE,
-    )
+    stt = stt_service(tiny_model, unfinished=broken)
     down = await one_turn(stt, say("Yes, that's right."))
     assert transcripts(down) == ["Yes, that's right."]
     assert stt.early_finishes == 1 and stt.early_finishes_vetoed == 0
