@@ -42,7 +42,8 @@ from bench.asr_accuracy import (
 from bench.common import format_table, write_results
 from bench.domain_speech import SENTENCES
 from voice_agent.audio import mix_at_snr, resample, telephone_band
-from voice_agent.pipeline.turn_taking import CodeSlot, turn_is_complete
+from voice_agent.dialog.spec import load_dialog
+from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe
 from voice_agent.speech.models import load_whisper, whisper_model_path
@@ -51,7 +52,6 @@ from voice_agent.speech.smart_turn import SmartTurnModel, SmartTurnOptions
 SR = 16000
 SPECULATE_S = 0.2  # SharedWhisperSTTService's speculate_after_s
 MIN_PAUSE_S = 0.25
-SLOT = CodeSlot("order_id", r"^[0-9]{6}$", 6)
 THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.5)
 
 
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.add(sys.stderr, level="INFO")
     started = time.perf_counter()
     settings = Settings()
+    slot = code_slot_of(load_dialog(settings.dialog_file))  # the order number, as on a call
+    assert slot is not None, "the dialog has no order-number slot"
     cache = Path(tempfile.gettempdir()) / "voice_agent_models"
     tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=2)
     model = SmartTurnModel(options=SmartTurnOptions(settings.smart_turn_incomplete_below))
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             p = model.probability(seg)
             infer_s.append(time.perf_counter() - t0)
             heard = transcribe(tiny, seg, number if is_number else plain)
-            rule = turn_is_complete(heard, "order_id" if is_number else None, SLOT)
+            rule = turn_is_complete(heard, slot.name if is_number else None, slot)
             rows.append(
                 {
                     "set": group,
