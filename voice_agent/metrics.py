@@ -1,4 +1,4 @@
-"""Prometheus metrics (``GET /metrics``): calls, per-stage latency, ASR speed, outbox backlog.
+"""Prometheus metrics (``GET /metrics``): calls, latency, ASR speed, turn endings, outbox backlog.
 
 Metrics live in a :class:`CallMetrics` object (its own ``CollectorRegistry``, so several apps or
 tests in one process don't collide). Pipelines report into it through the call observer in
@@ -54,6 +54,18 @@ class CallMetrics:
         )
         self.outbox_backlog = Gauge(
             "voice_agent_outbox_backlog", "Work orders written but not yet delivered", registry=r
+        )
+        self.caller_turns = Counter(
+            "voice_agent_caller_turns",
+            "Caller turns, by what ended them: transcript (the early transcript read as a "
+            "finished answer, before the VAD's hangover ran out) or vad (the VAD's stop)",
+            ["ended_by"],
+            registry=r,
+        )
+        self.turns_held = Counter(
+            "voice_agent_turns_held",
+            "Early ends of turn vetoed because the caller sounded unfinished (left to the VAD)",
+            registry=r,
         )
         self.work_orders = Counter(
             "voice_agent_work_orders", "Work orders opened by calls", ["type"], registry=r

@@ -204,6 +204,8 @@ async def test_a_turn_ended_on_its_transcript_is_timed_from_its_own_end_of_speec
     for stage in ("vad_end_to_transcript", "transcript_to_first_audio",
                   "end_of_speech_to_first_audio"):
         assert f'voice_agent_latency_seconds_count{{stage="{stage}"}} 2.0' in text, stage
+    for ended_by in ("vad", "transcript"):  # one turn each
+        assert f'voice_agent_caller_turns_total{{ended_by="{ended_by}"}} 1.0' in text, ended_by
 
 
 async def test_a_turn_held_for_the_vad_is_in_the_call_record():
@@ -213,7 +215,8 @@ async def test_a_turn_held_for_the_vad_is_in_the_call_record():
     from voice_agent.pipeline.recording import CallObserver
     from voice_agent.pipeline.services import TurnHeldFrame
 
-    observer = CallObserver(CallInfo("CA1", "twilio"), record_dir=None)
+    metrics = CallMetrics()
+    observer = CallObserver(CallInfo("CA1", "twilio"), record_dir=None, metrics=metrics)
     said = "And so my fellow American ask."
     down, _ = await run_test(observer, frames_to_send=[TurnHeldFrame(said)])
     held = [e for e in observer.events if e["kind"] == "turn_held"]
@@ -221,3 +224,4 @@ async def test_a_turn_held_for_the_vad_is_in_the_call_record():
         {"t": held[0]["t"], "kind": "turn_held", "text": said, "reason": "sounds unfinished"}
     ]  # fmt: skip
     assert any(isinstance(f, TurnHeldFrame) for f in down)  # passed on, too
+    assert "voice_agent_turns_held_total 1.0" in metrics.render().decode()

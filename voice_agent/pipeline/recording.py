@@ -197,6 +197,8 @@ class CallObserver(FrameProcessor):
             self.event("dtmf", key=str(frame.button.value))
         elif isinstance(frame, TurnHeldFrame):
             self.event("turn_held", text=frame.text, reason="sounds unfinished")
+            if self.metrics is not None:
+                self.metrics.turns_held.inc()
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
             self.event("agent_audio_start")
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
@@ -269,6 +271,8 @@ class CallObserver(FrameProcessor):
                 if self.metrics is not None:
                     self.metrics.observe_asr(asr_s, self._speech_s)
         self.event("turn", **data)
+        if speaker == "user" and self.metrics is not None:
+            self.metrics.caller_turns.labels(ended_by="transcript" if early else "vad").inc()
         if early:
             self._early_turn = self.events[-1]
 
