@@ -1,20 +1,24 @@
 """End of turn: does a caller's pause end the turn early, and does smart-turn's veto help?
 
-The pipeline starts a speculative transcript 0.2 s into every pause and ends the turn there if
-the text reads as a finished answer (``turn_is_complete``); otherwise the VAD ends it after
-its 0.5 s hangover. Here every pause of at least 0.25 s inside an utterance (where the caller
-has more to say) and the utterance's end are cut out with the 0.2 s of quiet that followed,
-and judged as the pipeline judges them:
+The pipeline's STT service watches the caller's audio with WebRTC VAD (mode 2, 20 ms frames).
+``speculate_after_s`` into a run of non-speech it transcribes the turn so far; if the text reads
+as a finished answer (``turn_is_complete``) it ends the turn once the run reaches
+``early_finish_after_s`` and the decode is done; otherwise the VAD ends it after its hangover.
+Here the same WebRTC VAD runs over each utterance as heard on the phone line. Every run of
+non-speech long enough for the turn to end there is cut where the service would have cut it
+(a pause inside the utterance, where the caller has more to say, or its end), decoded with the
+service's trailing silence, timed, and judged as the pipeline judges it:
 
 * ``rule``: the tiny.en transcript (the pipeline's options) read by ``turn_is_complete``;
 * ``rule+veto``: the same, unless smart-turn (``SmartTurnModel.unfinished``) is sure the turn
   is not over.
 
 ``cut_mid`` counts pauses that would end the turn while the caller had more to say (the agent
-answers half a sentence and talks over its rest); ``early_end`` counts utterance ends answered
-0.3 s before the VAD would end them. Utterances: the real recordings of ``../shared/speech/en``
-(clean and at 10 dB SNR with its noise files), the hotline sentences and order numbers read
-by Piper at two speeds, and the sentences read by espeak-ng. Pauses in synthetic speech come
+answers half a sentence and talks over its rest); ``early_end`` counts utterance ends that may
+be answered before the VAD's hangover ends them (the VAD can still come first). Utterances: the
+real recordings of ``../shared/speech/en`` (clean and at 10 dB SNR with its noise files), the
+hotline sentences and order numbers read by Piper at two speeds, and the sentences read by
+espeak-ng. Pauses in synthetic speech come
 from its commas; smart-turn was trained on people, so the real recordings count most.
 """
 
@@ -41,7 +45,7 @@ from bench.asr_accuracy import (
 )
 from bench.common import format_table, write_results
 from bench.domain_speech import SENTENCES
-from voice_agent.audio import mix_at_snr, resample, telephone_band
+from voice_agent.audio import float_to_pcm16, mix_at_snr, resample, telephone_band
 from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.settings import Settings
@@ -50,8 +54,7 @@ from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.speech.smart_turn import SmartTurnModel, SmartTurnOptions
 
 SR = 16000
-SPECULATE_S = 0.2  # SharedWhisperSTTService's speculate_after_s
-MIN_PAUSE_S = 0.25
+TRAILING_SILENCE_S = 0.2  # what the STT service appends to the audio it decodes
 THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.5)
 
 
@@ -91,22 +94,52 @@ def utterances(speech_dir: Path, quick: bool) -> list[Utterance]:
     return out
 
 
-def cuts(clean: np.ndarray) -> list[tuple[str, float]]:
-    """("mid" | "end", seconds): pauses of ``MIN_PAUSE_S`` or more, and the end of speech."""
-    spans = speech_spans(clean, 0.15)
-    pairs = zip(spans, spans[1:], strict=False)
-    out = [("mid", e0) for (_, e0), (s1, _) in pairs if s1 - e0 >= MIN_PAUSE_S]
-    return [*out, ("end", spans[-1][1])]
+def cuts(
+    heard: np.ndarray, clean: np.ndarray, speculate_s: float
+) -> list[tuple[str, float, float]]:
+    """("mid" | "end", where the service would decode, how long that run of non-speech lasted),
+    seconds, for each run of non-speech after the caller's first words that reaches
+    ``speculate_s`` (as ``SharedWhisperSTTService`` counts it: WebRTC VAD mode 2 over 20 ms
+    frames of ``heard``). "mid" if the VAD hears speech after it and the clean audio has words
+    after it; the last run is the end.
+    """
+    import webrtcvad
+
+    vad, pcm, step = webrtcvad.Vad(2), float_to_pcm16(heard), SR // 50 * 2
+    runs: list[tuple[float, float]] = []
+    quiet, spoken, cut = 0.0, False, None
+    for i in range(0, len(pcm) - step + 1, step):
+        if vad.is_speech(pcm[i : i + step], SR):
+            if cut is not None:
+                runs.append((cut, quiet))
+            quiet, spoken, cut = 0.0, True, None
+        elif spoken:
+            quiet += 0.02
+            if cut is None and quiet >= speculate_s:  # the same float sum as the service
+                cut = (i + step) / 2 / SR
+    if cut is not None:
+        runs.append((cut, quiet))
+    last_word = speech_spans(clean, 0.15)[-1][1]
+    last = len(runs) - 1
+    return [("mid" if k < last and t < last_word else "end", t, q) for k, (t, q) in enumerate(runs)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small smoke run")
+    settings = Settings()
+    parser.add_argument(
+        "--speculate-s", type=float, default=settings.speculate_after_s,
+        help="non-speech before the turn so far is decoded (default: the agent's setting)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--finish-s", type=float, default=settings.early_finish_after_s,
+        help="non-speech before a whole answer may end the turn (default: the agent's setting)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level="INFO")
     started = time.perf_counter()
-    settings = Settings()
     slot = code_slot_of(load_dialog(settings.dialog_file))  # the order number, as on a call
     assert slot is not None, "the dialog has no order-number slot"
     cache = Path(tempfile.gettempdir()) / "voice_agent_models"
@@ -118,14 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     infer_s: list[float] = []
     lead = np.zeros(int(0.3 * SR), np.float32)
     for group, text, clean, audio, is_number in utterances(settings.speech_dir, args.quick):
-        heard_audio = np.concatenate([lead, audio, np.zeros(SR // 2, np.float32)])
+        heard_audio = np.concatenate([lead, audio, np.zeros(SR, np.float32)])
         phone = telephone_band(heard_audio, SR)
-        for kind, t in cuts(np.concatenate([lead, clean])):
-            seg = phone[: int((t + SPECULATE_S) * SR)]
+        tail = np.zeros(int(TRAILING_SILENCE_S * SR), np.float32)
+        for kind, t, pause_s in cuts(phone, np.concatenate([lead, clean]), args.speculate_s):
+            seg = phone[: int(t * SR)]
+            t0 = time.perf_counter()
+            heard = transcribe(tiny, np.concatenate([seg, tail]), number if is_number else plain)
+            decode_s = time.perf_counter() - t0
+            if pause_s < max(args.finish_s, args.speculate_s + decode_s):
+                continue  # the caller went on before the turn could end here
             t0 = time.perf_counter()
             p = model.probability(seg)
             infer_s.append(time.perf_counter() - t0)
-            heard = transcribe(tiny, seg, number if is_number else plain)
             rule = turn_is_complete(heard, slot.name if is_number else None, slot)
             rows.append(
                 {
@@ -133,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                     "text": text,
                     "kind": kind,
                     "at_s": round(t, 2),
+                    "pause_s": round(pause_s, 2),
+                    "decode_ms": round(decode_s * 1000),
                     "p_complete": round(p, 4),
                     "heard": heard,
                     "rule": rule,
@@ -156,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "config": {
             "veto_below": threshold,
-            "speculate_after_s": SPECULATE_S,
-            "min_pause_s": MIN_PAUSE_S,
+            "speculate_after_s": args.speculate_s,
+            "early_finish_after_s": args.finish_s,
             "asr": "tiny.en",
             "quick": args.quick,
         },
