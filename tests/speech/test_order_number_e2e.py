@@ -232,3 +232,20 @@ def test_a_batch_with_one_number_turn_reads_as_each_alone(tiny_model, joe, along
     alone = [decode_windows(tiny_model, [request], alongside)[0] for request in requests]
     assert decode_windows(tiny_model, requests, alongside) == alone
     assert order_number(alone[0].text) == "024661" and not alone[1].number_sure, alone
+
+
+def test_a_discarded_speculation_does_not_ask_the_second_model(tiny_model, joe) -> None:
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    audio = joe("Eight double oh, oh four six.")  # tiny.en is not sure of it (test above)
+    broken = _BrokenModel()
+    asked: list[bool] = []
+
+    def spoken_over() -> bool:  # the caller speaks again while the first model decodes
+        asked.append(True)
+        return len(asked) > 1
+
+    text = transcribe(tiny_model, audio, options, (broken, AsrOptions()), spoken_over)  # type: ignore[arg-type]
+    assert text == "" and broken.used == [] and len(asked) == 2
+    # Spoken over before it began: no model runs at all.
+    assert transcribe(broken, audio, options, cancelled=lambda: True) == ""  # type: ignore[arg-type]
+    assert broken.used == []

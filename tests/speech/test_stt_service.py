@@ -140,3 +140,20 @@ async def test_speech_during_the_wait_keeps_the_turn_going(tiny_model, say) -> N
     texts = transcripts(down)
     assert len(texts) == 1 and "refund" in texts[0].lower() and "lamp" in texts[0].lower(), texts
     assert stt.early_finishes == 0
+
+
+async def test_a_speculation_the_turn_took_while_it_ran_is_not_cut_short(tiny_model, say) -> None:
+    from voice_agent.speech.asr import ORDER_NUMBER_PROMPT
+
+    # The VAD's stop comes while the order-number turn's speculative decode still runs: the
+    # turn takes that decode, which must go on to its second opinion (not "" as if discarded).
+    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    stt = SharedWhisperSTTService(
+        tiny_model, number, number_check=(tiny_model, number), sample_rate=RATE
+    )
+    frames = [VADUserStartedSpeakingFrame(), *say("Eight double oh, oh four six.")]
+    frames += [VADUserStoppedSpeakingFrame(), SleepFrame(sleep=3.0)]
+    down, _ = await run_test(stt, frames_to_send=frames)
+    texts = transcripts(down)
+    assert stt.speculations_used == 1
+    assert len(texts) == 1 and "six" in texts[0].lower(), texts  # tiny's own check decode

@@ -164,6 +164,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._spec_buffer = b""
         self._spec_audio: bytes | None = None
         self._spec_task: asyncio.Future[str] | None = None
+        self._spec_used: asyncio.Future[str] | None = None  # the one run_stt took, if running
         self._finish_early = finish_early
         self._unfinished = unfinished
         self._finished_early = False  # this VAD turn's words were already pushed
@@ -202,7 +203,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         if self._quiet >= self._speculate_after and self._spec_task is None:
             self._spec_buffer = bytes(self._audio_buffer)
             audio = self._spec_audio = self._spec_buffer + self._trailing_silence()
-            task = self._spec_task = asyncio.ensure_future(self._decode(audio))
+            task = self._spec_task = asyncio.ensure_future(self._decode(audio, speculative=True))
             task.add_done_callback(_consume_result)
             self.speculations += 1
             if self._finish_early is not None:
@@ -266,11 +267,17 @@ class SharedWhisperSTTService(WhisperSTTService):
             self._audio_buffer = bytearray(self._spec_buffer)
         await super()._handle_user_stopped_speaking(frame)
 
-    async def _decode(self, pcm: bytes) -> str:
+    async def _decode(self, pcm: bytes, speculative: bool = False) -> str:
         samples = pcm16_to_float(pcm)
         options = self._options_now()
+        cancelled = None
+        if speculative:
+            me = asyncio.current_task()
+            # Once the caller speaks over it, the rest of a speculation is wasted CPU that
+            # other calls' turns wait for; see transcribe().
+            cancelled = lambda: me is not self._spec_task and me is not self._spec_used  # noqa: E731
         return await asyncio.to_thread(
-            transcribe, self._shared_model, samples, options, self._number_check
+            transcribe, self._shared_model, samples, options, self._number_check, cancelled
         )
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
@@ -278,6 +285,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         try:
             if self._spec_task is not None and audio == self._spec_audio:
                 task, self._spec_task, self._spec_audio = self._spec_task, None, None
+                self._spec_used = task
                 self.speculations_used += 1
                 logger.debug(f"{self}: using the speculative transcript")
                 text = await task

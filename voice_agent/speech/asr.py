@@ -7,7 +7,7 @@ costs latency without a measurable gain, and tiny.en with beam 5 can loop on tra
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +161,7 @@ def transcribe(
     audio: np.ndarray,
     opts: AsrOptions | None = None,
     second_opinion: tuple[WhisperModel, AsrOptions] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> str:
     """Transcribe one utterance.
 
@@ -172,15 +173,21 @@ def transcribe(
             set and ``model``'s reading of the number is not sure (:class:`Heard`); its text
             is taken if it holds one run of digits of that length. On the bench's order
             numbers tiny.en with base as second opinion beat either model alone.
+        cancelled: Asked before each model runs; once it says True the text is no longer
+            wanted (a speculative decode the caller spoke over) and "" is returned.
 
     Returns:
         The text, stripped; "" for silence, noise or too-short audio.
 
     """
     opts = opts or AsrOptions()
+    if cancelled is not None and cancelled():
+        return ""
     heard = hear(model, audio, opts)
     if second_opinion is None or not opts.expect_digits or heard.number_sure:
         return heard.text
+    if cancelled is not None and cancelled():
+        return ""  # the second model costs several times the first: not for a discarded text
     other_model, other_opts = second_opinion
     logger.debug("order number not sure: asking the number check")
     try:
