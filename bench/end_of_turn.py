@@ -47,6 +47,7 @@ from bench.common import format_table, write_results
 from bench.domain_speech import SENTENCES
 from voice_agent.audio import float_to_pcm16, mix_at_snr, resample, telephone_band
 from voice_agent.dialog.spec import load_dialog
+from voice_agent.pipeline.services import frames_of_20ms
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe
@@ -107,18 +108,19 @@ def cuts(
 
     vad, pcm, step = webrtcvad.Vad(2), float_to_pcm16(heard), SR // 50 * 2
     runs: list[tuple[float, float]] = []
-    quiet, spoken, cut = 0.0, False, None
+    after = frames_of_20ms(speculate_s)  # whole frames, as the service counts
+    quiet, spoken, cut = 0, False, None
     for i in range(0, len(pcm) - step + 1, step):
         if vad.is_speech(pcm[i : i + step], SR):
             if cut is not None:
-                runs.append((cut, quiet))
-            quiet, spoken, cut = 0.0, True, None
+                runs.append((cut, quiet * 0.02))
+            quiet, spoken, cut = 0, True, None
         elif spoken:
-            quiet += 0.02
-            if cut is None and quiet >= speculate_s:  # the same float sum as the service
+            quiet += 1
+            if cut is None and quiet >= after:
                 cut = (i + step) / 2 / SR
     if cut is not None:
-        runs.append((cut, quiet))
+        runs.append((cut, quiet * 0.02))
     last_word = speech_spans(clean, 0.15)[-1][1]
     last = len(runs) - 1
     return [("mid" if k < last and t < last_word else "end", t, q) for k, (t, q) in enumerate(runs)]
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             heard = transcribe(tiny, np.concatenate([seg, tail]), number if is_number else plain)
             decode_s = time.perf_counter() - t0
-            if pause_s < max(args.finish_s, args.speculate_s + decode_s):
+            if pause_s + 1e-9 < max(args.finish_s, args.speculate_s + decode_s):
                 continue  # the caller went on before the turn could end here
             t0 = time.perf_counter()
             p = model.probability(seg)

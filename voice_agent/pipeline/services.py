@@ -105,7 +105,7 @@ class TurnHeldFrame(SystemFrame):
     text: str
 
 
-def _frames(seconds: float) -> int:
+def frames_of_20ms(seconds: float) -> int:
     """Whole 20 ms frames in ``seconds`` (at least one)."""
     return max(1, round(seconds / 0.02))
 
@@ -155,8 +155,9 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._options_now = options_now or (lambda: options)
         self._number_check = number_check
         # Counted in whole 20 ms frames of non-speech.
-        self._speculate_after = None if speculate_after_s is None else _frames(speculate_after_s)
-        self._finish_after = _frames(finish_after_s)
+        spec = speculate_after_s
+        self._speculate_after = None if spec is None else frames_of_20ms(spec)
+        self._finish_after = frames_of_20ms(finish_after_s)
         self._quiet_enough = asyncio.Event()  # set while the pause is long enough to finish
         self._spec_vad = webrtcvad.Vad(2)
         self._spec_pending = b""
