@@ -47,7 +47,7 @@ from bench.common import format_table, write_results
 from bench.domain_speech import SENTENCES
 from voice_agent.audio import float_to_pcm16, mix_at_snr, resample, telephone_band
 from voice_agent.dialog.spec import load_dialog
-from voice_agent.pipeline.services import frames_of_20ms
+from voice_agent.pipeline.services import TRAILING_SILENCE_S, frames_of_20ms
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe
@@ -55,7 +55,6 @@ from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.speech.smart_turn import SmartTurnModel, SmartTurnOptions
 
 SR = 16000
-TRAILING_SILENCE_S = 0.2  # what the STT service appends to the audio it decodes
 THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.5)
 
 

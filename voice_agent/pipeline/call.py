@@ -25,6 +25,7 @@ from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
 from voice_agent.pipeline.recording import observe_call
 from voice_agent.pipeline.services import (
+    TRAILING_SILENCE_S,
     SharedPiperTTSService,
     SharedWhisperSTTService,
     split_sentences,
@@ -157,7 +158,7 @@ def build_pipeline(
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         speculate_after_s=settings.speculate_after_s,
         finish_after_s=settings.early_finish_after_s,
-        trailing_silence_secs=0.2,
+        trailing_silence_secs=TRAILING_SILENCE_S,
     )
     barge_in = BargeInProcessor(
         listener=dialog,

@@ -105,6 +105,10 @@ class TurnHeldFrame(SystemFrame):
     text: str
 
 
+#: Silence appended to the caller's audio before it is decoded (the live pipeline's setting).
+TRAILING_SILENCE_S = 0.2
+
+
 def frames_of_20ms(seconds: float) -> int:
     """Whole 20 ms frames in ``seconds`` (at least one)."""
     return max(1, round(seconds / 0.02))
