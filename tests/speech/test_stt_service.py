@@ -49,11 +49,13 @@ def frames_of(audio: np.ndarray, silence_s: float) -> list[InputAudioRawFrame]:
     return [InputAudioRawFrame(pcm[i : i + step], RATE, 1) for i in range(0, len(pcm), step)]
 
 
-def stt_service(tiny_model, unfinished=None, **timing) -> SharedWhisperSTTService:
+def stt_service(
+    tiny_model, unfinished=None, finish_early=None, **timing
+) -> SharedWhisperSTTService:
     return SharedWhisperSTTService(
         tiny_model,
         AsrOptions(),  # the domain prompt, as on a live call
-        finish_early=lambda text: turn_is_complete(text, None, None),
+        finish_early=finish_early or (lambda text: turn_is_complete(text, None, None)),
         unfinished=unfinished,
         trailing_silence_secs=0.2,
         sample_rate=RATE,
