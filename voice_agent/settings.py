@@ -63,14 +63,21 @@ class Settings(BaseSettings):
     )
     vad_stop_secs: float = 0.5
     vad_start_secs: float = 0.2
+    pause_vad: Literal["silero", "webrtc"] = Field(
+        default="silero",
+        description="What counts the caller's pauses for speculate_after_s and "
+        "early_finish_after_s: the Silero turn VAD's scores, or WebRTC VAD (mode 2), which "
+        "hears a noisy line's noise as speech and so no pause on it (bench.latency --noise-db "
+        "10, 1 call: p50 574 ms with webrtc, 333 ms with silero).",
+    )
     speculate_after_s: float = Field(
         default=0.1,
-        description="Non-speech (WebRTC VAD) after the caller's words at which their turn so far "
+        description="Non-speech (pause_vad) after the caller's words at which their turn so far "
         "is transcribed, before the turn VAD ends it; discarded if they go on.",
     )
     early_finish_after_s: float = Field(
         default=0.4,
-        description="Non-speech (WebRTC VAD) after the caller's words before a transcript that "
+        description="Non-speech (pause_vad) after the caller's words before a transcript that "
         "reads as a finished answer may end the turn ahead of the turn VAD (bench.end_of_turn: "
         "at 0.3 s, commas of a slow voice were cut).",
     )

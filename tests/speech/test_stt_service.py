@@ -16,7 +16,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from voice_agent.audio import float_to_pcm16, resample
+from voice_agent.audio import float_to_pcm16, pcm16_to_float, read_audio, resample
 from voice_agent.pipeline.services import SharedWhisperSTTService
 from voice_agent.pipeline.turn_taking import turn_is_complete
 from voice_agent.speech.asr import AsrOptions
@@ -59,7 +59,7 @@ def stt_service(
         unfinished=unfinished,
         trailing_silence_secs=0.2,
         sample_rate=RATE,
-        **timing,  # speculate_after_s, finish_after_s
+        **timing,  # speculate_after_s, finish_after_s, speech_units
     )
 
 
@@ -159,3 +159,27 @@ async def test_a_speculation_the_turn_took_while_it_ran_is_not_cut_short(tiny_mo
     texts = transcripts(down)
     assert stt.speculations_used == 1
     assert len(texts) == 1 and "six" in texts[0].lower(), texts  # tiny's own check decode
+
+
+@pytest.mark.speech
+@pytest.mark.parametrize("pause_vad", ["silero", "webrtc"])
+async def test_on_a_noisy_line_only_silero_hears_the_pause_to_end_on(
+    tiny_model, say, speech_dir, pause_vad
+) -> None:
+    from voice_agent.speech.pauses import make_speech_units
+    from voice_agent.speech.silero import load_silero_session
+
+    # A recorded noise under the whole line, 10 dB below the words: WebRTC VAD hears it as
+    # speech, so with it no pause ever starts (the VAD's stop, later, ends the turn).
+    noise, rate = read_audio(speech_dir / "noise" / "noise5.wav")
+    words = say("Yes, that's right.", silence_s=1.0)
+    clean = pcm16_to_float(b"".join(f.audio for f in words))
+    under = np.resize(resample(noise, rate, RATE), len(clean))
+    gain = np.sqrt(np.mean(clean[:-RATE] ** 2) / (np.mean(under**2) * 10))
+    units = make_speech_units(pause_vad, session=load_silero_session(), sample_rate=RATE)
+    stt = stt_service(tiny_model, speech_units=units)
+    down = await one_turn(stt, frames_of(clean + gain * under, 0.0))
+    texts = transcripts(down)
+    assert len(texts) == 1 and "right" in texts[0].lower(), texts
+    assert stt.early_finishes == (1 if pause_vad == "silero" else 0)
+    assert transcript_before_vad_stop(down) == (pause_vad == "silero")

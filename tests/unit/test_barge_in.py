@@ -226,7 +226,7 @@ async def run_processor(
         resume_after_s=0.5,
     )
     if tapped:
-        vad = VADProcessor(vad_analyzer=make_vad_analyzer(silero_session=SILERO, tap=tap))
+        vad = VADProcessor(vad_analyzer=make_vad_analyzer(silero_session=SILERO, taps=[tap]))
         down, _ = await run_test(Pipeline([vad, processor]), frames_to_send=frames)
         return list(down), listener.told
     down, _ = await run_test(processor, frames_to_send=frames)

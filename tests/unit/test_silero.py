@@ -52,10 +52,11 @@ async def test_it_decides_speech_as_pipecats_own_silero_analyzer_does(speech):
 
 
 @pytest.mark.models
-async def test_the_tap_holds_each_windows_score_and_level_by_where_it_ends(speech):
-    tap = ConfidenceTap(max_windows=10_000)
-    await states(SharedSileroVADAnalyzer(SESSION, tap=tap), speech)
+async def test_each_tap_holds_each_windows_score_and_level_by_where_it_ends(speech):
+    tap, other = ConfidenceTap(max_windows=10_000), ConfidenceTap(max_windows=10_000)
+    await states(SharedSileroVADAnalyzer(SESSION, taps=[tap, other]), speech)
     windows = tap.take(len(speech))
+    assert other.take(len(speech)) == windows  # one reader's take leaves the other's windows
     expected = SileroConfidence(RATE, SESSION)
     fed = len(speech) // (RATE // 50) * (RATE // 50)  # whole 20 ms frames
     assert [end for end, _, _ in windows] == list(range(512, fed + 1, 512))

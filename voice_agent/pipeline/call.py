@@ -34,6 +34,7 @@ from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options
+from voice_agent.speech.pauses import make_speech_units
 from voice_agent.speech.silero import ConfidenceTap
 from voice_agent.speech.vad import make_vad_analyzer
 
@@ -109,14 +110,16 @@ def build_pipeline(
     services: AgentServices,
 ) -> tuple[Pipeline, DialogProcessor]:
     settings = services.settings
-    tap = ConfidenceTap() if settings.vad == "silero" else None  # the VAD's scores, reused
+    # The Silero turn VAD's scores, reused by barge-in and by the STT's pause counter.
+    tap = ConfidenceTap() if settings.vad == "silero" else None
+    pause_tap = ConfidenceTap() if tap is not None and settings.pause_vad == "silero" else None
     vad = VADProcessor(
         vad_analyzer=make_vad_analyzer(
             settings.vad,
             start_secs=settings.vad_start_secs,
             stop_secs=settings.vad_stop_secs,
             silero_session=services.models.silero,
-            tap=tap,
+            taps=[t for t in (tap, pause_tap) if t is not None],
         )
     )
     observer, services = observe_call(call, services)  # recording + metrics (or None)
@@ -158,6 +161,12 @@ def build_pipeline(
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         speculate_after_s=settings.speculate_after_s,
         finish_after_s=settings.early_finish_after_s,
+        speech_units=make_speech_units(
+            settings.pause_vad,
+            tap=pause_tap,
+            session=services.models.silero,
+            sample_rate=ASR_SAMPLE_RATE,
+        ),
         trailing_silence_secs=TRAILING_SILENCE_S,
     )
     barge_in = BargeInProcessor(

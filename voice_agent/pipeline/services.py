@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import webrtcvad
 from faster_whisper import WhisperModel
 from loguru import logger
 from pipecat.frames.frames import (
@@ -38,6 +37,7 @@ from piper import PiperVoice
 
 from voice_agent.audio import pcm16_to_float
 from voice_agent.speech.asr import AsrOptions, transcribe
+from voice_agent.speech.pauses import SpeechUnits, WebRtcSpeech
 
 STOP_FRAME_TIMEOUT_S = 15.0
 # A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
@@ -109,11 +109,6 @@ class TurnHeldFrame(SystemFrame):
 TRAILING_SILENCE_S = 0.2
 
 
-def frames_of_20ms(seconds: float) -> int:
-    """Whole 20 ms frames in ``seconds`` (at least one)."""
-    return max(1, round(seconds / 0.02))
-
-
 def _consume_result(future: asyncio.Future[Any]) -> None:
     """A discarded speculation's error must not surface as 'exception never retrieved'."""
     if not future.cancelled():
@@ -124,17 +119,19 @@ class SharedWhisperSTTService(WhisperSTTService):
     """Segmented Whisper STT over a shared ``WhisperModel`` with explicit decode options.
 
     Speculative transcription: the turn VAD only declares the end of a turn after its stop
-    hangover (~0.5 s of silence). Once ``speculate_after_s`` of non-speech (WebRTC VAD) has
-    followed the caller's words, the segment so far is transcribed at once; if the turn then ends
-    with no more speech, that result is used, so the hangover hides the decoding time. If the
-    caller speaks again, the speculation is discarded.
+    hangover (~0.5 s of silence). Once ``speculate_after_s`` of non-speech (as ``speech_units``
+    decide it: by default WebRTC VAD, mode 2; the pipeline passes Silero's scores, which hear a
+    pause on a noisy line too) has followed the caller's words, the segment so far is
+    transcribed at once; if the turn then ends with no more speech, that result is used, so the
+    hangover hides the decoding time. If the caller speaks again, the speculation is discarded.
 
     Early end of turn: when a speculation finishes before the VAD's hangover does and
     ``finish_early(text)`` says the text is a whole answer, it is pushed once ``finish_after_s``
     of non-speech has followed the words (at once if that much has), and the turn ends there.
     Speculating before that (``speculate_after_s`` < ``finish_after_s``) hides the decode inside
     the pause that an early end waits for anyway. Speech after an early end becomes a turn of
-    its own (the audio already transcribed is dropped). Both times count whole 20 ms frames.
+    its own (the audio already transcribed is dropped). Both times are counted in the samples
+    of whole units (20 ms frames, 32 ms Silero windows) of non-speech.
     ``unfinished(samples, rate)``, if given, is asked when the text reads as finished whether
     the sound of the turn says it is not over (smart-turn); if so, the VAD ends the turn.
 
@@ -153,19 +150,17 @@ class SharedWhisperSTTService(WhisperSTTService):
         finish_after_s: float = 0.4,
         finish_early: Callable[[str], bool] | None = None,
         unfinished: Callable[[np.ndarray, int], bool] | None = None,
+        speech_units: SpeechUnits | None = None,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
         self._options_now = options_now or (lambda: options)
         self._number_check = number_check
-        # Counted in whole 20 ms frames of non-speech.
-        spec = speculate_after_s
-        self._speculate_after = None if spec is None else frames_of_20ms(spec)
-        self._finish_after = frames_of_20ms(finish_after_s)
+        self._speculate_after_s = speculate_after_s
+        self._finish_after_s = finish_after_s
         self._quiet_enough = asyncio.Event()  # set while the pause is long enough to finish
-        self._spec_vad = webrtcvad.Vad(2)
-        self._spec_pending = b""
-        self._quiet = 0  # frames of non-speech since the caller's last words
+        self._speech_units = speech_units
+        self._quiet = 0  # samples of non-speech since the caller's last words
         self._spec_buffer = b""
         self._spec_audio: bytes | None = None
         self._spec_task: asyncio.Future[str] | None = None
@@ -187,25 +182,27 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
         await super().process_audio_frame(frame, direction)
-        if self._speculate_after is None or not self._user_speaking:
+        if self._speculate_after_s is None:
             return
-        step = int(self.sample_rate * 0.02) * 2
-        self._spec_pending += frame.audio
-        while len(self._spec_pending) >= step:
-            chunk, self._spec_pending = self._spec_pending[:step], self._spec_pending[step:]
-            if self._spec_vad.is_speech(chunk, self.sample_rate):
+        if self._speech_units is None:
+            self._speech_units = WebRtcSpeech(self.sample_rate)
+        units = self._speech_units.feed(frame.audio)  # fed all along: units keep stream time
+        if not self._user_speaking:
+            return
+        for speech, samples in units:
+            if speech:
                 self._quiet = 0
                 self._spec_audio = self._spec_task = None  # the caller went on: discard
                 self._spoke_after_finish = True
                 self._quiet_enough.set()  # wakes a waiting early finish, which sees the discard
                 self._quiet_enough.clear()
             else:
-                self._quiet += 1
-                if self._quiet >= self._finish_after:
+                self._quiet += samples
+                if self._quiet >= self._samples(self._finish_after_s):
                     self._quiet_enough.set()
         if self._finished_early and not self._spoke_after_finish:
             return  # nothing new to transcribe
-        if self._quiet >= self._speculate_after and self._spec_task is None:
+        if self._quiet >= self._samples(self._speculate_after_s) and self._spec_task is None:
             self._spec_buffer = bytes(self._audio_buffer)
             audio = self._spec_audio = self._spec_buffer + self._trailing_silence()
             task = self._spec_task = asyncio.ensure_future(self._decode(audio, speculative=True))
@@ -213,6 +210,9 @@ class SharedWhisperSTTService(WhisperSTTService):
             self.speculations += 1
             if self._finish_early is not None:
                 self.create_task(self._finish_if_complete(task, audio), name="stt-early-finish")
+
+    def _samples(self, seconds: float) -> int:
+        return round(seconds * self.sample_rate)
 
     async def _finish_if_complete(self, task: asyncio.Future[str], audio: bytes) -> None:
         """End the turn on a speculation that reads as a whole answer (see the class doc)."""
@@ -254,7 +254,6 @@ class SharedWhisperSTTService(WhisperSTTService):
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame) -> None:
         self._quiet = 0
         self._quiet_enough.clear()
-        self._spec_pending = b""
         self._spec_audio = self._spec_task = None
         self._finished_early = self._spoke_after_finish = False
         await super()._handle_user_started_speaking(frame)

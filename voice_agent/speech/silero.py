@@ -3,15 +3,16 @@
 Pipecat's ``SileroVADAnalyzer`` loads a session of its own for every call and scores each 20 ms
 frame through a thread-pool hop. :class:`SharedSileroVADAnalyzer` is the same analysis (pipecat's
 ``VADAnalyzer`` start/stop logic over Silero's confidence) on the registry's session, scored inline
-(a window takes well under a millisecond), and it can hand each window's confidence to the
-barge-in rule through a :class:`ConfidenceTap`, so the caller's audio is scored once, not twice,
-while a prompt plays.
+(a window takes well under a millisecond), and it can hand each window's confidence to readers
+further down the stream (the barge-in rule, the STT service's pause counter) through
+:class:`ConfidenceTap`s, so the caller's audio is scored once, not once per reader.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
@@ -101,14 +102,20 @@ class ConfidenceTap:
 
 
 class SharedSileroVADAnalyzer(VADAnalyzer):
-    """Pipecat's Silero turn VAD on a shared session, scored inline, with an optional tap."""
+    """Pipecat's Silero turn VAD on a shared session, scored inline, with optional taps (one
+    per reader: a reader takes the windows off its tap).
+    """
 
     def __init__(
-        self, session: object, *, params: VADParams | None = None, tap: ConfidenceTap | None = None
+        self,
+        session: object,
+        *,
+        params: VADParams | None = None,
+        taps: Sequence[ConfidenceTap] = (),
     ) -> None:
         super().__init__(params=params)
         self._session = session
-        self._tap = tap
+        self._taps = tuple(taps)
         self._silero: SileroConfidence | None = None
         self._scored = 0  # samples of the stream scored so far
 
@@ -125,8 +132,10 @@ class SharedSileroVADAnalyzer(VADAnalyzer):
         pcm = np.frombuffer(buffer, np.int16)
         confidence = self._silero(pcm)
         self._scored += len(pcm)
-        if self._tap is not None:
-            self._tap.put(self._scored, confidence, level_dbfs(pcm))
+        if self._taps:
+            level = level_dbfs(pcm)
+            for tap in self._taps:
+                tap.put(self._scored, confidence, level)
         return confidence
 
     async def analyze_audio(self, buffer: bytes) -> VADState:

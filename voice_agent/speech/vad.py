@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pipecat.audio.filters.base_audio_filter import BaseAudioFilter
@@ -22,7 +23,7 @@ def make_vad_analyzer(
     start_secs: float = 0.2,
     stop_secs: float = 0.5,
     silero_session: object = None,
-    tap: ConfidenceTap | None = None,
+    taps: Sequence[ConfidenceTap] = (),
 ) -> VADAnalyzer:
     """A fresh analyzer (one per call: analyzers keep per-stream state).
 
@@ -32,12 +33,13 @@ def make_vad_analyzer(
         stop_secs: Silence needed before the user counts as stopped.
         silero_session: The process's shared Silero session (the model registry's); without
             it, pipecat's analyzer loads one of its own.
-        tap: Receives each window's Silero confidence (barge-in reuses them).
+        taps: Each receives every window's Silero confidence (one per reader: barge-in and
+            the STT service's pause counter reuse them).
 
     """
     params = VADParams(start_secs=start_secs, stop_secs=stop_secs)
     if kind == "silero" and silero_session is not None:
-        return SharedSileroVADAnalyzer(silero_session, params=params, tap=tap)
+        return SharedSileroVADAnalyzer(silero_session, params=params, taps=taps)
     if kind == "silero":
         from pipecat.audio.vad.silero import SileroVADAnalyzer
 

@@ -1,0 +1,117 @@
+"""Speech or not, unit by unit, over one caller's audio stream: what the STT service counts a
+pause in (bytes in, decisions out; no I/O).
+
+Each ``feed(pcm)`` takes the next 16-bit mono PCM of the stream and returns ``(speech, samples)``
+for every unit of it now decided, in order; ``samples`` is the unit's length, so a caller counts
+a pause in samples, whatever the unit. Two kinds:
+
+* :class:`WebRtcSpeech`: WebRTC VAD over 20 ms frames. Cheap, but it hears a noisy line's
+  noise as speech (10 dB SNR street noise: 46-98% of noise-only frames), so on such a line no
+  pause is ever heard.
+* :class:`SileroSpeech`: Silero's confidence over its 32 ms windows (16 kHz), against the
+  turn VAD's threshold. It hears speech, not energy, so pauses show on noisy lines too. It reads
+  the windows the turn VAD already scored from a :class:`~voice_agent.speech.silero.ConfidenceTap`
+  or, without one, scores them itself.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import webrtcvad
+
+from voice_agent.speech.silero import ConfidenceTap, SileroConfidence
+
+Unit = tuple[bool, int]  # (speech, samples)
+
+
+class SpeechUnits(Protocol):
+    def feed(self, pcm: bytes) -> list[Unit]: ...
+
+
+class WebRtcSpeech:
+    """WebRTC VAD (``mode`` 0-3) over 20 ms frames."""
+
+    def __init__(self, sample_rate: int, mode: int = 2) -> None:
+        self._vad = webrtcvad.Vad(mode)
+        self._rate = sample_rate
+        self._frame = sample_rate // 50
+        self._pending = b""
+
+    def feed(self, pcm: bytes) -> list[Unit]:
+        self._pending += pcm
+        step = 2 * self._frame
+        units = []
+        while len(self._pending) >= step:
+            chunk, self._pending = self._pending[:step], self._pending[step:]
+            units.append((self._vad.is_speech(chunk, self._rate), self._frame))
+        return units
+
+
+class SileroSpeech:
+    """Silero confidence ≥ ``threshold`` per window: from ``tap``, or scored with ``session``.
+
+    With a tap, the windows are those the turn VAD upstream scored of the audio fed here so far
+    (it scores a frame after passing it on, so a frame's last window may come with the next).
+    """
+
+    def __init__(
+        self,
+        threshold: float,
+        *,
+        tap: ConfidenceTap | None = None,
+        session: object = None,
+        sample_rate: int = 16000,
+    ) -> None:
+        if (tap is None) == (session is None):
+            raise ValueError("give a confidence tap or a Silero session")
+        self._threshold = threshold
+        self._tap = tap
+        self._silero = None if session is None else SileroConfidence(sample_rate, session)
+        self._seen = 0  # samples fed
+        self._last_end = 0  # end of the last window decided, in samples
+        self._pending = np.zeros(0, np.int16)
+
+    def feed(self, pcm: bytes) -> list[Unit]:
+        samples = np.frombuffer(pcm, np.int16)
+        self._seen += len(samples)
+        if self._tap is not None:
+            windows = [(end, c) for end, c, _ in self._tap.take(self._seen)]
+        else:
+            assert self._silero is not None
+            size = self._silero.window
+            self._pending = np.concatenate((self._pending, samples))
+            windows = []
+            while len(self._pending) >= size:
+                window, self._pending = self._pending[:size], self._pending[size:]
+                windows.append((self._last_end + size * (len(windows) + 1), self._silero(window)))
+        units = []
+        for end, confidence in windows:
+            units.append((confidence >= self._threshold, end - self._last_end))
+            self._last_end = end
+        return units
+
+
+#: Silero confidence from which a window counts as speech in a pause count (Silero's own
+#: default). On a 10 dB noisy line it finds the pause after 14 of 14 real utterances and 95 of
+#: 96 synthetic ones (WebRTC VAD: 2 and 3). It hears the pause begin earlier than WebRTC VAD
+#: does (median 0.06 s on Piper, 0.2 s on the recordings); decoded 0.1 s into it, 5 of 110
+#: clean turns read a word differently from the whole turn decoded ("where is" / "where's"),
+#: against 3 with WebRTC's cut.
+PAUSE_SPEECH_CONFIDENCE = 0.5
+
+
+def make_speech_units(
+    kind: str, *, tap: ConfidenceTap | None = None, session: object = None, sample_rate: int
+) -> SpeechUnits:
+    """Units for a pause count: ``"silero"`` (from ``tap``, else scored with ``session``) or
+    ``"webrtc"`` (mode 2).
+    """
+    if kind == "webrtc":
+        return WebRtcSpeech(sample_rate)
+    if kind == "silero":
+        if tap is not None:
+            return SileroSpeech(PAUSE_SPEECH_CONFIDENCE, tap=tap)
+        return SileroSpeech(PAUSE_SPEECH_CONFIDENCE, session=session, sample_rate=sample_rate)
+    raise ValueError(f"unknown pause VAD {kind!r}; expected 'silero' or 'webrtc'")
