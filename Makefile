@@ -33,6 +33,7 @@ test-fast: $(STAMP)
 
 ## bench: benchmarks; JSON results under bench/results/
 bench: $(STAMP)
+	@bash scripts/system-deps.sh bench
 	$(PY) -m bench.run_all
 
 lint: $(STAMP)

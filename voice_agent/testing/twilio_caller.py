@@ -1,13 +1,15 @@
 """A caller that speaks the Twilio Media Streams protocol to the agent, in real time.
 
 It behaves like Twilio does: after ``connected`` and ``start`` it streams 20 ms mu-law frames
-without pause (silence when the caller is quiet), and it collects the agent's ``media``, ``mark``
+without pause (silence when the caller is quiet, or the line's noise if it has ``line_noise``),
+and it collects the agent's ``media``, ``mark``
 and ``clear`` messages with arrival times, so tests and benchmarks can measure what a caller hears.
 """
 
 from __future__ import annotations
 
 import asyncio
+import audioop
 import base64
 import contextlib
 import json
@@ -21,6 +23,7 @@ from xml.etree import ElementTree
 import httpx
 import websockets
 
+from voice_agent.audio import ulaw_decode, ulaw_encode
 from voice_agent.telephony.twilio_security import sign
 
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
@@ -84,12 +87,15 @@ class TwilioCaller:
     started_at: float = 0.0
     last_voice_sent_at: float | None = None
     closed_by_server: bool = False
+    #: 16-bit PCM at 8 kHz, looped under everything the caller sends (a street, a car).
+    line_noise: bytes = b""
 
     async def __aenter__(self) -> TwilioCaller:
         self._ws = await websockets.connect(self.url, max_size=2**20)
         self._played_until = 0.0
         self._pending_marks: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self._noise_at = 0
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._sent_all = asyncio.Event()
         self._sent_all.set()
@@ -190,6 +196,8 @@ class TwilioCaller:
             except asyncio.QueueEmpty:
                 frame, voiced = ULAW_SILENCE, False
                 self._sent_all.set()
+            if self.line_noise:
+                frame = self._add_line_noise(frame)
             payload = base64.b64encode(frame).decode("ascii")
             ts = int((time.monotonic() - self.started_at) * 1000)
             try:
@@ -208,6 +216,14 @@ class TwilioCaller:
             seq += 1
             next_at += FRAME_S
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    def _add_line_noise(self, frame: bytes) -> bytes:
+        width = 2 * len(frame)
+        noise = self.line_noise[self._noise_at : self._noise_at + width]
+        while len(noise) < width:  # loop
+            noise += self.line_noise[: width - len(noise)]
+        self._noise_at = (self._noise_at + width) % len(self.line_noise)
+        return ulaw_encode(audioop.add(ulaw_decode(frame), noise, 2))
 
     async def say(self, ulaw: bytes) -> float:
         """Queue caller speech (8 kHz mu-law) and wait until it has all been sent.
