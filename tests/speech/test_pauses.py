@@ -97,7 +97,7 @@ def test_silero_units_need_exactly_one_source(session) -> None:
 def test_on_a_noisy_line_silero_hears_the_pause_after_the_words_and_webrtc_does_not(
     speech_dir: Path, session, speech
 ) -> None:
-    # A street recording under the whole line, 10 dB below the caller's words.
+    # A noise recording under the whole line, 10 dB below the caller's words.
     noise, rate = read_audio(speech_dir / "noise" / "noise5.wav")
     noise = resample(noise, rate, RATE)
     lead, tail = np.zeros(RATE // 2, np.float32), np.zeros(RATE, np.float32)

@@ -6,8 +6,8 @@ for every unit of it now decided, in order; ``samples`` is the unit's length, so
 a pause in samples, whatever the unit. Two kinds:
 
 * :class:`WebRtcSpeech`: WebRTC VAD over 20 ms frames. Cheap, but it hears a noisy line's
-  noise as speech (10 dB SNR street noise: 46-98% of noise-only frames), so on such a line no
-  pause is ever heard.
+  noise as speech (the bench's noise recordings at 10 dB SNR: 46-98% of their frames), so on
+  such a line it hardly ever hears a pause.
 * :class:`SileroSpeech`: Silero's confidence over its 32 ms windows (16 kHz), against the
   turn VAD's threshold. It hears speech, not energy, so pauses show on noisy lines too. It reads
   the windows the turn VAD already scored from a :class:`~voice_agent.speech.silero.ConfidenceTap`

@@ -87,7 +87,7 @@ class TwilioCaller:
     started_at: float = 0.0
     last_voice_sent_at: float | None = None
     closed_by_server: bool = False
-    #: 16-bit PCM at 8 kHz, looped under everything the caller sends (a street, a car).
+    #: 16-bit PCM at 8 kHz, looped under everything the caller sends (a noisy line).
     line_noise: bytes = b""
 
     async def __aenter__(self) -> TwilioCaller:
