@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_agent.speech.entities import order_number
+from voice_agent.speech.entities import check_overrides, order_number
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -46,3 +46,22 @@ def test_other_lengths() -> None:
 def test_any_number_read_digit_by_digit_round_trips(digits: list[int]) -> None:
     said = " ".join("oh" if d == 0 else WORDS[d] for d in digits)
     assert order_number(said) == "".join(map(str, digits))
+
+
+@pytest.mark.parametrize(
+    ("first", "check", "overrides"),
+    [
+        ("7 3 5 9 oh 2", "735902", True),  # the check reads the number the first was unsure of
+        ("It's 7 3 5 9 0 8.", "It's 735902.", True),  # six digits against six: the check wins
+        ("7 3 5 9 oh 2", "2 2 11 6 Nero 2", False),  # not a number
+        ("9 0 2.", "902 902", False),  # base looping on the three digits the caller said
+        ("It's 7 3 5.", "735, 735.", False),
+        ("9 0.", "9 0 9 0 9 0", False),
+        ("9 0 2.", "902 903", True),  # not the same group again: a reading, not a loop
+        ("", "735902", True),
+    ],
+)
+def test_the_number_check_overrides_with_a_number_but_not_with_a_loop(
+    first: str, check: str, overrides: bool
+) -> None:
+    assert check_overrides(first, check) is overrides

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from loguru import logger
 
-from voice_agent.speech.entities import order_number
+from voice_agent.speech.entities import check_overrides
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -196,8 +196,7 @@ def transcribe(
     except Exception as exc:  # a second opinion must not cost the caller their turn
         logger.warning(f"order-number check failed, keeping the first reading: {exc!r}")
         return heard.text
-    # The second opinion overrides only with a number: base's "2 2 11 6 Nero 2" is not one.
-    return other if order_number(other, opts.expect_digits) else heard.text
+    return other if check_overrides(heard.text, other, opts.expect_digits) else heard.text
 
 
 def hear(model: WhisperModel, audio: np.ndarray, opts: AsrOptions) -> Heard:

@@ -18,3 +18,17 @@ def order_number(text: str, length: int = 6) -> str | None:
     another word ("4 8 1 Nero 5 5 0") is not a number.
     """
     return find_code(text, rf"\d{{{length}}}")[0]
+
+
+def check_overrides(first: str, check: str, length: int = 6) -> bool:
+    """Whether the number check's reading ``check`` replaces the first model's ``first``.
+
+    Only with a number of ``length`` digits (base's "2 2 11 6 Nero 2" is not one), and not when
+    that number is the first reading's digits said over again: base loops on a short group
+    ("9 0 2." of a number the caller split over two turns came back "902 902").
+    """
+    number = order_number(check, length)
+    if number is None:
+        return False
+    said = find_code(first, r"\d+")[0] or ""
+    return not (0 < len(said) < length and number == said * (length // len(said)))
