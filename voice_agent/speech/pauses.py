@@ -54,6 +54,7 @@ class SileroSpeech:
 
     With a tap, the windows are those the turn VAD upstream scored of the audio fed here so far
     (it scores a frame after passing it on, so a frame's last window may come with the next).
+    With a session, the windows are scored here onto a tap of its own, and read the same way.
     """
 
     def __init__(
@@ -67,27 +68,26 @@ class SileroSpeech:
         if (tap is None) == (session is None):
             raise ValueError("give a confidence tap or a Silero session")
         self._threshold = threshold
-        self._tap = tap
+        # Its own tap is emptied on every feed; the bound only has to hold one feed's windows.
+        self._tap = tap or ConfidenceTap(max_windows=1 << 16)
         self._silero = None if session is None else SileroConfidence(sample_rate, session)
         self._seen = 0  # samples fed
         self._last_end = 0  # end of the last window decided, in samples
-        self._pending = np.zeros(0, np.int16)
+        self._pending = np.zeros(0, np.int16)  # samples not yet a whole window (own scoring)
 
     def feed(self, pcm: bytes) -> list[Unit]:
         samples = np.frombuffer(pcm, np.int16)
         self._seen += len(samples)
-        if self._tap is not None:
-            windows = [(end, c) for end, c, _ in self._tap.take(self._seen)]
-        else:
-            assert self._silero is not None
+        if self._silero is not None:
             size = self._silero.window
             self._pending = np.concatenate((self._pending, samples))
-            windows = []
-            while len(self._pending) >= size:
-                window, self._pending = self._pending[:size], self._pending[size:]
-                windows.append((self._last_end + size * (len(windows) + 1), self._silero(window)))
+            whole = len(self._pending) // size * size
+            for start in range(0, whole, size):
+                end = self._seen - len(self._pending) + start + size
+                self._tap.put(end, self._silero(self._pending[start : start + size]), 0.0)
+            self._pending = self._pending[whole:]
         units = []
-        for end, confidence in windows:
+        for end, confidence, _ in self._tap.take(self._seen):
             units.append((confidence >= self._threshold, end - self._last_end))
             self._last_end = end
         return units
