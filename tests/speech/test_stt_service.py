@@ -183,3 +183,51 @@ async def test_on_a_noisy_line_only_silero_hears_the_pause_to_end_on(
     assert len(texts) == 1 and "right" in texts[0].lower(), texts
     assert stt.early_finishes == (1 if pause_vad == "silero" else 0)
     assert transcript_before_vad_stop(down) == (pause_vad == "silero")
+
+
+@pytest.mark.speech
+async def test_a_moment_of_noise_after_an_early_end_is_not_a_turn(tiny_model, say, speech_dir):
+    from voice_agent.speech.pauses import SileroSpeech
+    from voice_agent.speech.silero import load_silero_session
+
+    class Recorded(SileroSpeech):
+        def __init__(self) -> None:
+            super().__init__(0.5, session=load_silero_session(), sample_rate=RATE)
+            self.units: list[tuple[bool, int]] = []
+
+        def feed(self, pcm: bytes) -> list[tuple[bool, int]]:
+            units = super().feed(pcm)
+            self.units += units
+            return units
+
+    # One of the bench's noise recordings under the whole line: 6.59 s into it Silero hears 4
+    # windows (0.13 s) of "speech". They land 0.6 s after the words, after the early end.
+    noise, rate = read_audio(speech_dir / "noise" / "noise1.wav")
+    noise = resample(noise, rate, RATE)
+    clean = pcm16_to_float(b"".join(f.audio for f in say("Yes, that's right.", silence_s=1.4)))
+    words_end = len(clean) - int(1.4 * RATE)
+    start = int(6.59 * RATE) - words_end - int(0.6 * RATE)
+    under = noise[start : start + len(clean)] * (0.05 / np.sqrt(np.mean(noise**2)))
+    units = Recorded()
+    stt = stt_service(tiny_model, speech_units=units)
+    push, at_finish = stt.push_frame, []
+
+    async def push_frame(frame, *args):
+        if isinstance(frame, TranscriptionFrame):
+            at_finish.append(stt.speculations)
+        await push(frame, *args)
+
+    stt.push_frame = push_frame  # type: ignore[method-assign]
+    line = frames_of(clean + under, 0.0)
+    cut = (words_end + int(0.5 * RATE)) // (RATE // 50)  # decoded, and ended, 0.5 s into the pause
+    down = await one_turn(stt, line[:cut], line[cut:])
+    assert transcripts(down) == ["Yes, that's right."]
+    assert stt.early_finishes == 1
+    ends = np.cumsum([n for _, n in units.units])
+    late = [
+        speech
+        for (speech, _), end in zip(units.units, ends, strict=True)
+        if end > words_end + 0.5 * RATE
+    ]
+    assert 0 < sum(late) * 512 < 0.2 * RATE  # the noise's moment of "speech" was heard...
+    assert stt.speculations == at_finish[0]  # ...and not decoded as a turn of its own

@@ -130,8 +130,11 @@ class SharedWhisperSTTService(WhisperSTTService):
     of non-speech has followed the words (at once if that much has), and the turn ends there.
     Speculating before that (``speculate_after_s`` < ``finish_after_s``) hides the decode inside
     the pause that an early end waits for anyway. Speech after an early end becomes a turn of
-    its own (the audio already transcribed is dropped). Both times are counted in the samples
-    of whole units (20 ms frames, 32 ms Silero windows) of non-speech.
+    its own (the audio already transcribed is dropped) once ``resume_after_s`` of it has come
+    without a break, as the turn VAD needs to start a turn (its ``start_secs``); shorter
+    bursts, which a noisy line's noise gives the units (one of the bench's noise recordings:
+    runs of 1-4 Silero windows), are dropped with the turn. All these times are counted in the
+    samples of whole units (20 ms frames, 32 ms Silero windows).
     ``unfinished(samples, rate)``, if given, is asked when the text reads as finished whether
     the sound of the turn says it is not over (smart-turn); if so, the VAD ends the turn.
 
@@ -148,6 +151,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         number_check: tuple[WhisperModel, AsrOptions] | None = None,
         speculate_after_s: float | None = 0.1,
         finish_after_s: float = 0.4,
+        resume_after_s: float = 0.2,
         finish_early: Callable[[str], bool] | None = None,
         unfinished: Callable[[np.ndarray, int], bool] | None = None,
         speech_units: SpeechUnits | None = None,
@@ -158,6 +162,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._number_check = number_check
         self._speculate_after_s = speculate_after_s
         self._finish_after_s = finish_after_s
+        self._resume_after_s = resume_after_s
         self._quiet_enough = asyncio.Event()  # set while the pause is long enough to finish
         self._speech_units = speech_units
         self._quiet = 0  # samples of non-speech since the caller's last words
@@ -169,6 +174,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._unfinished = unfinished
         self._finished_early = False  # this VAD turn's words were already pushed
         self._spoke_after_finish = False
+        self._speech_after_finish = 0  # samples of unbroken speech since an early end
         self.speculations = 0
         self.speculations_used = 0
         self.early_finishes = 0
@@ -190,6 +196,10 @@ class SharedWhisperSTTService(WhisperSTTService):
         if not self._user_speaking:
             return
         for speech, samples in units:
+            if speech and self._finished_early and not self._spoke_after_finish:
+                self._speech_after_finish += samples
+                if self._speech_after_finish < self._samples(self._resume_after_s):
+                    continue  # not yet enough to be the caller's next turn
             if speech:
                 self._quiet = 0
                 self._spec_audio = self._spec_task = None  # the caller went on: discard
@@ -197,6 +207,7 @@ class SharedWhisperSTTService(WhisperSTTService):
                 self._quiet_enough.set()  # wakes a waiting early finish, which sees the discard
                 self._quiet_enough.clear()
             else:
+                self._speech_after_finish = 0
                 self._quiet += samples
                 if self._quiet >= self._samples(self._finish_after_s):
                     self._quiet_enough.set()
@@ -248,6 +259,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._audio_buffer = self._audio_buffer[len(self._spec_buffer) :]
         self._spec_task = self._spec_audio = None
         self._finished_early, self._spoke_after_finish = True, False
+        self._speech_after_finish = 0
         self.early_finishes += 1
         await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), None))
 
@@ -256,6 +268,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._quiet_enough.clear()
         self._spec_audio = self._spec_task = None
         self._finished_early = self._spoke_after_finish = False
+        self._speech_after_finish = 0
         await super()._handle_user_started_speaking(frame)
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
