@@ -161,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         "--pause-vad", choices=("silero", "webrtc"), default=settings.pause_vad,
         help="what counts the pauses (default: the agent's setting)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pause-confidence", type=float, default=settings.pause_speech_confidence,
+        help="Silero confidence of speech in the pause count (default: the agent's setting)",
+    )  # fmt: skip
     parser.add_argument("--name", default="end_of_turn", help="results file name")
     args = parser.parse_args(argv)
     logger.remove()
@@ -180,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     tail = np.zeros(int(TRAILING_SILENCE_S * SR), np.float32)
     for group, text, speech, noise, is_number in utterances(settings.speech_dir, args.quick):
         clean, phone = on_the_line(speech, noise, rng)
-        units = make_speech_units(args.pause_vad, session=silero, sample_rate=SR)
+        units = make_speech_units(
+            args.pause_vad, session=silero, sample_rate=SR, threshold=args.pause_confidence
+        )
         for kind, t, pause_s in cuts(phone, clean, args.speculate_s, units):
             seg = phone[: int(t * SR)]
             t0 = time.perf_counter()
@@ -228,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {
             "veto_below": threshold,
             "pause_vad": args.pause_vad,
+            "pause_speech_confidence": args.pause_confidence,
             "speculate_after_s": args.speculate_s,
             "early_finish_after_s": args.finish_s,
             "asr": "tiny.en",

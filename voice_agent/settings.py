@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         "hears a noisy line's noise as speech and so no pause on it (bench.latency --noise-db "
         "10, 1 call: p50 574 ms with webrtc, 333 ms with silero).",
     )
+    pause_speech_confidence: float = Field(
+        default=0.7,
+        description="With pause_vad silero: the confidence from which a Silero window is "
+        "speech in the pause count; the turn VAD's own (see speech.pauses).",
+    )
     speculate_after_s: float = Field(
         default=0.1,
         description="Non-speech (pause_vad) after the caller's words at which their turn so far "

@@ -112,3 +112,11 @@ def test_on_a_noisy_line_silero_hears_the_pause_after_the_words_and_webrtc_does_
     webrtc = quiet_runs_after_speech(feed(make_speech_units("webrtc", sample_rate=RATE), line))
     assert silero and silero[-1] >= 0.8  # most of the second after the words
     assert max(webrtc, default=0.0) < 0.4  # never a pause an early end of turn could use
+
+
+def test_the_pause_count_and_the_turn_vad_call_the_same_windows_speech() -> None:
+    from pipecat.audio.vad.vad_analyzer import VADParams
+
+    from voice_agent.settings import Settings
+
+    assert Settings().pause_speech_confidence == PAUSE_SPEECH_CONFIDENCE == VADParams().confidence

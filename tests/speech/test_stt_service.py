@@ -231,3 +231,33 @@ async def test_a_moment_of_noise_after_an_early_end_is_not_a_turn(tiny_model, sa
     ]
     assert 0 < sum(late) * 512 < 0.2 * RATE  # the noise's moment of "speech" was heard...
     assert stt.speculations == at_finish[0]  # ...and not decoded as a turn of its own
+
+
+@pytest.mark.speech
+async def test_noise_the_turn_vad_does_not_call_speech_does_not_break_the_pause(
+    tiny_model, say, speech_dir
+):
+    from voice_agent.speech.pauses import make_speech_units
+    from voice_agent.speech.silero import load_silero_session
+
+    # The bench's noise recording under the whole line: 28.64 s into it, Silero scores some
+    # windows between 0.5 and the turn VAD's 0.7. They land 0.2 s into the pause after the words.
+    noise, rate = read_audio(speech_dir / "noise" / "noise1.wav")
+    noise = resample(noise, rate, RATE)
+    clean = pcm16_to_float(b"".join(f.audio for f in say("That's right.", silence_s=1.0)))
+    words_end = len(clean) - RATE
+    start = int(28.64 * RATE) - words_end - int(0.2 * RATE)
+    line = clean + noise[start : start + len(clean)] * (0.05 / np.sqrt(np.mean(noise**2)))
+    speculations = {}
+    for threshold in (0.5, 0.7):
+        units = make_speech_units(
+            "silero", session=load_silero_session(), sample_rate=RATE, threshold=threshold
+        )
+        stt = stt_service(tiny_model, speech_units=units)
+        down = await one_turn(stt, frames_of(line, 0.0))
+        assert transcripts(down) == ["That's right."]
+        assert stt.early_finishes == 1
+        speculations[threshold] = stt.speculations
+    # At 0.5 the noise reads as the caller going on: the decode of the words is thrown away,
+    # and the turn waits for another 0.4 s of pause after the noise.
+    assert speculations[0.5] == speculations[0.7] + 1

@@ -167,6 +167,7 @@ def build_pipeline(
             tap=pause_tap,
             session=services.models.silero,
             sample_rate=ASR_SAMPLE_RATE,
+            threshold=settings.pause_speech_confidence,
         ),
         trailing_silence_secs=TRAILING_SILENCE_S,
     )

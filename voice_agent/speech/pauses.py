@@ -93,25 +93,32 @@ class SileroSpeech:
         return units
 
 
-#: Silero confidence from which a window counts as speech in a pause count (Silero's own
-#: default). On a 10 dB noisy line it finds the pause after 14 of 14 real utterances and 95 of
-#: 96 synthetic ones (WebRTC VAD: 2 and 3). It hears the pause begin earlier than WebRTC VAD
-#: does (median 0.06 s on Piper, 0.2 s on the recordings); decoded 0.1 s into it, 5 of 110
-#: clean turns read a word differently from the whole turn decoded ("where is" / "where's"),
-#: against 3 with WebRTC's cut.
-PAUSE_SPEECH_CONFIDENCE = 0.5
+#: Silero confidence from which a window counts as speech in a pause count: the turn VAD's own
+#: (pipecat's ``VADParams.confidence``), so that both call the same windows speech. At Silero's
+#: default 0.5, a noisy line's moments of 0.5-0.7 broke the pause and threw the speculation
+#: away while the VAD went on counting its stop: ``bench.latency --noise-db 10``, 1 call, p95
+#: 793 ms at 0.5 and 398 ms at 0.7 (clean 358 and 352 ms, same box). Cut 0.1 s into the pause,
+#: the turn reads as decoded whole as often at 0.7 as at 0.5 (80 and 79 of 86 clean turns).
+#: Silero finds the pause on a 10 dB noisy line after 14 of 14 real utterances and 95 of 96
+#: synthetic ones (WebRTC VAD: 2 and 3).
+PAUSE_SPEECH_CONFIDENCE = 0.7
 
 
 def make_speech_units(
-    kind: str, *, tap: ConfidenceTap | None = None, session: object = None, sample_rate: int
+    kind: str,
+    *,
+    tap: ConfidenceTap | None = None,
+    session: object = None,
+    sample_rate: int,
+    threshold: float = PAUSE_SPEECH_CONFIDENCE,
 ) -> SpeechUnits:
-    """Units for a pause count: ``"silero"`` (from ``tap``, else scored with ``session``) or
-    ``"webrtc"`` (mode 2).
+    """Units for a pause count: ``"silero"`` (from ``tap``, else scored with ``session``;
+    speech from confidence ``threshold``) or ``"webrtc"`` (mode 2).
     """
     if kind == "webrtc":
         return WebRtcSpeech(sample_rate)
     if kind == "silero":
         if tap is not None:
-            return SileroSpeech(PAUSE_SPEECH_CONFIDENCE, tap=tap)
-        return SileroSpeech(PAUSE_SPEECH_CONFIDENCE, session=session, sample_rate=sample_rate)
+            return SileroSpeech(threshold, tap=tap)
+        return SileroSpeech(threshold, session=session, sample_rate=sample_rate)
     raise ValueError(f"unknown pause VAD {kind!r}; expected 'silero' or 'webrtc'")
