@@ -200,8 +200,9 @@ async def test_a_moment_of_noise_after_an_early_end_is_not_a_turn(tiny_model, sa
             self.units += units
             return units
 
-    # One of the bench's noise recordings under the whole line: 6.59 s into it Silero hears 4
-    # windows (0.13 s) of "speech". They land 0.6 s after the words, after the early end.
+    # One of the bench's noise recordings under the whole line: 6.59 s into it Silero scores 4
+    # windows (0.13 s) at 0.5 or more, speech to units of that confidence (the agent's are at
+    # 0.7; noise reaches that too, elsewhere). They land 0.6 s after the words, after the early end.
     noise, rate = read_audio(speech_dir / "noise" / "noise1.wav")
     noise = resample(noise, rate, RATE)
     clean = pcm16_to_float(b"".join(f.audio for f in say("Yes, that's right.", silence_s=1.4)))

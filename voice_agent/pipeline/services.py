@@ -133,8 +133,8 @@ class SharedWhisperSTTService(WhisperSTTService):
     its own (the audio already transcribed is dropped) once ``resume_after_s`` of it has come
     without a break, as the turn VAD needs to start a turn (its ``start_secs``); shorter
     bursts, which a noisy line's noise gives the units (one of the bench's noise recordings:
-    runs of 1-4 Silero windows), are dropped with the turn. All these times are counted in the
-    samples of whole units (20 ms frames, 32 ms Silero windows).
+    9 of its 10 runs of Silero windows at 0.5 or more), are dropped with the turn. All these
+    times are counted in the samples of whole units (20 ms frames, 32 ms Silero windows).
     ``unfinished(samples, rate)``, if given, is asked when the text reads as finished whether
     the sound of the turn says it is not over (smart-turn); if so, the VAD ends the turn.
 
