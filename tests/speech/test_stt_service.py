@@ -185,6 +185,15 @@ async def test_on_a_noisy_line_only_silero_hears_the_pause_to_end_on(
     assert transcript_before_vad_stop(down) == (pause_vad == "silero")
 
 
+def noise1_under(speech_dir, clean: np.ndarray, moment_s: float, at: int) -> np.ndarray:
+    """The bench's ``noise1.wav`` for a line as long as ``clean``, at a fixed level, so that the
+    moment ``moment_s`` into the recording falls on sample ``at`` of the line."""
+    noise, rate = read_audio(speech_dir / "noise" / "noise1.wav")
+    noise = resample(noise, rate, RATE)
+    start = int(moment_s * RATE) - at
+    return noise[start : start + len(clean)] * (0.05 / np.sqrt(np.mean(noise**2)))
+
+
 @pytest.mark.speech
 async def test_a_moment_of_noise_after_an_early_end_is_not_a_turn(tiny_model, say, speech_dir):
     from voice_agent.speech.pauses import SileroSpeech
@@ -203,12 +212,9 @@ async def test_a_moment_of_noise_after_an_early_end_is_not_a_turn(tiny_model, sa
     # One of the bench's noise recordings under the whole line: 6.59 s into it Silero scores 4
     # windows (0.13 s) at 0.5 or more, speech to units of that confidence (the agent's are at
     # 0.7; noise reaches that too, elsewhere). They land 0.6 s after the words, after the early end.
-    noise, rate = read_audio(speech_dir / "noise" / "noise1.wav")
-    noise = resample(noise, rate, RATE)
     clean = pcm16_to_float(b"".join(f.audio for f in say("Yes, that's right.", silence_s=1.4)))
     words_end = len(clean) - int(1.4 * RATE)
-    start = int(6.59 * RATE) - words_end - int(0.6 * RATE)
-    under = noise[start : start + len(clean)] * (0.05 / np.sqrt(np.mean(noise**2)))
+    under = noise1_under(speech_dir, clean, moment_s=6.59, at=words_end + int(0.6 * RATE))
     units = Recorded()
     stt = stt_service(tiny_model, speech_units=units)
     push, at_finish = stt.push_frame, []
@@ -243,12 +249,9 @@ async def test_noise_the_turn_vad_does_not_call_speech_does_not_break_the_pause(
 
     # The bench's noise recording under the whole line: 28.64 s into it, Silero scores some
     # windows between 0.5 and the turn VAD's 0.7. They land 0.2 s into the pause after the words.
-    noise, rate = read_audio(speech_dir / "noise" / "noise1.wav")
-    noise = resample(noise, rate, RATE)
     clean = pcm16_to_float(b"".join(f.audio for f in say("That's right.", silence_s=1.0)))
     words_end = len(clean) - RATE
-    start = int(28.64 * RATE) - words_end - int(0.2 * RATE)
-    line = clean + noise[start : start + len(clean)] * (0.05 / np.sqrt(np.mean(noise**2)))
+    line = clean + noise1_under(speech_dir, clean, moment_s=28.64, at=words_end + int(0.2 * RATE))
     speculations = {}
     for threshold in (0.5, 0.7):
         units = make_speech_units(
