@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 import webrtcvad
+from pipecat.audio.vad.vad_analyzer import VADParams
 
 from voice_agent.speech.silero import ConfidenceTap, SileroConfidence
 
@@ -94,14 +95,14 @@ class SileroSpeech:
 
 
 #: Silero confidence from which a window counts as speech in a pause count: the turn VAD's own
-#: (pipecat's ``VADParams.confidence``), so that both call the same windows speech. At Silero's
+#: (pipecat's ``VADParams.confidence``, 0.7), so that both call the same windows speech. At Silero's
 #: default 0.5, a noisy line's moments of 0.5-0.7 broke the pause and threw the speculation
 #: away while the VAD went on counting its stop: ``bench.latency --noise-db 10``, 1 call, p95
 #: 793 ms at 0.5 and 398 ms at 0.7 (clean 358 and 352 ms, same box). Cut 0.1 s into the pause,
 #: the turn reads as decoded whole as often at 0.7 as at 0.5 (80 and 79 of 86 clean turns).
 #: Silero finds the pause on a 10 dB noisy line after 14 of 14 real utterances and 95 of 96
 #: synthetic ones (WebRTC VAD: 2 and 3).
-PAUSE_SPEECH_CONFIDENCE = 0.7
+PAUSE_SPEECH_CONFIDENCE = VADParams().confidence
 
 
 def make_speech_units(
