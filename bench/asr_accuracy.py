@@ -707,7 +707,9 @@ def main(argv: list[str] | None = None) -> int:
             "asr_options": "voice_agent.speech.asr.default_asr_options(model)",
             "encoder_window_s": 20.0,
             "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_digits=6); "
-            "base asked when the two passes disagree on the number (asr_number_check_model)",
+            "base asked when the two passes disagree on the number (asr_number_check_model), "
+            "and tiny.en on the turn slowed to 0.9 meanwhile; the number most of the three "
+            "hold is kept",
             "domain_prompt": {"tiny.en": True, "base": False},
             "hotwords": False,
             "noise_reduction": False,

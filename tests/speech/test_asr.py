@@ -104,3 +104,16 @@ def test_warm_up_also_primes_the_order_number_turn() -> None:
     warm_up(model)
     # The digits-only decode ran: its vocabulary is built before the first caller needs it.
     assert model in _DIGIT_VOCAB
+
+
+def test_slow_down_lengthens_the_turn_and_lowers_its_pitch() -> None:
+    from voice_agent.speech.asr import SAMPLE_RATE, slow_down
+
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    slowed = slow_down(tone, 0.9)
+    assert slowed.dtype == np.float32
+    assert abs(len(slowed) - SAMPLE_RATE / 0.9) <= 2
+    spectrum = np.abs(np.fft.rfft(slowed))
+    peak_hz = np.argmax(spectrum) * SAMPLE_RATE / len(slowed)
+    assert abs(peak_hz - 440 * 0.9) < 2

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_agent.speech.entities import check_overrides, order_number
+from voice_agent.speech.entities import check_overrides, order_number, pick_reading
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -65,3 +65,27 @@ def test_the_number_check_overrides_with_a_number_but_not_with_a_loop(
     first: str, check: str, overrides: bool
 ) -> None:
     assert check_overrides(first, check) is overrides
+
+
+@pytest.mark.parametrize(
+    ("first", "check", "more", "kept"),
+    [
+        # Two of three readings hold the same number: it wins over the check.
+        ("It's 2 0 7 7 2 0", "2 8 7 8 8 8", ["It's 2 0 7 7 2 0."], "It's 2 0 7 7 2 0"),
+        ("M time free, two o' ticks.", "M and time 3 2 0 big.", ["7 5 3 2 0 6"], "7 5 3 2 0 6"),
+        ("Oh, four 46 40.", "Oh, 4 46 14.", ["Oh 4 46 14"], "Oh, 4 46 14."),
+        # All differ: the check, as without the slowed reading.
+        ("24 55 17.", "24 55 70.", ["24 55 71"], "24 55 70."),
+        # The check holds no number and the others disagree: the first reading stays.
+        ("7 3 5 9 0 8", "I'm a big time.", ["7 3 5 9 0 2"], "7 3 5 9 0 8"),
+        # A reading that loops the first reading's digits is no vote, the slowed one neither.
+        ("9 0 2.", "902 902", [""], "9 0 2."),
+        ("9 0 2.", "902 902", ["9 0 2 9 0 2"], "9 0 2."),
+        # No slowed reading (it failed): the check decides as before.
+        ("7 3 5 9 oh", "735902", [], "735902"),
+    ],
+)
+def test_the_number_most_readings_hold_is_kept(
+    first: str, check: str, more: list[str], kept: str
+) -> None:
+    assert pick_reading(first, check, more) == kept

@@ -8,6 +8,9 @@ find_code`) and never counts a number the dialog then cannot use.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 from voice_agent.dialog.codes import find_code
 
 
@@ -28,7 +31,31 @@ def check_overrides(first: str, check: str, length: int = 6) -> bool:
     ("9 0 2." of a number the caller split over two turns came back "902 902").
     """
     number = order_number(check, length)
-    if number is None:
-        return False
+    return number is not None and not _repeats(first, number, length)
+
+
+def _repeats(first: str, number: str, length: int) -> bool:
+    """Whether ``number`` is only the short digit group of ``first`` said over again."""
     said = find_code(first, r"\d+")[0] or ""
-    return not (0 < len(said) < length and number == said * (length // len(said)))
+    return 0 < len(said) < length and number == said * (length // len(said))
+
+
+def pick_reading(first: str, check: str, more: Sequence[str] = (), length: int = 6) -> str:
+    """Which reading of an order-number turn the first model was not sure of to keep.
+
+    ``first`` is the first model's, ``check`` the number check's and ``more`` further readings
+    (the first model on the turn slowed down). The number most of them hold wins, and the first
+    reading that holds it is kept; on a tie, ``check`` if :func:`check_overrides` says so, else
+    ``first``. A reading that only loops the first reading's digits holds no number here.
+    """
+    overrides = check_overrides(first, check, length)
+    others = [order_number(text, length) for text in (check, *more)]
+    numbers = [
+        order_number(first, length),
+        *(n if n is not None and not _repeats(first, n, length) else None for n in others),
+    ]
+    ranked = Counter(number for number in numbers if number).most_common(2)
+    if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+        readings = [first, check, *more]
+        return next(text for text, n in zip(readings, numbers, strict=True) if n == ranked[0][0])
+    return check if overrides else first
