@@ -49,11 +49,11 @@ def alaw_decode(alaw: bytes) -> bytes:
     return audioop.alaw2lin(alaw, 2)
 
 
-def resample(audio: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
-    """High-quality (soxr VHQ) resampling of float mono audio."""
+def resample(audio: np.ndarray, in_rate: int, out_rate: int, quality: str = "VHQ") -> np.ndarray:
+    """High-quality (soxr ``quality``, VHQ by default) resampling of float mono audio."""
     if in_rate == out_rate:
         return audio.astype(np.float32, copy=False)
-    return soxr.resample(audio, in_rate, out_rate, quality="VHQ").astype(np.float32)
+    return soxr.resample(audio, in_rate, out_rate, quality=quality).astype(np.float32)
 
 
 def telephone_band(audio: np.ndarray, rate: int, out_rate: int = ASR_RATE) -> np.ndarray:

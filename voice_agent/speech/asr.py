@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import soxr
 from loguru import logger
 
+from voice_agent.audio import resample
 from voice_agent.speech.entities import pick_reading
 
 if TYPE_CHECKING:
@@ -206,7 +206,6 @@ def transcribe(
             other = hear(other_model, audio, check).text
         except Exception as exc:  # a second opinion must not cost the caller their turn
             logger.warning(f"order-number check failed, keeping the first reading: {exc!r}")
-            slowed.cancel()
             return heard.text
         try:
             more = [slowed.result().text]
@@ -219,7 +218,7 @@ def transcribe(
 def slow_down(audio: np.ndarray, speed: float = SLOWED_SPEED) -> np.ndarray:
     """``audio`` (16 kHz) played at ``speed`` of its pace, pitch lowered with it."""
     samples = np.asarray(audio, dtype=np.float32).reshape(-1)
-    return soxr.resample(samples, SAMPLE_RATE * speed, SAMPLE_RATE, quality="HQ")  # type: ignore[no-any-return]
+    return resample(samples, round(SAMPLE_RATE * speed), SAMPLE_RATE, quality="HQ")
 
 
 def hear(model: WhisperModel, audio: np.ndarray, opts: AsrOptions) -> Heard:

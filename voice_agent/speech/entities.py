@@ -48,7 +48,6 @@ def pick_reading(first: str, check: str, more: Sequence[str] = (), length: int =
     reading that holds it is kept; on a tie, ``check`` if :func:`check_overrides` says so, else
     ``first``. A reading that only loops the first reading's digits holds no number here.
     """
-    overrides = check_overrides(first, check, length)
     others = [order_number(text, length) for text in (check, *more)]
     numbers = [
         order_number(first, length),
@@ -58,4 +57,4 @@ def pick_reading(first: str, check: str, more: Sequence[str] = (), length: int =
     if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
         readings = [first, check, *more]
         return next(text for text, n in zip(readings, numbers, strict=True) if n == ranked[0][0])
-    return check if overrides else first
+    return check if numbers[1] is not None else first  # as check_overrides decides
