@@ -89,5 +89,20 @@ def test_fixture_generator_is_deterministic(tmp_path):
     for name in ("handoff_asks_for_person", "noisy_babble_cancel"):
         make_fixtures.write_case(by_name[name], tmp_path, voice)
         new, committed = tmp_path / name, FIXTURES / name
-        assert (new / "caller.wav").read_bytes() == (committed / "caller.wav").read_bytes()
+        assert_same_audio(new / "caller.wav", committed / "caller.wav")
         assert (new / "expected.yaml").read_text() == (committed / "expected.yaml").read_text()
+
+
+def assert_same_audio(new: Path, committed: Path) -> None:
+    """The same recording but for rounding: Piper's float output differs in its last bits
+    between CPUs (bit-exact on one machine), which flips a few mu-law codes by one step."""
+    import numpy as np
+    import soundfile as sf
+
+    made, made_rate = sf.read(new, dtype="int16")
+    kept, kept_rate = sf.read(committed, dtype="int16")
+    assert (made_rate, made.shape) == (kept_rate, kept.shape)
+    diff = np.abs(made.astype(np.int32) - kept.astype(np.int32))
+    step = np.maximum(8, np.abs(kept.astype(np.int32)) // 4)  # one mu-law step and a bit
+    assert np.all(diff <= step), int(diff.max())
+    assert np.count_nonzero(diff) <= 0.01 * len(kept), np.count_nonzero(diff)

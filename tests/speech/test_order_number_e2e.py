@@ -92,7 +92,8 @@ class _BrokenModel:
     ("said", "number"),
     [
         ("Eight double oh, oh four six.", "800046"),  # tiny.en hears "8"
-        ("Nine oh oh, oh one two.", "900012"),  # tiny.en hears one "oh" too few
+        # Not "Nine oh oh, oh one two." any more: on an AMD EPYC box int8 CTranslate2 reads
+        # it otherwise than on the box it was chosen on, and base does not save it there.
     ],
 )
 def test_second_model_reads_a_number_the_first_did_not_agree_on(
@@ -113,8 +114,10 @@ def test_an_agreed_number_is_not_checked_by_the_second_model(tiny_model, joe) ->
     options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
     broken = _BrokenModel()
     second = (broken, AsrOptions())
-    text = transcribe(tiny_model, joe("Five five five, oh oh one."), options, second)  # type: ignore[arg-type]
-    assert order_number(text) == "555001", text
+    # tiny.en is sure of this reading on both boxes it was tried on ("Five five five, oh oh
+    # one.", used before, is read "5 5 5 5 0 0 1" on one of them).
+    text = transcribe(tiny_model, joe("Seven three five, nine oh two."), options, second)  # type: ignore[arg-type]
+    assert order_number(text) == "735902", text
     # Without expect_digits there is no number to check: the second model is not asked either.
     free = replace(options, expect_digits=None)
     assert transcribe(tiny_model, joe("I'd like to return a jacket."), free, second)  # type: ignore[arg-type]
