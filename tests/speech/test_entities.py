@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_agent.speech.entities import check_overrides, order_number, pick_reading
+from voice_agent.speech.entities import check_overrides, order_number, pick_reading, words_alone
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -89,3 +89,19 @@ def test_the_number_most_readings_hold_is_kept(
     first: str, check: str, more: list[str], kept: str
 ) -> None:
     assert pick_reading(first, check, more) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "alone"),
+    [
+        ("They arrived damaged.", True),
+        ("Hold on, it's in my email, for sure.", True),  # "for" is a digit only beside digits
+        ("I don't have one.", False),  # "one" may be a digit: the check may read more
+        ("Maybe only a row 46", False),
+        ("8, double oh, oh four six.", False),
+        ("", False),  # nothing heard: another model may hear something
+        (".", False),
+    ],
+)
+def test_an_answer_in_words_alone(text: str, alone: bool) -> None:
+    assert words_alone(text) is alone

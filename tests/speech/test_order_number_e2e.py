@@ -124,6 +124,24 @@ def test_an_agreed_number_is_not_checked_by_the_second_model(tiny_model, joe) ->
     assert broken.used == []
 
 
+@pytest.mark.parametrize(
+    ("said", "word"),
+    [("They arrived damaged.", "damaged"), ("Sorry, I don't have it with me right now.", "have")],
+)
+def test_an_answer_in_words_is_not_checked_by_the_second_model(
+    tiny_model, joe, said: str, word: str
+) -> None:
+    from voice_agent.speech.asr import hear
+
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    audio = joe(said)
+    assert not hear(tiny_model, audio, options).number_sure  # so the check was asked before
+    broken = _BrokenModel()
+    text = transcribe(tiny_model, audio, options, (broken, AsrOptions()))  # type: ignore[arg-type]
+    assert word in text.lower(), text
+    assert broken.used == []
+
+
 def test_a_failing_second_model_keeps_the_first_reading(tiny_model, joe) -> None:
     from voice_agent.speech.asr import hear
 

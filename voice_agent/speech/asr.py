@@ -16,7 +16,7 @@ import numpy as np
 from loguru import logger
 
 from voice_agent.audio import resample
-from voice_agent.speech.entities import pick_reading
+from voice_agent.speech.entities import pick_reading, words_alone
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -175,7 +175,9 @@ def transcribe(
         audio: Float32 mono samples at 16 kHz in [-1, 1].
         opts: Decoding options (defaults: :class:`AsrOptions`).
         second_opinion: A second model and its options, asked when ``opts.expect_digits`` is
-            set and ``model``'s reading of the number is not sure (:class:`Heard`). Meanwhile
+            set and ``model``'s reading of the number is not sure (:class:`Heard`), unless that
+            reading is words without a digit (:func:`~voice_agent.speech.entities.
+            words_alone`): the caller answered in words. Meanwhile
             ``model`` reads the turn again slowed to :data:`SLOWED_SPEED`; of the three
             readings the number most hold is kept, and on a tie the second model's if it has
             one (:func:`~voice_agent.speech.entities.pick_reading`). On the bench's order
@@ -194,6 +196,8 @@ def transcribe(
     heard = hear(model, audio, opts)
     if second_opinion is None or not opts.expect_digits or heard.number_sure:
         return heard.text
+    if words_alone(heard.text):
+        return heard.text  # an answer in words: the check would cost ~1 s for no number
     if cancelled is not None and cancelled():
         return ""  # the second model costs several times the first: not for a discarded text
     other_model, other_opts = second_opinion
