@@ -32,7 +32,12 @@ def words_alone(text: str) -> bool:
     sets, clean and 10 dB), 3 were read as words alone, espeak-ng's, and the second model and
     the slowed reading did not get those right either.
     """
-    return any(ch.isalnum() for ch in text) and find_code(text, r"\d+")[0] is None
+    return any(ch.isalnum() for ch in text) and _digits_said(text) is None
+
+
+def _digits_said(text: str) -> str | None:
+    """The digits the dialog reads in ``text`` (its last run of any length), if any."""
+    return find_code(text, r"\d+")[0]
 
 
 def check_overrides(first: str, check: str, length: int = 6) -> bool:
@@ -48,7 +53,7 @@ def check_overrides(first: str, check: str, length: int = 6) -> bool:
 
 def _repeats(first: str, number: str, length: int) -> bool:
     """Whether ``number`` is only the short digit group of ``first`` said over again."""
-    said = find_code(first, r"\d+")[0] or ""
+    said = _digits_said(first) or ""
     return 0 < len(said) < length and number == said * (length // len(said))
 
 
