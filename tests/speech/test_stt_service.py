@@ -265,3 +265,25 @@ async def test_noise_the_turn_vad_does_not_call_speech_does_not_break_the_pause(
     # At 0.5 the noise reads as the caller going on: the decode of the words is thrown away,
     # and the turn waits for another 0.4 s of pause after the noise.
     assert speculations[0.5] == speculations[0.7] + 1
+
+
+async def test_a_failed_decode_is_reported_not_silent(say) -> None:
+    from loguru import logger
+    from pipecat.frames.frames import ErrorFrame
+
+    class BrokenModel:  # a model whose every decode fails (a CTranslate2 error, say)
+        def __getattr__(self, name: str):
+            raise RuntimeError("model gone")
+
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(str(m)), level="WARNING")
+    try:
+        stt = stt_service(BrokenModel(), speculate_after_s=None)
+        frames = [VADUserStartedSpeakingFrame(), *say("Yes, that's right.")]
+        frames += [VADUserStoppedSpeakingFrame(), SleepFrame(sleep=1.0)]
+        down, up = await run_test(stt, frames_to_send=frames)
+    finally:
+        logger.remove(sink)
+    assert transcripts(list(down)) == []
+    assert any(isinstance(f, ErrorFrame) and "model gone" in f.error for f in up)
+    assert any("transcription failed, turn lost" in w and "model gone" in w for w in warnings)

@@ -309,12 +309,15 @@ class SharedWhisperSTTService(WhisperSTTService):
             else:
                 text = await self._decode(audio)
         except Exception as exc:  # a failed decode must not end the call
+            logger.opt(exception=exc).warning(f"{self}: transcription failed, turn lost")
             yield ErrorFrame(f"transcription failed: {exc}")
             return
         finally:
             await self.stop_processing_metrics()
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), None)
+        else:  # noise, or words lost: the call's log shows which turn
+            logger.debug(f"{self}: no words heard in {len(audio) / 2 / self.sample_rate:.2f} s")
 
 
 class SharedPiperTTSService(PiperTTSService):
