@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import time
@@ -104,13 +105,30 @@ def corpus_wer(pairs: Sequence[tuple[str, str]]) -> float:
     return edits / max(words, 1)
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name ("AMD EPYC"): figures from two boxes differ by ~2x, so every
+    result says which box it came from (``platform.processor()`` is empty on Linux).
+    """
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def write_results(name: str, payload: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` with a small environment header."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     doc = {
         "benchmark": name,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or None},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+        },
         **payload,
     }
     path = RESULTS_DIR / f"{name}.json"
