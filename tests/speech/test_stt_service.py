@@ -6,6 +6,8 @@ the test asserts the transcripts that come out and when the turn was ended.
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from pipecat.frames.frames import (
@@ -287,3 +289,44 @@ async def test_a_failed_decode_is_reported_not_silent(say) -> None:
     assert transcripts(list(down)) == []
     assert any(isinstance(f, ErrorFrame) and "model gone" in f.error for f in up)
     assert any("transcription failed, turn lost" in w and "model gone" in w for w in warnings)
+
+
+@pytest.mark.parametrize("other_calls_decoding", [False, True])
+async def test_a_short_pause_is_not_speculated_on_while_the_model_is_busy(
+    tiny_model, say, other_calls_decoding
+) -> None:
+    import threading
+
+    from voice_agent.pipeline.services import model_busy
+    from voice_agent.speech.asr import transcribe
+
+    # "I want a refund," then a 0.25 s pause (Piper's), then the rest: idle, the pause is
+    # decoded 0.1 s into it; while other turns decode, a speculation waits for 0.4 s of
+    # non-speech, which only the end of the turn has.
+    stop = threading.Event()
+
+    def other_calls() -> None:
+        noise = (np.random.default_rng(1).standard_normal(25 * RATE) * 0.05).astype(np.float32)
+        while not stop.is_set():
+            transcribe(tiny_model, noise, AsrOptions(window_s=None))
+
+    # Two other calls, so that one of them is always inside the model.
+    busy = [threading.Thread(target=other_calls, daemon=True) for _ in range(2)]
+    if other_calls_decoding:
+        for thread in busy:
+            thread.start()
+        while not model_busy(tiny_model):
+            await asyncio.sleep(0.005)
+    stt = stt_service(tiny_model, speculate_after_s=0.1, speculate_busy_after_s=0.4)
+    try:
+        frames = [VADUserStartedSpeakingFrame(), *say("I want a refund,", silence_s=0.0)]
+        frames += say("the lamp is broken.")
+        frames += [VADUserStoppedSpeakingFrame(), SleepFrame(sleep=4.0)]
+        down, _ = await run_test(stt, frames_to_send=frames)
+    finally:
+        stop.set()
+        for thread in busy if other_calls_decoding else []:
+            thread.join()
+    texts = transcripts(list(down))
+    assert len(texts) == 1 and "refund" in texts[0].lower() and "lamp" in texts[0].lower(), texts
+    assert stt.speculations == (1 if other_calls_decoding else 2)

@@ -160,6 +160,7 @@ def build_pipeline(
         ),
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         speculate_after_s=settings.speculate_after_s,
+        speculate_busy_after_s=settings.speculate_busy_after_s,
         finish_after_s=settings.early_finish_after_s,
         resume_after_s=settings.vad_start_secs,
         speech_units=make_speech_units(

@@ -109,6 +109,15 @@ class TurnHeldFrame(SystemFrame):
 TRAILING_SILENCE_S = 0.2
 
 
+def model_busy(model: WhisperModel) -> bool:
+    """Whether ``model`` is running or has queued decodes (any call's)."""
+    try:
+        inner = model.model
+        return bool(inner.num_active_batches or inner.num_queued_batches)
+    except Exception:  # not a CTranslate2 model: never busy
+        return False
+
+
 def _consume_result(future: asyncio.Future[Any]) -> None:
     """A discarded speculation's error must not surface as 'exception never retrieved'."""
     if not future.cancelled():
@@ -140,6 +149,11 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     ``number_check`` is the second model (and its options) :func:`transcribe` asks on a turn
     whose options expect a number, when ``model``'s reading of it is not sure.
+
+    While ``model`` decodes other turns (other calls', or this call's discarded speculation),
+    a speculation waits for ``speculate_busy_after_s`` of non-speech instead: a decode the
+    caller talks over runs to its end all the same, and on a busy model it delays the turns
+    that have ended. Shorter pauses are mostly commas ("Yes, that's right.").
     """
 
     def __init__(
@@ -150,6 +164,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         options_now: Callable[[], AsrOptions] | None = None,
         number_check: tuple[WhisperModel, AsrOptions] | None = None,
         speculate_after_s: float | None = 0.1,
+        speculate_busy_after_s: float | None = None,
         finish_after_s: float = 0.4,
         resume_after_s: float = 0.2,
         finish_early: Callable[[str], bool] | None = None,
@@ -161,6 +176,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._options_now = options_now or (lambda: options)
         self._number_check = number_check
         self._speculate_after_s = speculate_after_s
+        self._speculate_busy_after_s = speculate_busy_after_s
         self._finish_after_s = finish_after_s
         self._resume_after_s = resume_after_s
         self._quiet_enough = asyncio.Event()  # set while the pause is long enough to finish
@@ -213,7 +229,7 @@ class SharedWhisperSTTService(WhisperSTTService):
                     self._quiet_enough.set()
         if self._finished_early and not self._spoke_after_finish:
             return  # nothing new to transcribe
-        if self._quiet >= self._samples(self._speculate_after_s) and self._spec_task is None:
+        if self._spec_task is None and self._quiet >= self._samples(self._speculate_after()):
             self._spec_buffer = bytes(self._audio_buffer)
             audio = self._spec_audio = self._spec_buffer + self._trailing_silence()
             task = self._spec_task = asyncio.ensure_future(self._decode(audio, speculative=True))
@@ -221,6 +237,14 @@ class SharedWhisperSTTService(WhisperSTTService):
             self.speculations += 1
             if self._finish_early is not None:
                 self.create_task(self._finish_if_complete(task, audio), name="stt-early-finish")
+
+    def _speculate_after(self) -> float:
+        """The pause a speculation waits for now (see the class doc)."""
+        after = self._speculate_after_s or 0.0
+        busy_after = self._speculate_busy_after_s
+        if busy_after is None or self._quiet >= self._samples(busy_after):
+            return after
+        return busy_after if model_busy(self._shared_model) else after
 
     def _samples(self, seconds: float) -> int:
         return round(seconds * self.sample_rate)
