@@ -80,13 +80,14 @@ class Settings(BaseSettings):
         description="Non-speech (pause_vad) after the caller's words at which their turn so far "
         "is transcribed, before the turn VAD ends it; discarded if they go on.",
     )
-    speculate_busy_after_s: float | None = Field(
+    speculate_busy_after_s: float = Field(
         default=0.2,
         description="speculate_after_s while the Whisper model is decoding other turns: a "
         "pause inside a turn that short is mostly a comma the caller goes on after, and a "
         "decode they talk over still runs to its end (bench.latency, AMD EPYC box, 4 calls in "
-        "unison, paired runs: p95 1320 / 1219 ms at 0.2 against 1634 / 1790 at 0.1; 1 call "
-        "p50 554 ms at 0.2 against 477, hence only while busy). None: always speculate_after_s.",
+        "unison, back-to-back pairs of runs: p95 1621 / 1503 ms against 2607 / 2528 at 0.1; "
+        "1 call p50 481 against 477 ms; 0.2 while idle too cost one call 77 ms). Equal to "
+        "speculate_after_s: the same pause either way.",
     )
     early_finish_after_s: float = Field(
         default=0.4,
