@@ -297,8 +297,8 @@ async def test_a_short_pause_is_not_speculated_on_while_the_model_is_busy(
 ) -> None:
     import threading
 
-    from voice_agent.pipeline.services import model_busy
     from voice_agent.speech.asr import transcribe
+    from voice_agent.speech.models import model_busy
 
     # "I want a refund," then a 0.25 s pause (Piper's), then the rest: idle, the pause is
     # decoded 0.1 s into it; while other turns decode, a speculation waits for 0.4 s of

@@ -37,6 +37,7 @@ from piper import PiperVoice
 
 from voice_agent.audio import pcm16_to_float
 from voice_agent.speech.asr import AsrOptions, transcribe
+from voice_agent.speech.models import model_busy
 from voice_agent.speech.pauses import SpeechUnits, WebRtcSpeech
 
 STOP_FRAME_TIMEOUT_S = 15.0
@@ -107,15 +108,6 @@ class TurnHeldFrame(SystemFrame):
 
 #: Silence appended to the caller's audio before it is decoded (the live pipeline's setting).
 TRAILING_SILENCE_S = 0.2
-
-
-def model_busy(model: WhisperModel) -> bool:
-    """Whether ``model`` is running or has queued decodes (any call's)."""
-    try:
-        inner = model.model
-        return bool(inner.num_active_batches or inner.num_queued_batches)
-    except Exception:  # not a CTranslate2 model: never busy
-        return False
 
 
 def _consume_result(future: asyncio.Future[Any]) -> None:

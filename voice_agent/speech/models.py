@@ -150,3 +150,12 @@ def load_whisper(path: Path, cpu_threads: int = 0, num_workers: int = 1) -> Whis
         num_workers=num_workers,
         local_files_only=True,
     )
+
+
+def model_busy(model: WhisperModel) -> bool:
+    """Whether ``model`` is running or has queued decodes (any call's)."""
+    try:
+        inner = model.model
+        return bool(inner.num_active_batches or inner.num_queued_batches)
+    except Exception:  # not a CTranslate2 model: never busy
+        return False

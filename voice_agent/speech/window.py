@@ -28,6 +28,7 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 
 from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, Heard, join_segments
 from voice_agent.speech.entities import order_number
+from voice_agent.speech.models import model_busy
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -128,7 +129,7 @@ def decode_windows(
         if alongside is None:
             # Read before this group's own encoder call: CTranslate2 still counts a finished
             # call for a moment after its result is back (3 times in 4, right after it).
-            alongside = model.model.num_active_batches == 0
+            alongside = not model_busy(model)
         encoded = model.encode(np.stack([window for _, window in group]))
         tokenizer = _tokenizer(model, items[0].opts)
         checked = [k for k, item in enumerate(items) if item.opts.expect_digits]
