@@ -14,6 +14,7 @@ from voice_agent.dialog.types import (
     DtmfKey,
     Event,
     LookupOrder,
+    NotHeard,
     OrderLookedUp,
     Say,
     Silence,
@@ -117,6 +118,37 @@ def test_nothing_happens_after_the_call_ended(engine):
     assert engine.step(state, Silence()) == (state, [])
 
 
+def test_speech_without_words_is_asked_again_then_handed_to_a_person(engine):
+    state, _ = engine.start(START)
+    state, acts = engine.step(state, UserSaid("I want to return something"))
+    question = state.question
+    assert state.pending == "order_id"
+    state, acts = engine.step(state, NotHeard(1.8))
+    assert acts == [Say(f"Sorry, I didn't catch that. {question}")]
+    assert state.pending == "order_id" and state.unheard == 1
+    # words understood in between start the count again
+    state, _ = engine.step(state, UserSaid("4 8 1"))
+    assert state.unheard == 0 and state.partial == "481"
+    question = state.question
+    state, acts = engine.step(state, NotHeard(1.2))
+    assert acts == [Say(f"Sorry, I didn't catch that. {question}")]
+    state, acts = engine.step(state, NotHeard(2.0))
+    assert acts == [Say(f"Sorry, the line is breaking up. {question}")]
+    state, acts = engine.step(state, NotHeard(2.0))
+    [say, transfer] = acts
+    assert isinstance(transfer, Transfer) and state.ended
+    assert transfer.reason == "caller could not be understood"
+    assert "trouble understanding" in say.text
+    assert transfer.summary["intent"] == "return"
+
+
+def test_speech_without_words_during_an_oms_call_waits_for_its_answer(engine, orders):
+    state, _ = engine.start(START)
+    state, acts = engine.step(state, UserSaid("return 481526"))
+    assert acts == [LookupOrder("481526")]
+    assert engine.step(state, NotHeard(1.5)) == (state, [])
+
+
 def test_transfer_summary(engine, orders):
     tr = run_events(
         engine,
@@ -191,6 +223,7 @@ EVENTS = st.one_of(
     st.text(max_size=30).map(UserSaid),
     st.sampled_from("0123456789*#").map(DtmfKey),
     st.just(Silence()),
+    st.just(NotHeard(1.5)),
 )
 
 

@@ -4,6 +4,7 @@ Each line is one caller turn. Special lines:
 
 * ``#481526#`` -- keypad keys (digits, ``*``, ``#``), one DtmfKey per character
 * ``/silence`` -- the caller said nothing
+* ``/unheard`` -- the caller spoke, but no words were recognised
 * ``/state``   -- print the dialog state as JSON
 * ``/quit``    -- leave
 
@@ -114,7 +115,7 @@ def main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | None = N
         oms = HttpOms(args.oms_url, args.call_sid)
     else:
         oms = MemoryOms.from_orders(load_seed(today))
-    print("Type what the caller says. #123# = keypad, /silence, /state, /quit.", file=out)
+    print("Type what the caller says. #123# = keypad, /silence, /unheard, /state, /quit.", file=out)
     state, actions = engine.start(CallStarted(call_sid=args.call_sid, today=today))
     pending: list[Any] = list(actions)
     while True:

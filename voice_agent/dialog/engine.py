@@ -29,6 +29,7 @@ from voice_agent.dialog.types import (
     CallStarted,
     DtmfKey,
     Event,
+    NotHeard,
     OrderLookedUp,
     Silence,
     UserSaid,
@@ -80,6 +81,8 @@ class DialogEngine:
             self._on_key(t, event.key)
         elif isinstance(event, Silence):
             self._on_silence(t)
+        elif isinstance(event, NotHeard):
+            self._on_not_heard(t)
         elif isinstance(event, OrderLookedUp):
             self._on_lookup(t, event)
         elif isinstance(event, WorkOrderOpened):
@@ -97,6 +100,7 @@ class DialogEngine:
             turns=(*t.s.turns, ("caller", f"[keypad] {text}" if keypad else text)),
             upset=(*t.s.upset, score)[-self.spec.upset.window :],
             silences=0,
+            unheard=0,
         )
         if t.s.phase in ("lookup", "creating"):
             return  # the caller talked while we wait for the OMS; the answer will come
@@ -201,7 +205,7 @@ class DialogEngine:
         advance(t)
 
     def _on_key(self, t: Turn, key: str) -> None:
-        t.set(silences=0)
+        t.set(silences=0, unheard=0)
         if t.s.phase in ("confirm", "anything_else") and key in _KEYPAD_ANSWER:
             self._on_said(t, _KEYPAD_ANSWER[key], keypad=True)
             return
@@ -231,6 +235,17 @@ class DialogEngine:
             t.goodbye("silence_goodbye")
         else:
             t.tell("silence", count - 1)
+
+    def _on_not_heard(self, t: Turn) -> None:
+        """Speech without words: say so and ask again; a person takes over when it goes on."""
+        if t.s.phase in ("lookup", "creating"):
+            return
+        count = t.s.unheard + 1
+        t.set(unheard=count, silences=0)
+        if count >= self.spec.limits.max_attempts:
+            t.transfer("caller could not be understood", "transfer_stuck")
+        else:
+            t.tell("not_heard", count - 1)
 
     def _on_lookup(self, t: Turn, event: OrderLookedUp) -> None:
         if t.s.phase != "lookup" or event.order_id != t.s.slots.get("order_id"):

@@ -20,6 +20,7 @@ from voice_agent.dialog.types import (
     DtmfKey,
     Event,
     LookupOrder,
+    NotHeard,
     OrderLookedUp,
     Silence,
     UserSaid,
@@ -68,13 +69,16 @@ def parse_turn(line: str) -> list[Event] | None:
     """Caller-turn shorthand used by scripts and ``voice-agent chat``.
 
     ``#481526#`` is keypad keys (one :class:`DtmfKey` per digit, ``*`` or ``#``), ``/silence``
-    a :class:`Silence`, any other ``/command`` None, and everything else a :class:`UserSaid`.
+    a :class:`Silence`, ``/unheard`` a :class:`NotHeard` (speech without words), any other
+    ``/command`` None, and everything else a :class:`UserSaid`.
     """
     stripped = line.strip()
     if stripped.startswith("#") and len(stripped) > 1:
         return [DtmfKey(k) for k in stripped[1:] if k.isdigit() or k in "*#"]
     if stripped == "/silence":
         return [Silence()]
+    if stripped == "/unheard":
+        return [NotHeard()]
     if stripped.startswith("/"):
         return None
     return [UserSaid(stripped)]

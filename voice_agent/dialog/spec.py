@@ -34,8 +34,9 @@ REQUIRED_PROMPTS = (
     "work_order_failed", "final_sale", "outside_window", "refund_status", "no_refund",
     "status_processing", "status_shipped", "status_delivered", "status_cancelled",
     "price_unchanged", "price_window_passed", "anything_else", "ask_what_else", "goodbye",
-    "silence", "silence_goodbye", "transfer", "transfer_upset", "transfer_stuck", "empathy",
-    "decline_ok", "policy_general", "order_invalid", "yes_or_no", "label_free", "label_fee",
+    "silence", "silence_goodbye", "not_heard", "transfer", "transfer_upset", "transfer_stuck",
+    "empathy", "decline_ok", "policy_general", "order_invalid", "yes_or_no", "label_free",
+    "label_fee",
 )  # fmt: skip
 
 

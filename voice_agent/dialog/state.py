@@ -28,6 +28,7 @@ class DialogState:
     order: Order | None = None  # the looked-up order for slots["order_id"]
     attempts: dict[str, int] = field(default_factory=dict)
     silences: int = 0
+    unheard: int = 0  # caller turns in a row in which no words were recognised
     dtmf: str = ""
     partial: str = ""  # digits of an order number heard so far (caller paused mid-number)
     proposal: dict[str, Any] | None = None  # what a yes in the confirm phase does

@@ -42,6 +42,15 @@ class Silence:
 
 
 @dataclass(frozen=True)
+class NotHeard:
+    """The caller spoke (``speech_s`` seconds by the VAD) but no words were recognised in it:
+    a muffled line, a voice too far from the phone, or a decode that failed.
+    """
+
+    speech_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class OrderLookedUp:
     """Result of a :class:`LookupOrder` action. ``order`` is None when the OMS has no such order;
     ``error`` is set when the OMS could not be asked (down, timeout).
@@ -63,7 +72,7 @@ class WorkOrderOpened:
     error: str | None = None
 
 
-Event = CallStarted | UserSaid | DtmfKey | Silence | OrderLookedUp | WorkOrderOpened
+Event = CallStarted | UserSaid | DtmfKey | Silence | NotHeard | OrderLookedUp | WorkOrderOpened
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -114,6 +123,8 @@ def describe_event(event: Event) -> dict[str, Any]:
         data["text"] = event.text
     elif isinstance(event, DtmfKey):
         data["key"] = event.key
+    elif isinstance(event, NotHeard):
+        data["speech_s"] = round(event.speech_s, 2)
     elif isinstance(event, OrderLookedUp):
         data |= {"order_id": event.order_id, "found": event.order is not None, "error": event.error}
     elif isinstance(event, WorkOrderOpened):

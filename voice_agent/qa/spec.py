@@ -31,7 +31,7 @@ import yaml
 
 FIXTURE_TODAY = date(2026, 11, 22)
 KNOWN_KEYS = {"intent", "slots", "work_orders", "handoff", "outcome", "max_turns", "said"}
-CALLER_INPUTS = {"UserSaid", "DtmfKey", "Silence"}
+CALLER_INPUTS = {"UserSaid", "DtmfKey", "Silence", "NotHeard"}
 
 
 class SpecError(ValueError):
