@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     )
 
     silence_reprompt_s: float = 7.0
+    unheard_after_speech_s: float = Field(
+        default=1.0,
+        description="A caller turn with at least this much speech (by the VAD) in which no "
+        "words were recognised is answered at once with 'Sorry, I didn't catch that' and the "
+        "question again, instead of the silence reprompt after silence_reprompt_s; shorter "
+        "ones (a cough, a knock) are let go. Set it above any turn's length to turn this off.",
+    )
     record_calls: bool = Field(
         default=True, description="Record live calls: stereo WAV + events in data_dir/recordings."
     )

@@ -212,8 +212,8 @@ async def test_a_turn_held_for_the_vad_is_in_the_call_record():
     from pipecat.tests.utils import run_test
 
     from voice_agent.pipeline.call import CallInfo
+    from voice_agent.pipeline.frames import TurnHeldFrame
     from voice_agent.pipeline.recording import CallObserver
-    from voice_agent.pipeline.services import TurnHeldFrame
 
     metrics = CallMetrics()
     observer = CallObserver(CallInfo("CA1", "twilio"), record_dir=None, metrics=metrics)

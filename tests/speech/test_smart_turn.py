@@ -18,7 +18,7 @@ from tests.speech.test_stt_service import (
     transcripts,
 )
 from voice_agent.audio import PHONE_RATE, resample, telephone_band
-from voice_agent.pipeline.services import TurnHeldFrame
+from voice_agent.pipeline.frames import TurnHeldFrame
 from voice_agent.speech.smart_turn import SmartTurnModel
 
 pytestmark = pytest.mark.models

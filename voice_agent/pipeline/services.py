@@ -13,7 +13,6 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,6 @@ from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
     InputAudioRawFrame,
-    SystemFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -36,6 +34,7 @@ from pipecat.utils.time import time_now_iso8601
 from piper import PiperVoice
 
 from voice_agent.audio import pcm16_to_float
+from voice_agent.pipeline.frames import NothingHeardFrame, TurnHeldFrame
 from voice_agent.speech.asr import AsrOptions, transcribe
 from voice_agent.speech.models import model_busy
 from voice_agent.speech.pauses import SpeechUnits, WebRtcSpeech
@@ -95,15 +94,6 @@ def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> 
         if sentence not in cache:
             audio = b"".join(c.audio_int16_bytes for c in voice.synthesize(sentence))
             cache.put(sentence, audio)
-
-
-@dataclass
-class TurnHeldFrame(SystemFrame):
-    """A speculative transcript that read as a finished turn but was held for the VAD, because
-    the end-of-turn model heard it unfinished (for the call record: what the agent decided).
-    """
-
-    text: str
 
 
 #: Silence appended to the caller's audio before it is decoded (the live pipeline's setting).
@@ -181,6 +171,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._finish_early = finish_early
         self._unfinished = unfinished
         self._finished_early = False  # this VAD turn's words were already pushed
+        self._words_pushed = False  # an early end pushed words in this VAD turn
         self._spoke_after_finish = False
         self._speech_after_finish = 0  # samples of unbroken speech since an early end
         self.speculations = 0
@@ -277,13 +268,14 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._finished_early, self._spoke_after_finish = True, False
         self._speech_after_finish = 0
         self.early_finishes += 1
+        self._words_pushed = True
         await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), None))
 
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame) -> None:
         self._quiet = 0
         self._quiet_enough.clear()
         self._spec_audio = self._spec_task = None
-        self._finished_early = self._spoke_after_finish = False
+        self._finished_early = self._spoke_after_finish = self._words_pushed = False
         self._speech_after_finish = 0
         await super()._handle_user_started_speaking(frame)
 
@@ -327,6 +319,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         except Exception as exc:  # a failed decode must not end the call
             logger.opt(exception=exc).warning(f"{self}: transcription failed, turn lost")
             yield ErrorFrame(f"transcription failed: {exc}")
+            if not self._words_pushed:
+                yield NothingHeardFrame(failed=True)  # the caller is asked again
             return
         finally:
             await self.stop_processing_metrics()
@@ -334,6 +328,8 @@ class SharedWhisperSTTService(WhisperSTTService):
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), None)
         else:  # noise, or words lost: the call's log shows which turn
             logger.debug(f"{self}: no words heard in {len(audio) / 2 / self.sample_rate:.2f} s")
+            if not self._words_pushed:  # not the tail of a turn already answered
+                yield NothingHeardFrame()
 
 
 class SharedPiperTTSService(PiperTTSService):

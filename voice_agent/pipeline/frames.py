@@ -1,0 +1,25 @@
+"""Frames our processors add to pipecat's: what the STT decided about a caller's turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipecat.frames.frames import SystemFrame
+
+
+@dataclass
+class TurnHeldFrame(SystemFrame):
+    """A speculative transcript that read as a finished turn but was held for the VAD, because
+    the end-of-turn model heard it unfinished (for the call record: what the agent decided).
+    """
+
+    text: str
+
+
+@dataclass
+class NothingHeardFrame(SystemFrame):
+    """A caller turn decoded to no words, or whose decode failed: noise, or speech the model
+    could not read. The dialog asks again at once when the turn was long enough to be speech.
+    """
+
+    failed: bool = False
