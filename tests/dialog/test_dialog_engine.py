@@ -118,6 +118,21 @@ def test_nothing_happens_after_the_call_ended(engine):
     assert engine.step(state, Silence()) == (state, [])
 
 
+def test_a_general_policy_question_mid_return_is_answered_and_the_return_goes_on(engine):
+    state, _ = engine.start(START)
+    state, _ = engine.step(state, UserSaid("I want to return something"))
+    question = state.question
+    state, acts = engine.step(state, UserSaid("what is your return policy?"))
+    [say] = acts
+    assert say.text.startswith("You can return most items within 30 days")
+    assert say.text.endswith(question)  # and the order number is asked for again
+    assert state.intent == "return" and state.pending == "order_id"
+    # asked at the start of the call, it is the caller's reason to call
+    state, _ = engine.start(START)
+    state, acts = engine.step(state, UserSaid("what is your return policy?"))
+    assert state.intent == "policy" and "anything else" in acts[-1].text
+
+
 def test_speech_without_words_is_asked_again_then_handed_to_a_person(engine):
     state, _ = engine.start(START)
     state, acts = engine.step(state, UserSaid("I want to return something"))

@@ -322,16 +322,20 @@ class DialogEngine:
             ),
             default=0,
         )
+        current = self.spec.intents.get(t.s.intent or "")
+        mid_flow = current is not None and current.handler != "policy" and t.s.phase != "intent"
         if faq is not None and faq_len >= intent_len:
             policy = next((n for n, i in self.spec.intents.items() if i.handler == "policy"), None)
-            current = self.spec.intents.get(t.s.intent or "")
-            if current is not None and current.handler != "policy" and t.s.phase != "intent":
+            if mid_flow:
                 # a side question mid-flow: answer it, then carry on where we were
                 t.say(self.spec.faq[faq].answer.format_map(t.context()))
                 return True
             if policy is not None:
                 t.set(intent=policy, slots={**t.s.slots, "faq": faq})
             return False
+        if mid_flow and intent is not None and self.spec.intents[intent].handler == "policy":
+            t.tell("policy_general")  # "what's your return policy?" is a side question too
+            return True
         # "they don't fit", "it arrived broken": a reason without the word return is a return
         stated_problem = best_phrase_key(words, self._reason_phrases) is not None
         if intent is None and t.s.intent is None and stated_problem:
