@@ -73,6 +73,8 @@ class WorkOrderOpened:
 
 
 Event = CallStarted | UserSaid | DtmfKey | Silence | NotHeard | OrderLookedUp | WorkOrderOpened
+#: The events that are a caller's turn (what a call record counts as one).
+CALLER_INPUTS = (UserSaid, DtmfKey, Silence, NotHeard)
 
 
 # --- actions ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.dialog.types import (
+    CALLER_INPUTS,
     Action,
     CallStarted,
     CreateWorkOrder,
@@ -303,7 +304,7 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         described = describe_event(event)
         await self._log.event("event", described)
         await self._log.event("state", {"state": self.state.to_dict()})
-        if not self.turns or isinstance(event, (CallStarted, UserSaid, DtmfKey, Silence, NotHeard)):
+        if not self.turns or isinstance(event, (CallStarted, *CALLER_INPUTS)):
             self.turns.append({"input": described, "said": [], "actions": []})
         turn = self.turns[-1]
         # What precedes a hang-up or transfer (the reference number, "transferring you") must be

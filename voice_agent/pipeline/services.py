@@ -319,17 +319,16 @@ class SharedWhisperSTTService(WhisperSTTService):
         except Exception as exc:  # a failed decode must not end the call
             logger.opt(exception=exc).warning(f"{self}: transcription failed, turn lost")
             yield ErrorFrame(f"transcription failed: {exc}")
-            if not self._words_pushed:
-                yield NothingHeardFrame(failed=True)  # the caller is asked again
-            return
+            text = None
         finally:
             await self.stop_processing_metrics()
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), None)
-        else:  # noise, or words lost: the call's log shows which turn
+            return
+        if text is not None:  # noise, or words lost: the call's log shows which turn
             logger.debug(f"{self}: no words heard in {len(audio) / 2 / self.sample_rate:.2f} s")
-            if not self._words_pushed:  # not the tail of a turn already answered
-                yield NothingHeardFrame()
+        if not self._words_pushed:  # the caller is asked again, unless the turn was answered
+            yield NothingHeardFrame(failed=text is None)
 
 
 class SharedPiperTTSService(PiperTTSService):

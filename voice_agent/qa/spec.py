@@ -29,9 +29,11 @@ from typing import Any
 
 import yaml
 
+from voice_agent.dialog.types import CALLER_INPUTS as CALLER_EVENTS
+
 FIXTURE_TODAY = date(2026, 11, 22)
 KNOWN_KEYS = {"intent", "slots", "work_orders", "handoff", "outcome", "max_turns", "said"}
-CALLER_INPUTS = {"UserSaid", "DtmfKey", "Silence", "NotHeard"}
+CALLER_INPUTS = {event.__name__ for event in CALLER_EVENTS}
 
 
 class SpecError(ValueError):
