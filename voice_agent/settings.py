@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         "question again, instead of the silence reprompt after silence_reprompt_s; shorter "
         "ones (a cough, a knock) are let go. Set it above any turn's length to turn this off.",
     )
+    hold_on_after_s: float = Field(
+        default=0.8,
+        description="An OMS request (order look-up, work order) that has not answered after "
+        "this long gets the dialog's 'hold_on' prompt ('One moment, please.') so the caller "
+        "does not sit in silence; a turn whose order number a second model reads again gets "
+        "it at once. A dialog without that prompt says nothing.",
+    )
     record_calls: bool = Field(
         default=True, description="Record live calls: stereo WAV + events in data_dir/recordings."
     )

@@ -43,6 +43,17 @@ def answer(heard: str) -> str | None:
     return None
 
 
+async def closed_record(base_url: str, call_sid: str) -> dict:
+    """The call's record, once closed (after the pipeline has shut down), or as it is after 10 s."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        for _ in range(50):
+            record = (await http.get(f"/calls/{call_sid}")).json()
+            if record.get("outcome"):
+                break
+            await asyncio.sleep(0.2)
+    return record
+
+
 async def test_return_call_opens_work_order_before_hangup(agent_server, caller_voice, ear):
     heard_log: list[str] = []
     async with await place_call(agent_server.base_url) as caller:
@@ -77,12 +88,7 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
         if not caller.closed_by_server:
             await caller.stop()
         media = [r for r in caller.received if r.event == "media"]
-    async with httpx.AsyncClient(base_url=agent_server.base_url) as http:
-        for _ in range(50):  # the call record is closed once the pipeline has shut down
-            record = (await http.get(f"/calls/{caller.call_sid}")).json()
-            if record.get("outcome"):
-                break
-            await asyncio.sleep(0.2)
+    record = await closed_record(agent_server.base_url, caller.call_sid)
 
     transcript = "\n".join(heard_log)
     print("caller heard:\n" + transcript)

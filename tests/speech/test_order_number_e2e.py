@@ -116,8 +116,11 @@ def test_an_agreed_number_is_not_checked_by_the_second_model(tiny_model, joe) ->
     second = (broken, AsrOptions())
     # tiny.en is sure of this reading on both boxes it was tried on ("Five five five, oh oh
     # one.", used before, is read "5 5 5 5 0 0 1" on one of them).
-    text = transcribe(tiny_model, joe("Seven three five, nine oh two."), options, second)  # type: ignore[arg-type]
+    checks: list[None] = []
+    audio = joe("Seven three five, nine oh two.")
+    text = transcribe(tiny_model, audio, options, second, on_check=lambda: checks.append(None))  # type: ignore[arg-type]
     assert order_number(text) == "735902", text
+    assert checks == []  # nothing to tell the caller: the answer is not late
     # Without expect_digits there is no number to check: the second model is not asked either.
     free = replace(options, expect_digits=None)
     assert transcribe(tiny_model, joe("I'd like to return a jacket."), free, second)  # type: ignore[arg-type]
@@ -150,8 +153,13 @@ def test_a_failing_second_model_keeps_the_first_reading(tiny_model, joe) -> None
     first = hear(tiny_model, audio, options)
     assert not first.number_sure, first
     broken = _BrokenModel()
-    assert transcribe(tiny_model, audio, options, (broken, AsrOptions())) == first.text  # type: ignore[arg-type]
+    checks: list[bool] = []
+    on_check = lambda: checks.append(bool(broken.used))  # noqa: E731
+    second = (broken, AsrOptions())
+    text = transcribe(tiny_model, audio, options, second, on_check=on_check)  # type: ignore[arg-type]
+    assert text == first.text
     assert broken.used
+    assert checks == [False]  # once, before the second model was asked
 
 
 _READINGS = (

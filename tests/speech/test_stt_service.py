@@ -19,7 +19,7 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voice_agent.audio import float_to_pcm16, pcm16_to_float, read_audio, resample
-from voice_agent.pipeline.frames import NothingHeardFrame
+from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
 from voice_agent.pipeline.services import SharedWhisperSTTService
 from voice_agent.pipeline.turn_taking import turn_is_complete
 from voice_agent.speech.asr import AsrOptions
@@ -147,21 +147,48 @@ async def test_speech_during_the_wait_keeps_the_turn_going(tiny_model, say) -> N
     assert stt.early_finishes == 0
 
 
-async def test_a_speculation_the_turn_took_while_it_ran_is_not_cut_short(tiny_model, say) -> None:
+def number_stt(tiny_model, **timing) -> SharedWhisperSTTService:
+    """The STT as on the order-number turn, with tiny.en as its own number check."""
     from voice_agent.speech.asr import ORDER_NUMBER_PROMPT
 
+    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    return SharedWhisperSTTService(
+        tiny_model, number, number_check=(tiny_model, number), sample_rate=RATE, **timing
+    )
+
+
+async def test_a_speculation_the_turn_took_while_it_ran_is_not_cut_short(tiny_model, say) -> None:
     # The VAD's stop comes while the order-number turn's speculative decode still runs: the
     # turn takes that decode, which must go on to its second opinion (not "" as if discarded).
-    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
-    stt = SharedWhisperSTTService(
-        tiny_model, number, number_check=(tiny_model, number), sample_rate=RATE
-    )
+    stt = number_stt(tiny_model)
     frames = [VADUserStartedSpeakingFrame(), *say("Eight double oh, oh four six.")]
     frames += [VADUserStoppedSpeakingFrame(), SleepFrame(sleep=3.0)]
     down, _ = await run_test(stt, frames_to_send=frames)
     texts = transcripts(down)
     assert stt.speculations_used == 1
     assert len(texts) == 1 and "six" in texts[0].lower(), texts  # tiny's own check decode
+    # The check made the answer late: the dialog was told so before the transcript came.
+    kinds = [type(f) for f in down if isinstance(f, (AnswerDelayedFrame, TranscriptionFrame))]
+    assert kinds == [AnswerDelayedFrame, TranscriptionFrame]
+
+
+@pytest.mark.parametrize("speculate", [True, False])
+async def test_a_number_read_a_second_time_is_announced_once_the_turn_is_over(
+    tiny_model, say, speculate
+) -> None:
+    # tiny.en is not sure of this reading at first, so the number check runs. Speculating,
+    # it starts before the VAD's stop (2 s of pause here): the frame waits for the turn to end.
+    timing = {} if speculate else {"speculate_after_s": None}
+    stt = number_stt(tiny_model, **timing)
+    down = await one_turn(stt, say("Eight double oh, oh four six."))
+    shown = [f for f in down if isinstance(f, (AnswerDelayedFrame, TranscriptionFrame))]
+    assert [type(f) for f in shown] == [AnswerDelayedFrame, TranscriptionFrame], shown
+    stop = next(i for i, f in enumerate(down) if isinstance(f, VADUserStoppedSpeakingFrame))
+    assert down.index(shown[0]) > stop
+    assert stt.speculations_used == (1 if speculate else 0)
+    # An answer in words asks no second model, so nothing is announced.
+    down = await one_turn(number_stt(tiny_model, **timing), say("I don't have it with me."))
+    assert transcripts(down) and not any(isinstance(f, AnswerDelayedFrame) for f in down)
 
 
 @pytest.mark.speech

@@ -85,16 +85,19 @@ async def run_call(script: list[Frame]) -> tuple[list[str], list[tuple[str, dict
 
 
 async def run_dialog(
-    script: list[Frame], settings: Settings | None = None, recorder: Recorder | None = None
+    script: list[Frame],
+    settings: Settings | None = None,
+    recorder: Recorder | None = None,
+    orders: Any = None,
 ) -> tuple[DialogProcessor, list[str], list[tuple[str, dict[str, Any]]]]:
     """The dialog processor after ``script`` (after the greeting started), what it said and
-    the call record's dialog events."""
+    the call record's dialog events. ``orders`` answers order look-ups (default: none found)."""
     recorder = recorder or Recorder()
     services = AgentServices(
         settings=settings or Settings(),
         models=None,  # type: ignore[arg-type]  # the dialog processor never touches models
         engine=DialogEngine(SPEC),
-        orders=NoOms(),
+        orders=orders or NoOms(),
         work_orders=NoOms(),
         recorder=recorder,
     )

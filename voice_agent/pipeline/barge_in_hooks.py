@@ -20,6 +20,7 @@ class BargeInHooks:
     _speaking: bool
     _finished: bool
     _prompt_pending: bool
+    _queued_says: int  # Says behind the one playing
     _pause_pending: list[str] | None  # transcripts held while paused
     _resume: tuple[str, Any] | None  # (unheard text, state) of a stopped prompt
     _started_over_prompt: bool
@@ -76,6 +77,7 @@ class BargeInHooks:
 
     async def _note_unheard(self, kind: str | None) -> None:
         self._started_over_prompt = True  # until words come, it may be a backchannel
+        self._queued_says = 0  # the interruption stops them all: one BotStoppedSpeaking
         unheard = self._prompt.unheard() if self._prompt is not None else ""
         self._resume = (unheard, self.state) if unheard else None
         if kind is not None:

@@ -40,19 +40,18 @@ from voice_agent.dialog.types import (
     Event,
     HangUp,
     LookupOrder,
-    NotHeard,
     Say,
-    Silence,
     Transfer,
     UserSaid,
     describe_event,
 )
 from voice_agent.pipeline.barge_in_hooks import BargeInHooks
 from voice_agent.pipeline.call_log import CallLog
-from voice_agent.pipeline.frames import NothingHeardFrame
+from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
 from voice_agent.pipeline.oms_calls import oms_answer
 from voice_agent.pipeline.prompt_playback import PromptProgress
 from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
+from voice_agent.pipeline.waiting_hooks import WaitingHooks
 
 if TYPE_CHECKING:
     from voice_agent.pipeline.call import AgentServices, CallControl, CallInfo
@@ -62,8 +61,11 @@ PLAYBACK_FALLBACK_S = 30.0
 APOLOGY = "Sorry, something went wrong on my side. Let me get you a person."
 
 
-class DialogProcessor(BargeInHooks, FrameProcessor):
-    """Drives :class:`~voice_agent.dialog.engine.DialogEngine` from pipeline frames."""
+class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
+    """Drives :class:`~voice_agent.dialog.engine.DialogEngine` from pipeline frames.
+
+    (``WaitingHooks`` comes first: it implements the silence timer ``BargeInHooks`` declares.)
+    """
 
     def __init__(
         self,
@@ -93,6 +95,9 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         self.turns: list[dict[str, Any]] = []  # per caller input: what was heard, said and done
         self._speaking = False
         self._prompt_pending = False  # a Say was issued and has not finished playing
+        # Says issued while another was pending: each plays as its own TTS context, whose end
+        # the output transport reports with a BotStoppedSpeaking of its own.
+        self._queued_says = 0
         self._after_playback: list[Action] = []
         self._user_stopped_at: float | None = None
         self._ended_early = False  # the STT ended this turn on its transcript, before the VAD
@@ -108,6 +113,9 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         self._speech_since: float | None = None  # when the VAD's turn began (its start_secs back)
         self._speech_s = 0.0  # the last VAD turn's length, less the VAD's stop hangover
         self._started_over_prompt = False
+        self._holds = 0
+        self._awaiting_words = False
+        self._answer_since: float | None = None
         self.interruptions = 0
         self.idle = asyncio.Event()  # set while the agent waits for the caller
         self.ended = asyncio.Event()  # set once the agent has ended the call
@@ -133,7 +141,9 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             self._cancel_silence_timer()
             await self._events.put(DtmfKey(str(frame.button.value)))
             return
-        if isinstance(frame, NothingHeardFrame):
+        if isinstance(frame, AnswerDelayedFrame):
+            await self._on_answer_delayed(frame.reason)
+        elif isinstance(frame, NothingHeardFrame):
             await self._on_nothing_heard()
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._speech_since = time.monotonic() - frame.start_secs
@@ -152,6 +162,7 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
 
     # -- turn-taking ------------------------------------------------------------------------------
     async def _on_transcript(self, text: str) -> None:
+        self._awaiting_words = False
         if not text:
             return
         if self._user_speaking:  # an early end of turn: latency counts from now
@@ -187,18 +198,9 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             await self._log.turn("user", text)
             await self._events.put(UserSaid(text))
 
-    async def _on_nothing_heard(self) -> None:
-        """A turn with no words: if it was speech, not a cough, ask again now (see settings)."""
-        if self._speech_s < self._services.settings.unheard_after_speech_s:
-            return  # the silence timer the end of the turn armed stays
-        if self._user_speaking or not self._nothing_on_its_way():
-            return  # the caller went on, or a reply or a resumed prompt is coming
-        self._cancel_silence_timer()
-        self._started_over_prompt = False
-        await self._events.put(NotHeard(round(self._speech_s, 2)))
-
     def _on_user_started(self) -> None:
         self._user_speaking = True
+        self._awaiting_words = False  # this turn's end decides what the agent waits for
         self._ended_early = False
         self._cancel_silence_timer()
         self._cancel(self._hold_task)  # the rest of a held number may be coming
@@ -234,6 +236,7 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             or self._pause_pending is not None
             or self._after_playback
             or self._held_text is not None
+            or self._awaiting_words
         )
 
     def _wait_for_caller(self) -> None:
@@ -245,11 +248,6 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         """Whether the last question asked for the order number (or another code slot)."""
         slot = self._code_slot
         return slot is not None and getattr(self.state, "pending", None) == slot.name
-
-    @staticmethod
-    def _cancel(task: asyncio.Task[None] | None) -> None:
-        if task is not None and not task.done():
-            task.cancel()
 
     async def _on_bot_started(self) -> None:
         self._speaking = True
@@ -263,6 +261,9 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         self._speaking = False
         if not self._prompt_pending:
             return
+        if self._queued_says:  # only an earlier Say ended ("One moment" before its answer)
+            self._queued_says -= 1
+            return
         self._prompt_pending = False
         self._interruptible = True
         deferred, self._after_playback = self._after_playback, []
@@ -272,7 +273,9 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             self.create_task(self._finish_call(action), name="finish-call")
         # While a step is going on it may still add a hang-up (a cached "Goodbye!" can finish
         # playing while its turn is being logged): the end of the step decides.
-        if not deferred and not self._finished and not self._user_speaking and not self._stepping:
+        # After a hold-on the answer is still coming: no waiting for the caller yet.
+        busy = self._finished or self._user_speaking or self._stepping or self._awaiting_words
+        if not deferred and not busy:
             self._wait_for_caller()
 
     # -- the event loop ---------------------------------------------------------------------------
@@ -327,11 +330,14 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             await self._speak(action.text)
         elif isinstance(action, (LookupOrder, CreateWorkOrder)):
             answer = oms_answer(action, self._services, self.call.call_sid, self._log.event)
-            await self._events.put(await answer)
+            await self._events.put(await self._oms_with_hold_on(answer))
         elif isinstance(action, (Transfer, HangUp)):
             await self._defer(action)
 
     async def _speak(self, text: str) -> None:
+        await self._note_answer()
+        if self._prompt_pending:
+            self._queued_says += 1
         if self._prompt is not None:
             self._prompt.said(text, new=not self._prompt_pending)
         self._resume = None
@@ -353,7 +359,7 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
         await asyncio.sleep(PLAYBACK_FALLBACK_S)
         if self._after_playback and not self._finished:
             logger.warning(f"[{self.call.call_sid}] no end of playback seen; ending anyway")
-            self._prompt_pending = True
+            self._prompt_pending, self._queued_says = True, 0
             await self._on_bot_stopped()
 
     async def _finish_call(self, action: Action) -> None:
@@ -374,20 +380,6 @@ class DialogProcessor(BargeInHooks, FrameProcessor):
             await self._control.hang_up()
         self.ended.set()
         await self.push_frame(EndWorkerFrame(reason=self.outcome))
-
-    # -- silence ----------------------------------------------------------------------------------
-    def _arm_silence_timer(self) -> None:
-        self._cancel_silence_timer()
-        self._silence_task = self.create_task(self._silence_after(), name="silence-timer")
-
-    def _cancel_silence_timer(self) -> None:
-        self._cancel(self._silence_task)
-        self._silence_task = None
-
-    async def _silence_after(self) -> None:
-        await asyncio.sleep(self._services.settings.silence_reprompt_s)
-        self._silence_task = None
-        await self._events.put(Silence())
 
     # -- records ----------------------------------------------------------------------------------
     def _summary(self) -> dict[str, Any]:

@@ -23,3 +23,13 @@ class NothingHeardFrame(SystemFrame):
     """
 
     failed: bool = False
+
+
+@dataclass
+class AnswerDelayedFrame(SystemFrame):
+    """The answer to the caller's turn will take noticeably longer than usual (``reason``:
+    ``"number_check"``, a second model is reading the order number again), so the dialog can
+    tell the caller to hold on instead of leaving them in silence.
+    """
+
+    reason: str = "number_check"

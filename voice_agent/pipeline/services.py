@@ -9,6 +9,7 @@ of sentences it has spoken, since a hotline says the same prompts all day.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 from collections import OrderedDict
@@ -34,7 +35,7 @@ from pipecat.utils.time import time_now_iso8601
 from piper import PiperVoice
 
 from voice_agent.audio import pcm16_to_float
-from voice_agent.pipeline.frames import NothingHeardFrame, TurnHeldFrame
+from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame, TurnHeldFrame
 from voice_agent.speech.asr import AsrOptions, transcribe
 from voice_agent.speech.models import model_busy
 from voice_agent.speech.pauses import SpeechUnits, WebRtcSpeech
@@ -130,7 +131,10 @@ class SharedWhisperSTTService(WhisperSTTService):
     the sound of the turn says it is not over (smart-turn); if so, the VAD ends the turn.
 
     ``number_check`` is the second model (and its options) :func:`transcribe` asks on a turn
-    whose options expect a number, when ``model``'s reading of it is not sure.
+    whose options expect a number, when ``model``'s reading of it is not sure. That costs the
+    turn ~1 s more, so once the turn has ended and its decode asks the check, an
+    :class:`AnswerDelayedFrame` goes downstream ahead of the transcript (a speculation's check
+    counts once ``run_stt`` takes the speculation, not while the caller may still go on).
 
     While ``model`` decodes other turns (other calls', or this call's discarded speculation),
     a speculation waits for ``speculate_busy_after_s`` of non-speech instead: a decode the
@@ -168,6 +172,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._spec_audio: bytes | None = None
         self._spec_task: asyncio.Future[str] | None = None
         self._spec_used: asyncio.Future[str] | None = None  # the one run_stt took, if running
+        self._awaited: asyncio.Future[str] | None = None  # the decode run_stt waits for
+        self._spec_checked: asyncio.Future[str] | None = None  # a speculation that asked the check
         self._finish_early = finish_early
         self._unfinished = unfinished
         self._finished_early = False  # this VAD turn's words were already pushed
@@ -295,32 +301,58 @@ class SharedWhisperSTTService(WhisperSTTService):
     async def _decode(self, pcm: bytes, speculative: bool = False) -> str:
         samples = pcm16_to_float(pcm)
         options = self._options_now()
+        me = asyncio.current_task()
+        loop = asyncio.get_running_loop()
         cancelled = None
         if speculative:
-            me = asyncio.current_task()
             # Once the caller speaks over it, the rest of a speculation is wasted CPU that
             # other calls' turns wait for; see transcribe().
             cancelled = lambda: me is not self._spec_task and me is not self._spec_used  # noqa: E731
+
+        def on_check() -> None:  # in the decode's thread
+            with contextlib.suppress(RuntimeError):  # the loop closed: the call is over
+                loop.call_soon_threadsafe(self._number_check_started, me)
+
         return await asyncio.to_thread(
-            transcribe, self._shared_model, samples, options, self._number_check, cancelled
+            transcribe,
+            self._shared_model,
+            samples,
+            options,
+            self._number_check,
+            cancelled,
+            on_check,
         )
+
+    def _number_check_started(self, decode: asyncio.Future[Any] | None) -> None:
+        """A decode asked the number check: say so now if the turn is over and waits for it."""
+        if decode is not None and decode is self._awaited:
+            self.create_task(
+                self.push_frame(AnswerDelayedFrame("number_check")), name="stt-delayed"
+            )
+        else:
+            self._spec_checked = decode  # said when run_stt takes it (if it does)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         await self.start_processing_metrics()
         try:
             if self._spec_task is not None and audio == self._spec_audio:
                 task, self._spec_task, self._spec_audio = self._spec_task, None, None
-                self._spec_used = task
+                self._spec_used = self._awaited = task
                 self.speculations_used += 1
                 logger.debug(f"{self}: using the speculative transcript")
+                if self._spec_checked is task:
+                    yield AnswerDelayedFrame("number_check")
                 text = await task
             else:
-                text = await self._decode(audio)
+                task = self._awaited = asyncio.ensure_future(self._decode(audio))
+                task.add_done_callback(_consume_result)  # if this generator is cancelled
+                text = await task
         except Exception as exc:  # a failed decode must not end the call
             logger.opt(exception=exc).warning(f"{self}: transcription failed, turn lost")
             yield ErrorFrame(f"transcription failed: {exc}")
             text = None
         finally:
+            self._awaited = self._spec_checked = None
             await self.stop_processing_metrics()
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), None)

@@ -167,6 +167,7 @@ def transcribe(
     opts: AsrOptions | None = None,
     second_opinion: tuple[WhisperModel, AsrOptions] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    on_check: Callable[[], None] | None = None,
 ) -> str:
     """Transcribe one utterance.
 
@@ -185,6 +186,8 @@ def transcribe(
             slowed reading added 2 points clean on 240 readings (``bench.asr_accuracy``).
         cancelled: Asked before each model runs; once it says True the text is no longer
             wanted (a speculative decode the caller spoke over) and "" is returned.
+        on_check: Called (from this thread) just before the second model is asked: the text
+            will take ~1 s longer, which the caller can be told.
 
     Returns:
         The text, stripped; "" for silence, noise or too-short audio.
@@ -202,6 +205,8 @@ def transcribe(
         return ""  # the second model costs several times the first: not for a discarded text
     other_model, other_opts = second_opinion
     logger.debug("order number not sure: asking the number check")
+    if on_check is not None:
+        on_check()
     # The first model hears the turn slowed down meanwhile, on the core the check leaves.
     with ThreadPoolExecutor(max_workers=1) as pool:
         slowed = pool.submit(hear, model, slow_down(audio), opts)

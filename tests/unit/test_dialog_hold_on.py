@@ -1,0 +1,146 @@
+"""'One moment, please.' while an answer takes long, at the dialog processor, on scripted frames.
+
+Two waits get it: an order look-up the OMS is slow to answer (the OMS here is a stand-in that
+sleeps: a slow OMS is a timing the demo OMS does not have), and a turn whose order number the
+STT reads again with a second model (``AnswerDelayedFrame``; when the real STT sends it is
+``tests/speech/test_stt_service.py``'s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+from pipecat.tests.utils import SleepFrame
+
+from voice_agent.pipeline.frames import AnswerDelayedFrame
+from voice_agent.settings import Settings
+
+from .test_dialog_barge_in import SPEC, Hook, heard, run_dialog
+
+HOLD_ON = SPEC.prompts["hold_on"]
+ASK_ORDER = SPEC.prompts["ask_order_id"][0]
+NOT_FOUND = SPEC.prompt("order_not_found").split("{")[0]  # "I couldn't find order "
+
+
+class SlowOms:
+    """An OMS that takes ``delay_s`` to say it has no such order."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.asked: list[str] = []
+
+    async def get_order(self, order_id: str) -> None:
+        self.asked.append(order_id)
+        await asyncio.sleep(self.delay_s)
+        return None
+
+
+def played() -> list:
+    """The prompt just asked for has played to its end."""
+    return [Hook("_on_bot_started"), Hook("_on_bot_stopped")]
+
+
+def number_turn(*during: object) -> list:
+    """The caller asks for a return, is asked the order number, and reads it (VAD turn)."""
+    return [
+        Hook("_on_bot_stopped"),
+        heard("I want to return something."),
+        SleepFrame(0.1),
+        *played(),
+        VADUserStartedSpeakingFrame(start_secs=0.2),
+        SleepFrame(0.3),
+        VADUserStoppedSpeakingFrame(stop_secs=0.5),
+        *during,
+    ]
+
+
+def holds(events) -> list[dict]:
+    return [data for kind, data in events if kind == "hold_on"]
+
+
+async def test_a_slow_order_lookup_gets_one_moment_then_the_answer():
+    oms = SlowOms(0.6)
+    script = [*number_turn(heard("4 8 1 5 5 0")), SleepFrame(0.9)]
+    _, said, events = await run_dialog(script, Settings(hold_on_after_s=0.2), orders=oms)
+    assert oms.asked == ["481550"]
+    assert said[-2] == HOLD_ON[0] and said[-1].startswith(NOT_FOUND)
+    assert holds(events) == [{"reason": "oms", "text": HOLD_ON[0]}]
+    [answer] = [d for k, d in events if k == "answer_after_hold_on"]
+    assert answer["end_of_speech_to_answer_ms"] >= 600
+
+
+async def test_a_quick_order_lookup_gets_no_hold_on():
+    script = [*number_turn(heard("4 8 1 5 5 0")), SleepFrame(0.5)]
+    _, said, events = await run_dialog(script, Settings(hold_on_after_s=0.2), orders=SlowOms(0))
+    assert said[-1].startswith(NOT_FOUND) and HOLD_ON[0] not in said
+    assert holds(events) == []
+
+
+async def test_a_number_read_again_gets_one_moment_and_the_agent_waits_for_it():
+    script = [
+        *number_turn(AnswerDelayedFrame("number_check"), SleepFrame(0.1)),
+        *played(),  # "One moment, please." has played; the number is still being read
+        SleepFrame(0.5),
+        heard("4 8 1 5 5 0"),
+        SleepFrame(0.2),
+    ]
+    dialog, said, events = await run_dialog(script, Settings(silence_reprompt_s=0.3))
+    assert said[-3:-1] == [ASK_ORDER, HOLD_ON[0]] and said[-1].startswith(NOT_FOUND)
+    assert holds(events) == [{"reason": "number_check", "text": HOLD_ON[0]}]
+    # No "Are you still there?" while the answer was on its way.
+    assert [d["type"] for k, d in events if k == "event"][-1] == "OrderLookedUp"
+
+
+async def test_no_hold_on_while_a_prompt_plays_or_the_caller_speaks():
+    # The question is still playing when the check starts (the caller spoke over its end).
+    script = [
+        Hook("_on_bot_stopped"),
+        heard("I want to return something."),
+        SleepFrame(0.1),
+        Hook("_on_bot_started"),
+        AnswerDelayedFrame("number_check"),
+        SleepFrame(0.1),
+    ]
+    _, said, _ = await run_dialog(script)
+    assert said[-1] == ASK_ORDER
+    # The caller is speaking again when it comes.
+    script = [*number_turn(), VADUserStartedSpeakingFrame(start_secs=0.2)]
+    _, said, _ = await run_dialog([*script, AnswerDelayedFrame("number_check"), SleepFrame(0.1)])
+    assert said[-1] == ASK_ORDER
+
+
+async def test_the_second_hold_on_of_a_call_uses_the_next_variant():
+    oms = SlowOms(0.4)
+    script = [
+        *number_turn(heard("4 8 1 5 5 0")),
+        SleepFrame(0.6),
+        *played(),
+        *played(),
+        heard("4 8 1 5 5 1"),
+        SleepFrame(0.6),
+    ]
+    _, said, _ = await run_dialog(script, Settings(hold_on_after_s=0.2), orders=oms)
+    assert [s for s in said if s in HOLD_ON] == HOLD_ON[:2]
+
+
+async def test_the_end_of_one_moment_is_not_the_end_of_the_answer_queued_behind_it():
+    # The OMS answers while "One moment, please." plays: the answer is a second TTS context,
+    # and the output transport reports the end of each. Only the answer's end starts the wait
+    # for the caller (here: a silence reprompt 0.3 s later).
+    oms = SlowOms(0.3)
+    script = [
+        *number_turn(heard("4 8 1 5 5 0")),
+        SleepFrame(0.25),
+        Hook("_on_bot_started"),  # "One moment, please." starts playing
+        SleepFrame(0.4),  # the answer is said meanwhile
+        Hook("_on_bot_stopped"),  # the end of "One moment, please."
+        SleepFrame(0.5),
+    ]
+    settings = Settings(hold_on_after_s=0.2, silence_reprompt_s=0.3)
+    dialog, said, _ = await run_dialog(script, settings, orders=oms)
+    assert said[-2] == HOLD_ON[0] and said[-1].startswith(NOT_FOUND)
+    assert not dialog.idle.is_set()  # the answer has not played yet
+    _, said, events = await run_dialog([*script, *played(), SleepFrame(0.5)], settings, orders=oms)
+    assert said[-1].startswith("Are you still there?")
+    assert [d["type"] for k, d in events if k == "event"][-1] == "Silence"
