@@ -51,7 +51,7 @@ from bench.common import format_table, write_results
 from bench.domain_speech import SENTENCES
 from voice_agent.audio import float_to_pcm16, resample, telephone_band
 from voice_agent.dialog.spec import load_dialog
-from voice_agent.pipeline.services import TRAILING_SILENCE_S
+from voice_agent.pipeline.stt import TRAILING_SILENCE_S
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe

@@ -16,7 +16,7 @@ from faster_whisper import WhisperModel
 from loguru import logger
 from piper import PiperVoice
 
-from voice_agent.pipeline.services import SentenceAudioCache
+from voice_agent.pipeline.tts import SentenceAudioCache
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import warm_up
 from voice_agent.speech.models import (

@@ -18,7 +18,7 @@ from voice_agent.oms.client import OmsClient
 from voice_agent.oms.embedded import create_oms_app
 from voice_agent.oms.models import WorkOrderCreate
 from voice_agent.pipeline.call import AgentServices
-from voice_agent.pipeline.services import split_sentences, synthesize_into
+from voice_agent.pipeline.tts import split_sentences, synthesize_into
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.store.calls import CallStore

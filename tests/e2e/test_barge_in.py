@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from voice_agent.pipeline.recording import recording_paths
-from voice_agent.pipeline.services import split_sentences
+from voice_agent.pipeline.tts import split_sentences
 from voice_agent.settings import PROJECT_ROOT as ROOT
 from voice_agent.testing.twilio_caller import FRAME_BYTES, place_call
 from voice_agent.testing.voices import caller_ulaw, synthesize, to_phone_ulaw

@@ -20,7 +20,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voice_agent.audio import float_to_pcm16, pcm16_to_float, read_audio, resample
 from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
-from voice_agent.pipeline.services import SharedWhisperSTTService
+from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.turn_taking import turn_is_complete
 from voice_agent.speech.asr import AsrOptions
 

@@ -22,7 +22,7 @@ from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.call import AgentServices, CallInfo
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
-from voice_agent.pipeline.services import split_sentences
+from voice_agent.pipeline.tts import split_sentences
 from voice_agent.settings import PROJECT_ROOT, Settings
 
 SPEC = load_dialog(PROJECT_ROOT / "dialogs" / "returns.yaml")

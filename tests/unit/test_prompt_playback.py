@@ -6,7 +6,7 @@ from pipecat.frames.frames import OutputAudioRawFrame, TTSAudioRawFrame
 from pipecat.tests.utils import run_test
 
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress, unheard
-from voice_agent.pipeline.services import split_sentences
+from voice_agent.pipeline.tts import split_sentences
 
 LENGTHS = {"Thanks for calling.": 1.2, "I can help with returns.": 1.8, "What can I do?": 1.0}
 SENTENCES = list(LENGTHS)

@@ -12,7 +12,7 @@ import pytest
 from voice_agent import services
 from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.spec import load_dialog
-from voice_agent.pipeline.services import SentenceAudioCache
+from voice_agent.pipeline.tts import SentenceAudioCache
 from voice_agent.settings import Settings
 
 

@@ -1,4 +1,4 @@
-from voice_agent.pipeline.services import SentenceAudioCache, split_sentences
+from voice_agent.pipeline.tts import SentenceAudioCache, split_sentences
 from voice_agent.pipeline.turn_taking import (
     CodeSlot,
     is_backchannel,

@@ -24,12 +24,8 @@ from voice_agent.pipeline.barge_in import BargeInProcessor
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
 from voice_agent.pipeline.recording import observe_call
-from voice_agent.pipeline.services import (
-    TRAILING_SILENCE_S,
-    SharedPiperTTSService,
-    SharedWhisperSTTService,
-    split_sentences,
-)
+from voice_agent.pipeline.stt import TRAILING_SILENCE_S, SharedWhisperSTTService
+from voice_agent.pipeline.tts import SharedPiperTTSService, split_sentences
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings

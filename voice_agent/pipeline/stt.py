@@ -1,19 +1,15 @@
-"""pipecat STT/TTS services that use the process-wide models instead of loading their own.
+"""The caller's speech to text, on the process-wide Whisper model.
 
-pipecat's ``WhisperSTTService`` and ``PiperTTSService`` load a model per instance (~2 s a call) and
-decode Whisper with beam 5 and temperature fallback, which loops on the trailing silence of phone
-audio. These subclasses take the shared models and decode greedily; the TTS also caches the audio
-of sentences it has spoken, since a hotline says the same prompts all day.
+pipecat's ``WhisperSTTService`` loads a model per instance (~2 s a call) and decodes with beam 5
+and temperature fallback, which loops on the trailing silence of phone audio. This subclass takes
+the shared model and decodes greedily, speculatively during the caller's pauses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import threading
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import numpy as np
@@ -28,74 +24,14 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
-from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
-from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
-from piper import PiperVoice
 
 from voice_agent.audio import pcm16_to_float
 from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame, TurnHeldFrame
 from voice_agent.speech.asr import AsrOptions, transcribe
 from voice_agent.speech.models import model_busy
 from voice_agent.speech.pauses import SpeechUnits, WebRtcSpeech
-
-STOP_FRAME_TIMEOUT_S = 15.0
-# A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
-# while the rest, "you're returning the lamp from order...", is synthesized.
-_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences as the TTS speaks and caches them ("Done. Your number is W, 1." → two)."""
-    return [s for s in _SENTENCE_END.split(text.strip()) if s]
-
-
-class SentenceAudioCache:
-    """Thread-safe LRU of synthesized sentences (16-bit PCM at the voice's rate)."""
-
-    def __init__(self, max_items: int = 1024) -> None:
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._max = max_items
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, sentence: str) -> bytes | None:
-        with self._lock:
-            audio = self._items.get(sentence)
-            if audio is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(sentence)
-            self.hits += 1
-            return audio
-
-    def seconds(self, sentence: str, sample_rate: int) -> float | None:
-        """Length of a cached sentence's audio (None if not cached); not counted as a use."""
-        with self._lock:
-            audio = self._items.get(sentence)
-        return None if audio is None else len(audio) / (2 * sample_rate)
-
-    def put(self, sentence: str, audio: bytes) -> None:
-        with self._lock:
-            self._items[sentence] = audio
-            self._items.move_to_end(sentence)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-
-    def __contains__(self, sentence: str) -> bool:
-        with self._lock:
-            return sentence in self._items
-
-
-def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> None:
-    """Synthesize every sentence of ``text`` not yet cached (blocking; for warm-up)."""
-    for sentence in split_sentences(text):
-        if sentence not in cache:
-            audio = b"".join(c.audio_int16_bytes for c in voice.synthesize(sentence))
-            cache.put(sentence, audio)
-
 
 #: Silence appended to the caller's audio before it is decoded (the live pipeline's setting).
 TRAILING_SILENCE_S = 0.2
@@ -361,57 +297,3 @@ class SharedWhisperSTTService(WhisperSTTService):
             logger.debug(f"{self}: no words heard in {len(audio) / 2 / self.sample_rate:.2f} s")
         if not self._words_pushed:  # the caller is asked again, unless the turn was answered
             yield NothingHeardFrame(failed=text is None)
-
-
-class SharedPiperTTSService(PiperTTSService):
-    """Piper TTS over a shared, already loaded ``PiperVoice``, sentence by sentence, cached."""
-
-    def __init__(
-        self,
-        voice: PiperVoice,
-        cache: SentenceAudioCache | None = None,
-        voice_name: str = "en_US-joe-medium",
-        **kwargs: Any,
-    ) -> None:
-        # Skip PiperTTSService.__init__, which would download/load a voice of its own.
-        TTSService.__init__(
-            self,
-            push_start_frame=True,
-            push_stop_frames=True,
-            # Piper always produces audio; under load its first sentence can take seconds, and
-            # pipecat's 3 s default would end the context and drop the prompt.
-            stop_frame_timeout_s=STOP_FRAME_TIMEOUT_S,
-            settings=PiperTTSSettings(model=None, voice=voice_name, language=None),
-            **kwargs,
-        )
-        self._voice = voice
-        self._cache = cache or SentenceAudioCache()
-
-    async def _sentence_audio(self, text: str) -> AsyncIterator[bytes]:
-        for sentence in split_sentences(text):
-            cached = self._cache.get(sentence)
-            if cached is not None:
-                yield cached
-                continue
-            chunks = iter(self._voice.synthesize(sentence))
-            parts: list[bytes] = []
-            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-                parts.append(chunk.audio_int16_bytes)
-                yield chunk.audio_int16_bytes
-            self._cache.put(sentence, b"".join(parts))
-
-    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
-        try:
-            await self.start_tts_usage_metrics(text)
-            async for frame in self._stream_audio_frames_from_iterator(
-                self._sentence_audio(text),
-                in_sample_rate=self._voice.config.sample_rate,
-                context_id=context_id,
-            ):
-                await self.stop_ttfb_metrics()
-                yield frame
-        except Exception as exc:
-            logger.error(f"{self} synthesis failed: {exc}")
-            yield ErrorFrame(error=f"TTS failed: {exc}")
-        finally:
-            await self.stop_ttfb_metrics()

@@ -1,0 +1,131 @@
+"""Text to the caller's speech, on the process-wide Piper voice, sentence by sentence.
+
+pipecat's ``PiperTTSService`` loads (or downloads) a voice per instance. This subclass takes the
+shared, already loaded voice and caches the audio of sentences it has spoken, since a hotline says
+the same prompts all day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from loguru import logger
+from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
+from pipecat.services.tts_service import TTSService
+from piper import PiperVoice
+
+STOP_FRAME_TIMEOUT_S = 15.0
+# A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
+# while the rest, "you're returning the lamp from order...", is synthesized.
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences as the TTS speaks and caches them ("Done. Your number is W, 1." → two)."""
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+class SentenceAudioCache:
+    """Thread-safe LRU of synthesized sentences (16-bit PCM at the voice's rate)."""
+
+    def __init__(self, max_items: int = 1024) -> None:
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._max = max_items
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, sentence: str) -> bytes | None:
+        with self._lock:
+            audio = self._items.get(sentence)
+            if audio is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(sentence)
+            self.hits += 1
+            return audio
+
+    def seconds(self, sentence: str, sample_rate: int) -> float | None:
+        """Length of a cached sentence's audio (None if not cached); not counted as a use."""
+        with self._lock:
+            audio = self._items.get(sentence)
+        return None if audio is None else len(audio) / (2 * sample_rate)
+
+    def put(self, sentence: str, audio: bytes) -> None:
+        with self._lock:
+            self._items[sentence] = audio
+            self._items.move_to_end(sentence)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def __contains__(self, sentence: str) -> bool:
+        with self._lock:
+            return sentence in self._items
+
+
+def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> None:
+    """Synthesize every sentence of ``text`` not yet cached (blocking; for warm-up)."""
+    for sentence in split_sentences(text):
+        if sentence not in cache:
+            audio = b"".join(c.audio_int16_bytes for c in voice.synthesize(sentence))
+            cache.put(sentence, audio)
+
+
+class SharedPiperTTSService(PiperTTSService):
+    """Piper TTS over a shared, already loaded ``PiperVoice``, sentence by sentence, cached."""
+
+    def __init__(
+        self,
+        voice: PiperVoice,
+        cache: SentenceAudioCache | None = None,
+        voice_name: str = "en_US-joe-medium",
+        **kwargs: Any,
+    ) -> None:
+        # Skip PiperTTSService.__init__, which would download/load a voice of its own.
+        TTSService.__init__(
+            self,
+            push_start_frame=True,
+            push_stop_frames=True,
+            # Piper always produces audio; under load its first sentence can take seconds, and
+            # pipecat's 3 s default would end the context and drop the prompt.
+            stop_frame_timeout_s=STOP_FRAME_TIMEOUT_S,
+            settings=PiperTTSSettings(model=None, voice=voice_name, language=None),
+            **kwargs,
+        )
+        self._voice = voice
+        self._cache = cache or SentenceAudioCache()
+
+    async def _sentence_audio(self, text: str) -> AsyncIterator[bytes]:
+        for sentence in split_sentences(text):
+            cached = self._cache.get(sentence)
+            if cached is not None:
+                yield cached
+                continue
+            chunks = iter(self._voice.synthesize(sentence))
+            parts: list[bytes] = []
+            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                parts.append(chunk.audio_int16_bytes)
+                yield chunk.audio_int16_bytes
+            self._cache.put(sentence, b"".join(parts))
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        try:
+            await self.start_tts_usage_metrics(text)
+            async for frame in self._stream_audio_frames_from_iterator(
+                self._sentence_audio(text),
+                in_sample_rate=self._voice.config.sample_rate,
+                context_id=context_id,
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except Exception as exc:
+            logger.error(f"{self} synthesis failed: {exc}")
+            yield ErrorFrame(error=f"TTS failed: {exc}")
+        finally:
+            await self.stop_ttfb_metrics()
