@@ -1,0 +1,25 @@
+"""The Whisper options a call's STT gets from the settings (no model needed)."""
+
+from voice_agent.pipeline.call import asr_options
+from voice_agent.settings import Settings
+from voice_agent.speech.asr import ORDER_NUMBER_PROMPT
+
+NAMES = {"asr": "tiny.en", "asr_number_check": "base"}
+
+
+def test_the_order_number_turn_is_primed_for_digits_and_the_check_for_numbers() -> None:
+    options, number, check = asr_options(Settings(), 6, NAMES)
+    assert number.expect_digits == 6 and number.initial_prompt == ORDER_NUMBER_PROMPT
+    assert options.expect_digits is None and options.initial_prompt != ORDER_NUMBER_PROMPT
+    assert check.initial_prompt == ORDER_NUMBER_PROMPT
+
+
+def test_every_decode_uses_the_configured_window_and_beam() -> None:
+    settings = Settings(asr_window_s=15.0, asr_beam_size=2)
+    options, number, check = asr_options(settings, 6, NAMES)
+    assert options.window_s == number.window_s == check.window_s == 15.0
+    assert options.beam_size == number.beam_size == 2
+
+
+def test_no_code_slot_means_no_digits_pass() -> None:
+    assert asr_options(Settings(), None, NAMES)[1].expect_digits is None
