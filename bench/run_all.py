@@ -1,6 +1,7 @@
 """``make bench``: every benchmark in turn, each writing ``bench/results/<name>.json``.
 
-Run one alone with ``python -m bench.<name>`` (asr_accuracy, latency, barge_in, end_of_turn);
+Run one alone with ``python -m bench.<name>`` (asr_accuracy, latency, barge_in, end_of_turn,
+number_turns_at_once);
 each has ``--help``. Benchmarks run on this machine's 2 cores: quote medians and ratios, not
 single runs.
 """
@@ -24,6 +25,7 @@ BENCHMARKS = [
     ],
     ["barge_in"],
     ["end_of_turn"],
+    ["number_turns_at_once"],
 ]
 
 
