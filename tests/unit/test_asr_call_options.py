@@ -14,11 +14,19 @@ def test_the_order_number_turn_is_primed_for_digits_and_the_check_for_numbers() 
     assert check.initial_prompt == ORDER_NUMBER_PROMPT
 
 
-def test_every_decode_uses_the_configured_window_and_beam() -> None:
-    settings = Settings(asr_window_s=15.0, asr_beam_size=2)
+def test_the_number_check_decodes_on_its_own_shorter_window() -> None:
+    options, number, check = asr_options(Settings(), 6, NAMES)
+    assert options.window_s == number.window_s == 20.0
+    assert check.window_s == 10.0
+
+
+def test_the_check_window_follows_its_setting_and_falls_back_to_the_asr_window() -> None:
+    settings = Settings(asr_window_s=30.0, asr_number_check_window_s=8.0, asr_beam_size=2)
     options, number, check = asr_options(settings, 6, NAMES)
-    assert options.window_s == number.window_s == check.window_s == 15.0
+    assert (options.window_s, number.window_s, check.window_s) == (30.0, 30.0, 8.0)
     assert options.beam_size == number.beam_size == 2
+    settings = Settings(asr_window_s=15.0, asr_number_check_window_s=None)
+    assert asr_options(settings, 6, NAMES)[2].window_s == 15.0
 
 
 def test_no_code_slot_means_no_digits_pass() -> None:
