@@ -714,8 +714,8 @@ def main(argv: list[str] | None = None) -> int:
             "number_check_window_s": Settings().asr_number_check_window_s,
             "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_digits=6); "
             "base asked when the two passes disagree on the number (asr_number_check_model), "
-            "and tiny.en on the turn slowed to 0.9 meanwhile; the number most of the three "
-            "hold is kept",
+            "then tiny.en on the turn slowed to 0.9 if base and tiny.en read different "
+            "numbers or neither reads one; the number most of the readings hold is kept",
             "domain_prompt": {"tiny.en": True, "base": False},
             "hotwords": False,
             "noise_reduction": False,

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_agent.speech.entities import check_overrides, order_number, pick_reading, words_alone
+from voice_agent.speech.entities import (
+    check_overrides,
+    order_number,
+    pick_reading,
+    readings_split,
+    words_alone,
+)
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -89,6 +95,39 @@ def test_the_number_most_readings_hold_is_kept(
     first: str, check: str, more: list[str], kept: str
 ) -> None:
     assert pick_reading(first, check, more) == kept
+
+
+@pytest.mark.parametrize(
+    ("first", "check", "split"),
+    [
+        ("7 3 5 9 0 8", "735902", True),  # two numbers: a third reading decides
+        ("It's 7 3 5 9 0 2", "735902.", False),  # the same number
+        ("7 3 5 9 oh", "735902", False),  # only the check holds one: it is kept either way
+        ("7 3 5 9 0 8", "I'm a big time.", False),  # only the first holds one
+        ("9 0 2.", "902 902", True),  # a loop is no number: neither holds one
+        ("Eight, double.", "8 double", True),
+    ],
+)
+def test_a_further_reading_is_needed_only_when_the_two_split(
+    first: str, check: str, split: bool
+) -> None:
+    assert readings_split(first, check) is split
+
+
+_READING = st.one_of(
+    st.lists(st.sampled_from(["1", "2", "7", "oh", "double", "902", "It's", "a"]), max_size=7).map(
+        " ".join
+    ),
+    st.sampled_from(["735902", "7 3 5 9 0 2", "735908", "902 902", ""]),
+)
+
+
+@given(_READING, _READING, _READING)
+def test_when_the_two_agree_a_third_reading_changes_nothing(
+    first: str, check: str, third: str
+) -> None:
+    if not readings_split(first, check):
+        assert pick_reading(first, check, [third]) == pick_reading(first, check)
 
 
 @pytest.mark.parametrize(

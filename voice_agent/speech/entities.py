@@ -57,6 +57,19 @@ def _repeats(first: str, number: str, length: int) -> bool:
     return 0 < len(said) < length and number == said * (length // len(said))
 
 
+def readings_split(first: str, check: str, length: int = 6) -> bool:
+    """Whether a further reading can change :func:`pick_reading`'s choice between ``first`` and
+    ``check``: they hold two different numbers, or neither holds one (a loop of ``first``'s
+    digits holds none). When only one of them holds a number, a third reading either agrees
+    with it or ties, and a tie keeps that one too.
+    """
+    mine = order_number(first, length)
+    theirs = order_number(check, length) if check_overrides(first, check, length) else None
+    if mine is None or theirs is None:
+        return mine is None and theirs is None
+    return mine != theirs
+
+
 def pick_reading(first: str, check: str, more: Sequence[str] = (), length: int = 6) -> str:
     """Which reading of an order-number turn the first model was not sure of to keep.
 
