@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
@@ -27,6 +28,7 @@ from piper import PiperVoice
 from bench.asr_accuracy import SR, active_power, load_manifest
 from bench.common import format_table, write_results
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
+from voice_agent.pipeline.recording import recording_paths
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import place_call
@@ -97,6 +99,52 @@ def answers_after_hold_on(events: list[dict[str, Any]]) -> dict[int, tuple[float
     return found
 
 
+def hold_on_to_answer_heard(recording: list[dict[str, Any]]) -> list[float]:
+    """Per hold-on that got its answer, in call order: the seconds from the hold-on's first audio
+    to the answer's, as the call recording played them (its ``agent_audio_start`` events, on
+    the caller's clock). An answer handed to the TTS while the hold-on plays waits for its end.
+    """
+    gaps: list[float] = []
+    held_at: float | None = None
+    state = ""
+    for event in recording:
+        kind = event.get("kind")
+        if kind == "dialog_hold_on":
+            state, held_at = "hold_on", None
+        elif kind == "dialog_answer_after_hold_on" and state == "hold_on":
+            state = "answer"
+        elif kind == "agent_audio_start" and state == "hold_on" and held_at is None:
+            held_at = event["t"]
+        elif kind == "agent_audio_start" and state == "answer" and held_at is not None:
+            gaps.append(event["t"] - held_at)
+            state, held_at = "", None
+    return gaps
+
+
+def read_recording(data_dir: Path, call_sid: str, wait_s: float = 10.0) -> list[dict[str, Any]]:
+    """A call's recording events, once the agent has written them at the call's end."""
+    _, path = recording_paths(data_dir, call_sid)
+    deadline = time.monotonic() + wait_s
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def answers_heard(call: dict[str, Any], recording: list[dict[str, Any]]) -> dict[str, int]:
+    """Per turn that got a hold-on: when its answer was heard, in ms after the end of speech
+    (the hold-on's wire time plus the recording's time from the hold-on to the answer).
+    """
+    turns = sorted(call["answer_ms"], key=int)
+    gaps = hold_on_to_answer_heard(recording)
+    if len(gaps) != len(turns):
+        return {}  # a hold-on the recording does not pair with an answer: leave it out
+    return {
+        k: round(call["turn_ms"][int(k)] + gap * 1000) for k, gap in zip(turns, gaps, strict=True)
+    }
+
+
 async def one_call(
     base_url: str, turns: list[bytes], delay_s: float = 0.0, line_noise: bytes = b""
 ) -> dict[str, Any]:
@@ -132,6 +180,7 @@ async def one_call(
     answers = answers_after_hold_on(record.get("events") or [])
     answer_ms = {k: latencies[k] - first_ms + ms for k, (first_ms, ms) in answers.items()}
     return {
+        "call_sid": caller.call_sid,
         "greeting_ms": greeting_ms,
         "turn_ms": latencies,
         "answer_ms": {str(k): round(ms) for k, ms in answer_ms.items()},
@@ -173,6 +222,8 @@ def summarize(calls: list[dict[str, Any]], script: list[str]) -> dict[str, Any]:
         "turn_ms_by_call": [[round(ms) for ms in c["turn_ms"]] for c in calls],
         # Turns the agent said "One moment" on: when the answer itself came (see one_call).
         "answer_after_hold_on_ms_by_call": [c["answer_ms"] for c in calls],
+        # ... and when the caller heard it, after the hold-on had played.
+        "answer_heard_ms_by_call": [c.get("heard_ms", {}) for c in calls],
         **answer_summary(calls),
         # Where the tail is: the same turn of the script across calls.
         "by_turn": [
@@ -191,10 +242,13 @@ def answer_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
     answers = [ms for c in calls for ms in c["answer_ms"].values()]
     if not answers:
         return {"hold_ons": 0}
+    heard = [ms for c in calls for ms in c.get("heard_ms", {}).values()]
     return {
         "hold_ons": len(answers),
         "answer_after_hold_on_p50_ms": statistics.median(answers),
         "answer_after_hold_on_max_ms": max(answers),
+        "answer_heard_p50_ms": statistics.median(heard) if heard else None,
+        "answer_heard_max_ms": max(heard) if heard else None,
     }
 
 
@@ -206,7 +260,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     env = dict(item.split("=", 1) for item in args.env)
     with (
         tempfile.TemporaryDirectory() as scratch,
-        AgentProcess(Path(args.data_dir or scratch), env=env) as agent,
+        AgentProcess(data_dir := Path(args.data_dir or scratch), env=env) as agent,
     ):
         agent.wait_prompts_warm()
         for label, concurrency, rounds, stagger in (
@@ -223,6 +277,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 shift = r * concurrency % len(noises) if noises else 0
                 lines = noises and noises[shift:] + noises[:shift]
                 calls += await run_round(agent.base_url, turns, concurrency, stagger, lines)
+            for call in calls:
+                if call["answer_ms"]:
+                    call["heard_ms"] = answers_heard(
+                        call, read_recording(data_dir, call["call_sid"])
+                    )
             summary = summarize(calls, args.script)
             cpu = agent.cpu_seconds() - cpu0
             summary["cpu_s_per_call_minute"] = cpu / (summary["call_seconds"] / 60)
@@ -293,6 +352,12 @@ def main() -> None:
                     f"{label}: {r['hold_ons']} turns got 'One moment' first; their answers "
                     f"p50 {r['answer_after_hold_on_p50_ms']:.0f} / max "
                     f"{r['answer_after_hold_on_max_ms']:.0f} ms after the end of speech"
+                )
+            if r.get("answer_heard_p50_ms") is not None:
+                print(
+                    f"{label}: the callers heard those answers p50 "
+                    f"{r['answer_heard_p50_ms']:.0f} / max {r['answer_heard_max_ms']:.0f} ms "
+                    "after the end of speech, after the hold-on"
                 )
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
     payload = {"script": args.script, "env": args.env, "noise_db": args.noise_db}

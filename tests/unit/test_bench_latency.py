@@ -37,3 +37,45 @@ def test_a_slow_oms_after_the_turn_reached_the_dialog() -> None:
     ]
     # Said after the turn's words were stepped: it belongs to that turn, the first.
     assert answers_after_hold_on(events) == {0: (820, 2400)}
+
+
+def rec(t: float, kind: str) -> dict:
+    return {"t": t, "kind": kind}
+
+
+def test_when_the_caller_heard_an_answer_after_its_hold_on() -> None:
+    from bench.latency import hold_on_to_answer_heard
+
+    recording = [
+        rec(7.6, "agent_audio_start"),  # the question before
+        rec(11.7, "agent_audio_stop"),
+        rec(15.06, "dialog_hold_on"),
+        rec(15.06, "agent_audio_start"),  # "One moment, please." plays
+        rec(15.54, "dialog_answer_after_hold_on"),  # handed to the TTS while it plays...
+        rec(16.26, "agent_audio_stop"),
+        rec(16.26, "agent_audio_start"),  # ... and heard once it has played
+        rec(26.0, "agent_audio_stop"),
+        rec(30.0, "dialog_hold_on"),  # a slow OMS: the hold-on has ended before the answer
+        rec(30.02, "agent_audio_start"),
+        rec(31.2, "agent_audio_stop"),
+        rec(33.0, "dialog_answer_after_hold_on"),
+        rec(33.03, "agent_audio_start"),
+        rec(40.0, "dialog_hold_on"),  # the call ended before this one's answer
+        rec(40.0, "agent_audio_start"),
+    ]
+    gaps = hold_on_to_answer_heard(recording)
+    assert [round(g, 2) for g in gaps] == [1.2, 3.01]
+
+
+def test_heard_answers_are_paired_with_their_turns() -> None:
+    from bench.latency import answers_heard
+
+    call = {"turn_ms": [450.0, 540.0, 440.0, 430.0], "answer_ms": {"1": 1032}}
+    recording = [
+        rec(15.0, "dialog_hold_on"),
+        rec(15.0, "agent_audio_start"),
+        rec(15.5, "dialog_answer_after_hold_on"),
+        rec(16.2, "agent_audio_start"),
+    ]
+    assert answers_heard(call, recording) == {"1": 1740}  # 540 ms to the hold-on, 1.2 s on
+    assert answers_heard(call, []) == {}  # no recording: nothing made up
