@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     hold_on_after_s: float = Field(
         default=0.8,
         description="An OMS request (order look-up, work order) that has not answered after "
-        "this long gets the dialog's 'hold_on' prompt ('One moment, please.') so the caller "
+        "this long gets the dialog's 'hold_on' prompt ('One moment.') so the caller "
         "does not sit in silence; a turn whose order number a second model reads again gets "
         "it at once. A dialog without that prompt says nothing.",
     )

@@ -1,4 +1,4 @@
-"""'One moment, please.' over the real Twilio websocket, while a second model reads a number.
+"""'One moment.' over the real Twilio websocket, while a second model reads a number.
 
 The agent hears "Eight double oh, oh four six." with tiny.en, is not sure of the number, and asks
 base to read it again (~1 s more). The caller hears that it was heard at once, then the answer.
@@ -29,9 +29,9 @@ async def test_a_number_read_again_gets_one_moment_then_the_answer(agent_server,
     heard = hear(ear, reply)  # then the answer, if it was ready by then
     assert heard.startswith(("one moment", "1 moment")), heard
     events = [(e["kind"], e["data"]) for e in record["events"] if e["kind"] != "state"]
-    held = events.index(("hold_on", {"reason": "number_check", "text": "One moment, please."}))
+    held = events.index(("hold_on", {"reason": "number_check", "text": "One moment."}))
     kinds = [kind for kind, _ in events[held:]]
     # The number was looked up after the hold-on, and how late its answer was is logged.
     assert kinds.index("event") < kinds.index("order_lookup") < kinds.index("answer_after_hold_on")
     agent = [t["text"] for t in record["turns"] if t["speaker"] == "agent"]
-    assert agent[agent.index("One moment, please.") + 1].startswith("I couldn't find order")
+    assert agent[agent.index("One moment.") + 1].startswith("I couldn't find order")

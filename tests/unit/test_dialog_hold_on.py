@@ -1,4 +1,4 @@
-"""'One moment, please.' while an answer takes long, at the dialog processor, on scripted frames.
+"""'One moment.' while an answer takes long, at the dialog processor, on scripted frames.
 
 Two waits get it: an order look-up the OMS is slow to answer (the OMS here is a stand-in that
 sleeps: a slow OMS is a timing the demo OMS does not have), and a turn whose order number the
@@ -80,7 +80,7 @@ async def test_a_quick_order_lookup_gets_no_hold_on():
 async def test_a_number_read_again_gets_one_moment_and_the_agent_waits_for_it():
     script = [
         *number_turn(AnswerDelayedFrame("number_check"), SleepFrame(0.1)),
-        *played(),  # "One moment, please." has played; the number is still being read
+        *played(),  # "One moment." has played; the number is still being read
         SleepFrame(0.5),
         heard("4 8 1 5 5 0"),
         SleepFrame(0.2),
@@ -125,16 +125,16 @@ async def test_the_second_hold_on_of_a_call_uses_the_next_variant():
 
 
 async def test_the_end_of_one_moment_is_not_the_end_of_the_answer_queued_behind_it():
-    # The OMS answers while "One moment, please." plays: the answer is a second TTS context,
+    # The OMS answers while "One moment." plays: the answer is a second TTS context,
     # and the output transport reports the end of each. Only the answer's end starts the wait
     # for the caller (here: a silence reprompt 0.3 s later).
     oms = SlowOms(0.3)
     script = [
         *number_turn(heard("4 8 1 5 5 0")),
         SleepFrame(0.25),
-        Hook("_on_bot_started"),  # "One moment, please." starts playing
+        Hook("_on_bot_started"),  # "One moment." starts playing
         SleepFrame(0.4),  # the answer is said meanwhile
-        Hook("_on_bot_stopped"),  # the end of "One moment, please."
+        Hook("_on_bot_stopped"),  # the end of "One moment."
         SleepFrame(0.5),
     ]
     settings = Settings(hold_on_after_s=0.2, silence_reprompt_s=0.3)

@@ -1,5 +1,5 @@
 """The dialog processor while someone waits: the caller's silence, a turn heard without words,
-and "One moment, please." while the agent's answer takes long.
+and "One moment." while the agent's answer takes long.
 """
 
 from __future__ import annotations
