@@ -121,12 +121,14 @@ def hold_on_to_answer_heard(recording: list[dict[str, Any]]) -> list[float]:
     return gaps
 
 
-def read_recording(data_dir: Path, call_sid: str, wait_s: float = 10.0) -> list[dict[str, Any]]:
+async def read_recording(
+    data_dir: Path, call_sid: str, wait_s: float = 10.0
+) -> list[dict[str, Any]]:
     """A call's recording events, once the agent has written them at the call's end."""
     _, path = recording_paths(data_dir, call_sid)
     deadline = time.monotonic() + wait_s
     while not path.is_file() and time.monotonic() < deadline:
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -280,7 +282,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             for call in calls:
                 if call["answer_ms"]:
                     call["heard_ms"] = answers_heard(
-                        call, read_recording(data_dir, call["call_sid"])
+                        call, await read_recording(data_dir, call["call_sid"])
                     )
             summary = summarize(calls, args.script)
             cpu = agent.cpu_seconds() - cpu0
