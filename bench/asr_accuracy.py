@@ -544,8 +544,7 @@ def bench_number_check(
     """
     tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
     base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
-    settings = Settings()  # the check's window as the pipeline sets it
-    window = settings.asr_number_check_window_s or settings.asr_window_s
+    window = Settings().number_check_window_s  # as the pipeline sets it
     second = (
         base,
         default_asr_options("base", initial_prompt=ORDER_NUMBER_PROMPT, window_s=window),
@@ -711,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
             "asr_model": "tiny.en",
             "asr_options": "voice_agent.speech.asr.default_asr_options(model)",
             "encoder_window_s": 20.0,
-            "number_check_window_s": Settings().asr_number_check_window_s,
+            "number_check_window_s": Settings().number_check_window_s,
             "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_digits=6); "
             "base asked when the two passes disagree on the number (asr_number_check_model), "
             "then tiny.en on the turn slowed to 0.9 if base and tiny.en read different "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import time
@@ -28,7 +27,7 @@ from piper import PiperVoice
 from bench.asr_accuracy import SR, active_power, load_manifest
 from bench.common import format_table, write_results
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
-from voice_agent.pipeline.recording import recording_paths
+from voice_agent.pipeline.recording import read_events, recording_paths
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import place_call
@@ -129,9 +128,7 @@ async def read_recording(
     deadline = time.monotonic() + wait_s
     while not path.is_file() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_events(path) or []
 
 
 def answers_heard(call: dict[str, Any], recording: list[dict[str, Any]]) -> dict[str, int]:

@@ -3,10 +3,11 @@ bench.number_turns_at_once``).
 
 Four callers read an order number tiny.en is not sure of, and their turns end together: each
 goes through :func:`voice_agent.speech.asr.transcribe` with tiny.en (the pipeline's workers and
-threads) and base as the number check, as a call's STT runs it, without the websocket, VAD and
-speculation whose timing makes the live bench (``bench.latency --order-reading ...``) vary by
-seconds from round to round. Reports the makespan (all four transcripts) and each turn's time
-for every check window asked for, the windows interleaved run by run.
+threads) and base as the number check, with a call's options (``call.asr_options``), without
+the websocket, VAD and speculation whose timing makes the live bench (``bench.latency
+--order-reading ...``) vary by seconds from round to round. Reports the makespan (all four
+transcripts) and each turn's time for every check window asked for, the windows interleaved run
+by run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,10 @@ from piper import PiperVoice
 
 from bench.common import format_table, write_results
 from voice_agent.audio import pcm16_to_float, resample, ulaw_decode
+from voice_agent.pipeline.call import asr_options
 from voice_agent.registry import load_piper_voice
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe, warm_up
+from voice_agent.speech.asr import transcribe, warm_up
 from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.testing.voices import caller_ulaw
 
@@ -68,20 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     warm_up(base)
     voice = load_piper_voice()
     audios = [phone_audio(voice, text) for text in READINGS]
-    opts = default_asr_options(
-        "tiny.en",
-        initial_prompt=ORDER_NUMBER_PROMPT,
-        expect_digits=6,
-        window_s=settings.asr_window_s,
-    )
+    _, opts, check_opts = asr_options(settings, 6, {"asr_number_check": "base"})
     windows = [float(w) for w in args.windows.split(",")]
     runs: dict[float, list[dict[str, Any]]] = {w: [] for w in windows}
     for run in range(args.runs):
         for window in windows if run % 2 == 0 else windows[::-1]:
-            check = (
-                base,
-                default_asr_options("base", initial_prompt=ORDER_NUMBER_PROMPT, window_s=window),
-            )
+            check = (base, replace(check_opts, window_s=window))
 
             def one(audio: np.ndarray, check: Any = check) -> tuple[float, bool, str]:
                 asked: list[bool] = []

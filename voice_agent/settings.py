@@ -180,6 +180,11 @@ class Settings(BaseSettings):
 
     speech_dir: Path = PROJECT_ROOT.parent / "shared" / "speech"
 
+    @property
+    def number_check_window_s(self) -> float | None:
+        """The number check's encoder window: its own setting, else the ASR's."""
+        return self.asr_number_check_window_s or self.asr_window_s
+
     def sqlite_path(self, name: str) -> Path:
         """A SQLite file under ``data_dir``, creating the folder if needed."""
         self.data_dir.mkdir(parents=True, exist_ok=True)

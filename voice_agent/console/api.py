@@ -7,7 +7,6 @@ and ``/console/api/totals``.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,7 +17,7 @@ from loguru import logger
 
 from voice_agent.console.stats import call_row, matches, timeline, totals, turn_latencies
 from voice_agent.pii import mask_data
-from voice_agent.pipeline.recording import recording_paths
+from voice_agent.pipeline.recording import read_events, recording_paths
 from voice_agent.store.calls import CallStore
 
 STATIC = Path(__file__).parent / "static"
@@ -28,19 +27,6 @@ STATIC_FILES = {
     "phone.js": "text/javascript",
 }
 MAX_CALLS = 500
-
-
-def read_events(path: Path) -> list[dict[str, Any]] | None:
-    """A recording's events file; bad lines are skipped, a missing file gives None."""
-    if not path.is_file():
-        return None
-    events = []
-    for line in path.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -116,7 +116,7 @@ def asr_options(
     check_options = default_asr_options(
         model_names.get("asr_number_check", "base"),
         initial_prompt=ORDER_NUMBER_PROMPT,
-        window_s=settings.asr_number_check_window_s or settings.asr_window_s,
+        window_s=settings.number_check_window_s,
     )
     return options, number_options, check_options
 

@@ -117,6 +117,19 @@ def recording_paths(data_dir: Path, call_sid: str) -> tuple[Path, Path]:
     return folder / f"{safe}.wav", folder / f"{safe}.events.jsonl"
 
 
+def read_events(path: Path) -> list[dict[str, Any]] | None:
+    """A recording's events file; bad lines are skipped, a missing file gives None."""
+    if not path.is_file():
+        return None
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
+
+
 def turns_from_events(
     events: list[dict[str, Any]], *, pad_s: float = 0.2
 ) -> list[tuple[float, float]]:

@@ -195,14 +195,15 @@ def transcribe(
 
     """
     opts = opts or AsrOptions()
-    if cancelled is not None and cancelled():
+    spoken_over = cancelled or (lambda: False)
+    if spoken_over():
         return ""
     heard = hear(model, audio, opts)
     if second_opinion is None or not opts.expect_digits or heard.number_sure:
         return heard.text
     if words_alone(heard.text):
         return heard.text  # an answer in words: the check would cost ~1 s for no number
-    if cancelled is not None and cancelled():
+    if spoken_over():
         return ""  # the second model costs several times the first: not for a discarded text
     other_model, other_opts = second_opinion
     logger.debug("order number not sure: asking the number check")
@@ -217,7 +218,7 @@ def transcribe(
     # Only a split vote needs the third reading. Run beside the check, as before, it took the
     # cores the check needed: one unsure turn took ~0.2 s longer, four at once ~0.7 s.
     if readings_split(heard.text, other, opts.expect_digits):
-        if cancelled is not None and cancelled():
+        if spoken_over():
             return ""
         try:
             more.append(hear(model, slow_down(audio), opts).text)
