@@ -42,13 +42,13 @@ from loguru import logger
 from bench.common import corpus_wer, format_table, number_words, write_results
 from bench.domain_speech import SENTENCES
 from voice_agent.audio import float_to_pcm16, read_audio, resample, telephone_band
+from voice_agent.pipeline.call import asr_options
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import (
     DOMAIN_HOTWORDS,
     DOMAIN_PROMPT,
     ORDER_NUMBER_PROMPT,
     AsrOptions,
-    default_asr_options,
     transcribe,
 )
 from voice_agent.speech.entities import order_number
@@ -544,11 +544,7 @@ def bench_number_check(
     """
     tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
     base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
-    window = Settings().number_check_window_s  # as the pipeline sets it
-    second = (
-        base,
-        default_asr_options("base", initial_prompt=ORDER_NUMBER_PROMPT, window_s=window),
-    )
+    second = (base, asr_options(Settings(), 6, {"asr_number_check": "base"})[2])  # as a call's
     heldout: dict[str, list[Sample]] = {cond: [] for cond in entities}
     for k in range(1 if quick else HELDOUT_SETS):
         for cond, more in entity_samples(voices, noises, quick, seed=SEED + 1002 + k).items():

@@ -43,8 +43,7 @@ def slow_check_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent
 async def test_a_number_read_again_gets_one_moment_then_the_answer(
     slow_check_agent, caller_voice, ear
 ):
-    agent_server = slow_check_agent
-    async with await place_call(agent_server.base_url) as caller:
+    async with await place_call(slow_check_agent.base_url) as caller:
         await caller.wait_for_prompt(caller.started_at)  # the greeting
         since = await caller.say(caller_ulaw(caller_voice, "I'd like to return my headphones."))
         _, question = await caller.wait_for_prompt(since)
@@ -52,7 +51,7 @@ async def test_a_number_read_again_gets_one_moment_then_the_answer(
         since = await caller.say(caller_ulaw(caller_voice, "Eighty, double oh, forty six."))
         _, reply = await caller.wait_for_prompt(since)
         await caller.stop()
-    record = await closed_record(agent_server.base_url, caller.call_sid)
+    record = await closed_record(slow_check_agent.base_url, caller.call_sid)
     heard = hear(ear, reply)  # then the answer, if it was ready by then
     assert heard.startswith(("one moment", "1 moment")), heard
     events = [(e["kind"], e["data"]) for e in record["events"] if e["kind"] != "state"]

@@ -47,8 +47,13 @@ def check_overrides(first: str, check: str, length: int = 6) -> bool:
     that number is the first reading's digits said over again: base loops on a short group
     ("9 0 2." of a number the caller split over two turns came back "902 902").
     """
-    number = order_number(check, length)
-    return number is not None and not _repeats(first, number, length)
+    return _number_beside(first, check, length) is not None
+
+
+def _number_beside(first: str, text: str, length: int) -> str | None:
+    """The number another reading ``text`` holds, unless it only loops ``first``'s digits."""
+    number = order_number(text, length)
+    return None if number is None or _repeats(first, number, length) else number
 
 
 def _repeats(first: str, number: str, length: int) -> bool:
@@ -64,7 +69,7 @@ def readings_split(first: str, check: str, length: int = 6) -> bool:
     with it or ties, and a tie keeps that one too.
     """
     mine = order_number(first, length)
-    theirs = order_number(check, length) if check_overrides(first, check, length) else None
+    theirs = _number_beside(first, check, length)
     if mine is None or theirs is None:
         return mine is None and theirs is None
     return mine != theirs
@@ -78,10 +83,9 @@ def pick_reading(first: str, check: str, more: Sequence[str] = (), length: int =
     reading that holds it is kept; on a tie, ``check`` if :func:`check_overrides` says so, else
     ``first``. A reading that only loops the first reading's digits holds no number here.
     """
-    others = [order_number(text, length) for text in (check, *more)]
     numbers = [
         order_number(first, length),
-        *(n if n is not None and not _repeats(first, n, length) else None for n in others),
+        *(_number_beside(first, text, length) for text in (check, *more)),
     ]
     ranked = Counter(number for number in numbers if number).most_common(2)
     if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
