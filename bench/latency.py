@@ -348,8 +348,8 @@ def main() -> None:
             print(f"{label}: per turn of the script, p50/max ms: {turns}")
             if r["hold_ons"]:
                 print(
-                    f"{label}: {r['hold_ons']} turns got 'One moment' first; their answers "
-                    f"p50 {r['answer_after_hold_on_p50_ms']:.0f} / max "
+                    f"{label}: {r['hold_ons']} turns got a hold-on ('Okay.', 'One moment.') "
+                    f"first; their answers p50 {r['answer_after_hold_on_p50_ms']:.0f} / max "
                     f"{r['answer_after_hold_on_max_ms']:.0f} ms after the end of speech"
                 )
             if r.get("answer_heard_p50_ms") is not None:

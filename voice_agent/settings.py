@@ -126,7 +126,8 @@ class Settings(BaseSettings):
         description="An OMS request (order look-up, work order) that has not answered after "
         "this long gets the dialog's 'hold_on' prompt ('One moment.') so the caller "
         "does not sit in silence; a turn whose order number a second model reads again gets "
-        "it at once. A dialog without that prompt says nothing.",
+        "it (or the dialog's shorter 'number_check' prompt, 'Okay.', if it has one) at once. "
+        "A dialog without either prompt says nothing.",
     )
     record_calls: bool = Field(
         default=True, description="Record live calls: stereo WAV + events in data_dir/recordings."

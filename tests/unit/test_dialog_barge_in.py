@@ -18,7 +18,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voice_agent.dialog.engine import DialogEngine
-from voice_agent.dialog.spec import load_dialog
+from voice_agent.dialog.spec import DialogSpec, load_dialog
 from voice_agent.pipeline.call import AgentServices, CallInfo
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
@@ -89,6 +89,7 @@ async def run_dialog(
     settings: Settings | None = None,
     recorder: Recorder | None = None,
     orders: Any = None,
+    spec: DialogSpec = SPEC,
 ) -> tuple[DialogProcessor, list[str], list[tuple[str, dict[str, Any]]]]:
     """The dialog processor after ``script`` (after the greeting started), what it said and
     the call record's dialog events. ``orders`` answers order look-ups (default: none found)."""
@@ -96,7 +97,7 @@ async def run_dialog(
     services = AgentServices(
         settings=settings or Settings(),
         models=None,  # type: ignore[arg-type]  # the dialog processor never touches models
-        engine=DialogEngine(SPEC),
+        engine=DialogEngine(spec),
         orders=orders or NoOms(),
         work_orders=NoOms(),
         recorder=recorder,

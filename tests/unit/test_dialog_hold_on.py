@@ -3,7 +3,8 @@
 Two waits get it: an order look-up the OMS is slow to answer (the OMS here is a stand-in that
 sleeps: a slow OMS is a timing the demo OMS does not have), and a turn whose order number the
 STT reads again with a second model (``AnswerDelayedFrame``; when the real STT sends it is
-``tests/speech/test_stt_service.py``'s).
+``tests/speech/test_stt_service.py``'s), which gets the dialog's shorter ``number_check``
+prompt ("Okay.") when it has one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from voice_agent.settings import Settings
 from .test_dialog_barge_in import SPEC, Hook, heard, run_dialog
 
 HOLD_ON = SPEC.prompts["hold_on"]
+CHECK = SPEC.prompts["number_check"]
 ASK_ORDER = SPEC.prompts["ask_order_id"][0]
 NOT_FOUND = SPEC.prompt("order_not_found").split("{")[0]  # "I couldn't find order "
 
@@ -77,7 +79,7 @@ async def test_a_quick_order_lookup_gets_no_hold_on():
     assert holds(events) == []
 
 
-async def test_a_number_read_again_gets_one_moment_and_the_agent_waits_for_it():
+async def test_a_number_read_again_gets_okay_and_the_agent_waits_for_it():
     script = [
         *number_turn(AnswerDelayedFrame("number_check"), SleepFrame(0.1)),
         *played(),  # "One moment." has played; the number is still being read
@@ -86,8 +88,8 @@ async def test_a_number_read_again_gets_one_moment_and_the_agent_waits_for_it():
         SleepFrame(0.2),
     ]
     dialog, said, events = await run_dialog(script, Settings(silence_reprompt_s=0.3))
-    assert said[-3:-1] == [ASK_ORDER, HOLD_ON[0]] and said[-1].startswith(NOT_FOUND)
-    assert holds(events) == [{"reason": "number_check", "text": HOLD_ON[0]}]
+    assert said[-3:-1] == [ASK_ORDER, CHECK[0]] and said[-1].startswith(NOT_FOUND)
+    assert holds(events) == [{"reason": "number_check", "text": CHECK[0]}]
     # No "Are you still there?" while the answer was on its way.
     assert [d["type"] for k, d in events if k == "event"][-1] == "OrderLookedUp"
 
@@ -144,3 +146,12 @@ async def test_the_end_of_one_moment_is_not_the_end_of_the_answer_queued_behind_
     _, said, events = await run_dialog([*script, *played(), SleepFrame(0.5)], settings, orders=oms)
     assert said[-1].startswith("Are you still there?")
     assert [d["type"] for k, d in events if k == "event"][-1] == "Silence"
+
+
+async def test_a_dialog_without_a_number_check_prompt_says_its_hold_on():
+    prompts = {k: v for k, v in SPEC.prompts.items() if k != "number_check"}
+    spec = SPEC.model_copy(update={"prompts": prompts})
+    script = [*number_turn(AnswerDelayedFrame("number_check"), SleepFrame(0.1))]
+    _, said, events = await run_dialog(script, spec=spec)
+    assert said[-2:] == [ASK_ORDER, HOLD_ON[0]]
+    assert holds(events) == [{"reason": "number_check", "text": HOLD_ON[0]}]

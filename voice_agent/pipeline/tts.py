@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import numpy as np
 from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
@@ -21,6 +22,10 @@ from pipecat.services.tts_service import TTSService
 from piper import PiperVoice
 
 STOP_FRAME_TIMEOUT_S = 15.0
+#: Piper ends every sentence on ~0.1-0.25 s of silence. After the last word of what the agent
+#: says only this much is kept: an answer queued behind "Okay." starts when that audio ends.
+TAIL_KEEP_S = 0.08
+_SILENT = 328  # -40 dBFS in 16-bit PCM
 # A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
 # while the rest, "you're returning the lamp from order...", is synthesized.
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
@@ -29,6 +34,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
 def split_sentences(text: str) -> list[str]:
     """Sentences as the TTS speaks and caches them ("Done. Your number is W, 1." → two)."""
     return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def trim_tail(pcm: bytes, sample_rate: int, keep_s: float = TAIL_KEEP_S) -> bytes:
+    """16-bit PCM ``pcm`` with its trailing silence cut to ``keep_s`` (all of it if silent)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.int32)
+    loud = np.flatnonzero(np.abs(samples) > _SILENT)
+    if not len(loud):
+        return pcm
+    end = min(len(samples), int(loud[-1]) + 1 + round(keep_s * sample_rate))
+    return pcm[: end * 2]
 
 
 class SentenceAudioCache:
@@ -102,16 +117,27 @@ class SharedPiperTTSService(PiperTTSService):
         self._cache = cache or SentenceAudioCache()
 
     async def _sentence_audio(self, text: str) -> AsyncIterator[bytes]:
-        for sentence in split_sentences(text):
+        """The audio of ``text``'s sentences, the last one's trailing silence trimmed (the
+        cache keeps it whole: the same sentence may be followed by another elsewhere).
+        """
+        sentences = split_sentences(text)
+        rate = self._voice.config.sample_rate
+        for i, sentence in enumerate(sentences):
+            last = i == len(sentences) - 1
             cached = self._cache.get(sentence)
             if cached is not None:
-                yield cached
+                yield trim_tail(cached, rate) if last else cached
                 continue
             chunks = iter(self._voice.synthesize(sentence))
             parts: list[bytes] = []
             while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                if parts and last:  # the sentence's last chunk is held back to be trimmed
+                    yield parts[-1]
                 parts.append(chunk.audio_int16_bytes)
-                yield chunk.audio_int16_bytes
+                if not last:
+                    yield parts[-1]
+            if parts and last:
+                yield trim_tail(parts[-1], rate)
             self._cache.put(sentence, b"".join(parts))
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 #: The dialog's optional prompt for a long wait (see ``dialogs/returns.yaml``).
 HOLD_ON_PROMPT = "hold_on"
+#: Its optional prompt while an order number is read a second time, said as the turn ends:
+#: a short acknowledgement, since an answer ready while it plays waits for its end.
+CHECK_PROMPT = "number_check"
 
 
 class WaitingHooks:
@@ -94,17 +97,21 @@ class WaitingHooks:
         return await task
 
     async def _hold_on(self, reason: str) -> bool:
-        """Say the dialog's hold-on prompt, unless it has none, something is being said or the
-        call is ending. Whether it was said.
+        """Say the dialog's hold-on prompt (for a number check its own prompt, if it has one),
+        unless it has none, something is being said or the call is ending. Whether it was said.
         """
         spec = getattr(self._engine, "spec", None)
-        if spec is None or HOLD_ON_PROMPT not in spec.prompts:
+        prompts = spec.prompts if spec is not None else {}
+        key = HOLD_ON_PROMPT
+        if reason == "number_check" and CHECK_PROMPT in prompts:
+            key = CHECK_PROMPT
+        if spec is None or key not in prompts:
             return False
         if self._speaking or self._prompt_pending or self._finished:
             return False
         if self._pause_pending is not None:
             return False
-        text = spec.prompt(HOLD_ON_PROMPT, self._holds)
+        text = spec.prompt(key, self._holds)
         self._holds += 1
         since = self._user_stopped_at
         await self._log.event("hold_on", {"reason": reason, "text": text})
