@@ -41,9 +41,7 @@ def slow_check_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent
         yield agent
 
 
-async def test_a_number_read_again_gets_okay_then_the_answer(
-    slow_check_agent, caller_voice, ear
-):
+async def test_a_number_read_again_gets_okay_then_the_answer(slow_check_agent, caller_voice, ear):
     async with await place_call(slow_check_agent.base_url) as caller:
         await caller.wait_for_prompt(caller.started_at)  # the greeting
         since = await caller.say(caller_ulaw(caller_voice, "I'd like to return my headphones."))
