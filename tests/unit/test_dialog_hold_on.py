@@ -82,7 +82,7 @@ async def test_a_quick_order_lookup_gets_no_hold_on():
 async def test_a_number_read_again_gets_okay_and_the_agent_waits_for_it():
     script = [
         *number_turn(AnswerDelayedFrame("number_check"), SleepFrame(0.1)),
-        *played(),  # "One moment." has played; the number is still being read
+        *played(),  # "Okay." has played; the number is still being read
         SleepFrame(0.5),
         heard("4 8 1 5 5 0"),
         SleepFrame(0.2),

@@ -131,12 +131,12 @@ class SharedPiperTTSService(PiperTTSService):
             chunks = iter(self._voice.synthesize(sentence))
             parts: list[bytes] = []
             while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-                if parts and last:  # the sentence's last chunk is held back to be trimmed
-                    yield parts[-1]
                 parts.append(chunk.audio_int16_bytes)
                 if not last:
                     yield parts[-1]
-            if parts and last:
+                elif len(parts) > 1:  # one chunk behind, so that the final one can be trimmed
+                    yield parts[-2]
+            if last and parts:
                 yield trim_tail(parts[-1], rate)
             self._cache.put(sentence, b"".join(parts))
 

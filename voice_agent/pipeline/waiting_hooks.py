@@ -101,11 +101,11 @@ class WaitingHooks:
         unless it has none, something is being said or the call is ending. Whether it was said.
         """
         spec = getattr(self._engine, "spec", None)
-        prompts = spec.prompts if spec is not None else {}
-        key = HOLD_ON_PROMPT
-        if reason == "number_check" and CHECK_PROMPT in prompts:
-            key = CHECK_PROMPT
-        if spec is None or key not in prompts:
+        if spec is None:
+            return False
+        own = reason == "number_check" and CHECK_PROMPT in spec.prompts
+        key = CHECK_PROMPT if own else HOLD_ON_PROMPT
+        if key not in spec.prompts:
             return False
         if self._speaking or self._prompt_pending or self._finished:
             return False
