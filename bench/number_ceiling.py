@@ -1,0 +1,163 @@
+"""How far a better pick among the ASR's readings could take order-number capture (``python -m
+bench.number_ceiling``).
+
+The order-number turn is read by tiny.en and, when it is not sure, by base and by tiny.en on
+the turn slowed down; :func:`voice_agent.speech.entities.pick_reading` keeps one. This bench
+reads ``bench.asr_accuracy``'s clean order-number turns (the bench set and its held-out sets,
+240 readings) as the pipeline does, and for every turn tiny.en is not sure of also writes down
+each reading those two models can make of it: each model on the turn and on the turn slowed,
+decoded freely and digits-only with several hypotheses. ``ceiling`` is the capture a pick that
+always found the right number among them would reach: the sure turns as read, plus the unsure
+ones whose number is in some reading. A pick rule, a vote or a look-up in the OMS cannot do
+better with these models; only a better reading can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from bench.asr_accuracy import (
+    BIASES,
+    HELDOUT_SETS,
+    SEED,
+    Sample,
+    bench_voices,
+    entity_samples,
+    load_manifest,
+)
+from bench.common import format_table, write_results
+from voice_agent.pipeline.call import asr_options
+from voice_agent.settings import Settings
+from voice_agent.speech import window
+from voice_agent.speech.asr import AsrOptions, hear, slow_down, transcribe
+from voice_agent.speech.entities import order_number
+from voice_agent.speech.models import load_whisper, whisper_model_path
+
+#: Hypotheses kept from each digits-only decode (the pipeline keeps the first of
+#: ``window.DIGITS_BEAM``).
+HYPOTHESES = 3
+
+
+def readings(model: Any, audio: np.ndarray, opts: AsrOptions) -> list[str]:
+    """Every text ``model`` reads in ``audio``: the free decode and the digits-only hypotheses.
+
+    Built from :mod:`voice_agent.speech.window`'s own steps, so the free decode is the
+    pipeline's and the digits-only one differs only in keeping ``HYPOTHESES`` hypotheses.
+    """
+    samples = np.asarray(audio, dtype=np.float32)
+    tokenizer = window._tokenizer(model, opts)
+    prompt_text = opts.initial_prompt.strip() if opts.initial_prompt else ""
+    previous = tokenizer.encode(" " + prompt_text) if prompt_text else []
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+    new_tokens = min(int(len(samples) / 16000 * (opts.max_tokens_per_second or 8)) + 16, 224)
+    item = window._Item(0, samples, opts, prompt, new_tokens)
+    encoded = model.encode(window._window(model, samples, opts.window_s or 30.0)[None])
+    free = window._texts(
+        tokenizer,
+        [item],
+        window._start(model, encoded, [item], window.get_suppressed_tokens(tokenizer, [-1])),
+    )[0][0]
+    digits = model.model.generate(
+        encoded,
+        [prompt],
+        beam_size=max(window.DIGITS_BEAM, HYPOTHESES),
+        num_hypotheses=HYPOTHESES,
+        max_length=min(len(prompt) + new_tokens, model.max_length),
+        suppress_blank=True,
+        suppress_tokens=list(window._non_digit_tokens(model, tokenizer)),
+    )[0]
+    return [free, *(tokenizer.decode(ids[:new_tokens]).strip() for ids in digits.sequences_ids)]
+
+
+def score(
+    samples: list[Sample], tiny: Any, base: Any, first: AsrOptions, check: AsrOptions
+) -> dict[str, Any]:
+    """The pipeline's capture, and the ceiling of a pick among every reading (module doc)."""
+    captured: Counter[str] = Counter()
+    ceiling: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    unsure = in_reading = 0
+    unreachable: list[dict[str, str]] = []
+    for sample in samples:
+        voice = sample.extra["voice"]
+        audio = sample.asr_input(False)
+        text = transcribe(tiny, audio, first, (base, check))
+        ok = order_number(text) == sample.reference
+        totals[voice] += 1
+        captured[voice] += ok
+        if hear(tiny, audio, first).number_sure:
+            ceiling[voice] += ok
+            continue
+        unsure += 1
+        slowed = slow_down(audio)
+        texts = [
+            *readings(tiny, audio, first),
+            *readings(base, audio, check),
+            *readings(tiny, slowed, first),
+            *readings(base, slowed, check),
+        ]
+        found = sample.reference in {order_number(t) for t in texts}
+        in_reading += found
+        ceiling[voice] += found
+        if not found:
+            unreachable.append({"voice": voice, "said": sample.extra["text"], "heard": text})
+    n = sum(totals.values())
+    return {
+        "n": n,
+        "captured": sum(captured.values()) / n,
+        "ceiling": sum(ceiling.values()) / n,
+        "unsure": unsure,
+        "unsure_number_in_some_reading": in_reading,
+        "by_voice": {
+            v: {"n": totals[v], "captured": captured[v], "ceiling": ceiling[v]} for v in totals
+        },
+        "unreachable": unreachable,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="the bench set only (48 readings)")
+    parser.add_argument("--threads", type=int, default=2, help="ASR CPU threads")
+    parser.add_argument("--name", default="number_ceiling", help="results file name")
+    args = parser.parse_args(argv)
+    logger.remove()
+    settings = Settings()
+    if not (settings.speech_dir / "manifest.tsv").is_file():
+        print(f"no speech data at {settings.speech_dir}; nothing to do")
+        return 1
+    started = time.perf_counter()
+    noises = load_manifest(settings.speech_dir)[1]
+    voices = bench_voices(False)
+    seeds = [SEED + 2, *(() if args.quick else (SEED + 1002 + k for k in range(HELDOUT_SETS)))]
+    samples = [s for seed in seeds for s in entity_samples(voices, noises, False, seed)["phone"]]
+    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
+    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=args.threads)
+    base = load_whisper(whisper_model_path("base", cache), cpu_threads=args.threads)
+    first = AsrOptions(**BIASES["order_prompt"])
+    check = replace(asr_options(settings, 6, {"asr_number_check": "base"})[2], expect_digits=6)
+    result = score(samples, tiny, base, first, check)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    rows = [
+        [voice, f"{v['captured']}/{v['n']}", f"{v['ceiling']}/{v['n']}"]
+        for voice, v in result["by_voice"].items()
+    ]
+    n = result["n"]
+    totals = [round(result[key] * n) for key in ("captured", "ceiling")]
+    rows.append(["all", *(f"{k}/{n}" for k in totals)])
+    print(format_table(["voice", "captured", "ceiling"], rows))
+    print(f"wrote {write_results(args.name, result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
