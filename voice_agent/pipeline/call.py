@@ -22,6 +22,7 @@ from pipecat.workers.runner import WorkerRunner
 from voice_agent.oms.models import Order, WorkOrderCreate
 from voice_agent.pipeline.barge_in import BargeInProcessor
 from voice_agent.pipeline.dialog_processor import DialogProcessor
+from voice_agent.pipeline.noise_gate import CallerAudioFilter
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
 from voice_agent.pipeline.recording import observe_call
 from voice_agent.pipeline.stt import TRAILING_SILENCE_S, SharedWhisperSTTService
@@ -32,7 +33,7 @@ from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, AsrOptions, default_asr_options
 from voice_agent.speech.pauses import make_speech_units
 from voice_agent.speech.silero import ConfidenceTap
-from voice_agent.speech.vad import make_vad_analyzer
+from voice_agent.speech.vad import make_input_filter, make_vad_analyzer
 
 if TYPE_CHECKING:
     from voice_agent.dialog.engine import DialogEngine
@@ -184,8 +185,12 @@ def build_pipeline(
         resume_after_s=settings.barge_in_resume_after_s,
     )
     tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
+    audio_filter = make_input_filter(settings.noise_reduction)
+    caller = [transport.input()]
+    if audio_filter is not None:
+        caller.append(CallerAudioFilter(audio_filter))
     pipeline = Pipeline(
-        [transport.input(), vad, stt, barge_in, dialog, tts, transport.output(), clock]
+        [*caller, vad, stt, barge_in, dialog, tts, transport.output(), clock]
         + ([observer] if observer is not None else [])
     )
     return pipeline, dialog
