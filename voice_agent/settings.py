@@ -71,10 +71,12 @@ class Settings(BaseSettings):
     noise_reduction: bool = Field(
         default=False,
         description="Run the caller's audio through a mild stationary noise gate before the "
-        "VAD (voice_agent.speech.noise, 32 ms of delay). Off: in bench.asr_accuracy it changes "
-        "tiny.en's WER on the 151 words of real speech within a few words either way (telephone "
-        "band 4.0 -> 2.6%, 10 dB 9.3 -> 9.9%, 5 dB 9.3 -> 6.6%) and captured one order number "
-        "fewer of 48 at 10 dB, while every turn would wait 32 ms longer.",
+        "VAD (voice_agent.speech.noise, 32 ms of delay). Off: on callers on noisy lines "
+        "(bench.latency --noise-db 10) it made turns slower (1 call p50 363 against 319 ms) "
+        "and the agent heard fewer of them word for word (49 of 64 against 55), at 9.7 "
+        "against 7.7 CPU-s per call-minute; offline (bench.asr_accuracy) it moves tiny.en's "
+        "WER on the 151 words of real speech by a few words either way (telephone band "
+        "4.0 -> 2.6%, 10 dB 9.3 -> 9.9%, 5 dB 9.3 -> 6.6%).",
     )
     vad_stop_secs: float = 0.5
     vad_start_secs: float = 0.2
