@@ -53,29 +53,26 @@ def readings(model: Any, audio: np.ndarray, opts: AsrOptions) -> list[str]:
     Built from :mod:`voice_agent.speech.window`'s own steps, so the free decode is the
     pipeline's and the digits-only one differs only in keeping ``HYPOTHESES`` hypotheses.
     """
-    samples = np.asarray(audio, dtype=np.float32)
+    item, features = window._request(model, 0, np.asarray(audio, dtype=np.float32), opts)
     tokenizer = window._tokenizer(model, opts)
-    prompt_text = opts.initial_prompt.strip() if opts.initial_prompt else ""
-    previous = tokenizer.encode(" " + prompt_text) if prompt_text else []
-    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
-    new_tokens = min(int(len(samples) / 16000 * (opts.max_tokens_per_second or 8)) + 16, 224)
-    item = window._Item(0, samples, opts, prompt, new_tokens)
-    encoded = model.encode(window._window(model, samples, opts.window_s or 30.0)[None])
+    encoded = model.encode(features[None])
     free = window._texts(
         tokenizer,
         [item],
         window._start(model, encoded, [item], window.get_suppressed_tokens(tokenizer, [-1])),
     )[0][0]
-    digits = model.model.generate(
+    digits = window._start(
+        model,
         encoded,
-        [prompt],
+        [item],
+        window._non_digit_tokens(model, tokenizer),
         beam_size=max(window.DIGITS_BEAM, HYPOTHESES),
-        num_hypotheses=HYPOTHESES,
-        max_length=min(len(prompt) + new_tokens, model.max_length),
-        suppress_blank=True,
-        suppress_tokens=list(window._non_digit_tokens(model, tokenizer)),
+        hypotheses=HYPOTHESES,
     )[0]
-    return [free, *(tokenizer.decode(ids[:new_tokens]).strip() for ids in digits.sequences_ids)]
+    return [
+        free,
+        *(tokenizer.decode(ids[: item.new_tokens]).strip() for ids in digits.sequences_ids),
+    ]
 
 
 def score(

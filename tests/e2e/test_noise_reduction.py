@@ -7,19 +7,18 @@ the setting off the recording's caller track is what was sent.
 
 from __future__ import annotations
 
-import asyncio
-import wave
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from voice_agent.audio import float_to_pcm16
+from voice_agent.audio import float_to_pcm16, read_audio
 from voice_agent.pipeline.recording import recording_paths
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import place_call
 from voice_agent.testing.voices import caller_ulaw
 
+from .test_barge_in import call_events
 from .test_twilio_call import hear
 
 pytestmark = pytest.mark.models
@@ -35,15 +34,11 @@ def gated_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProce
 
 
 async def _caller_track(agent: AgentProcess, call_sid: str) -> np.ndarray:
+    await call_events(agent, call_sid)  # written with the recording, when the call has ended
     path, _ = recording_paths(agent.data_dir, call_sid)
-    for _ in range(100):  # written when the call's pipeline has ended
-        if path.exists():
-            break
-        await asyncio.sleep(0.1)
-    with wave.open(str(path)) as wav:
-        assert wav.getframerate() == RATE and wav.getnchannels() == 2
-        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    return frames[0::2].astype(np.float32) / 32768  # the caller is the left channel
+    audio, rate = read_audio(path, channel=0)  # the caller is the left channel
+    assert rate == RATE
+    return audio
 
 
 def _rms(audio: np.ndarray) -> float:

@@ -12,23 +12,13 @@ from voice_agent.settings import Settings
 from voice_agent.speech.noise import StationaryGate, StationaryNoiseFilter
 from voice_agent.speech.vad import make_input_filter
 
-RATE = 16000
-FRAME = 320  # 20 ms
-
-
-def _frames(audio: np.ndarray) -> list[InputAudioRawFrame]:
-    pcm = float_to_pcm16(audio)
-    step = 2 * FRAME
-    return [
-        InputAudioRawFrame(audio=pcm[i : i + step], sample_rate=RATE, num_channels=1)
-        for i in range(0, len(pcm), step)
-    ]
+from .test_barge_in import RATE, frames_of
 
 
 async def test_caller_audio_is_gated_as_the_filter_gates_it_and_keeps_its_length() -> None:
     rng = np.random.default_rng(3)
     noise = (0.05 * rng.standard_normal(3 * RATE)).astype(np.float32)
-    frames = _frames(noise)
+    frames = frames_of(np.frombuffer(float_to_pcm16(noise), np.int16), lead_s=0, tail_s=0)
     down, _ = await run_test(
         CallerAudioFilter(StationaryNoiseFilter()),
         frames_to_send=frames,

@@ -186,11 +186,9 @@ def build_pipeline(
     )
     tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
     audio_filter = make_input_filter(settings.noise_reduction)
-    caller = [transport.input()]
-    if audio_filter is not None:
-        caller.append(CallerAudioFilter(audio_filter))
+    gate = [CallerAudioFilter(audio_filter)] if audio_filter is not None else []
     pipeline = Pipeline(
-        [*caller, vad, stt, barge_in, dialog, tts, transport.output(), clock]
+        [transport.input(), *gate, vad, stt, barge_in, dialog, tts, transport.output(), clock]
         + ([observer] if observer is not None else [])
     )
     return pipeline, dialog

@@ -24,17 +24,16 @@ class CallerAudioFilter(FrameProcessor):
     def __init__(self, audio_filter: BaseAudioFilter) -> None:
         super().__init__()
         self._filter = audio_filter
-        self._rate: int | None = None
+        self._started = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
-            if self._rate is None:
-                self._rate = frame.sample_rate
+            if not self._started:
+                self._started = True
                 await self._filter.start(frame.sample_rate)
-            if frame.sample_rate == self._rate:  # the transport never changes it mid-call
-                frame.audio = await self._filter.filter(frame.audio)
-        elif isinstance(frame, (EndFrame, CancelFrame)) and self._rate is not None:
-            self._rate = None
+            frame.audio = await self._filter.filter(frame.audio)
+        elif isinstance(frame, (EndFrame, CancelFrame)) and self._started:
+            self._started = False
             await self._filter.stop()
         await self.push_frame(frame, direction)

@@ -88,6 +88,22 @@ def _tokenizer(model: WhisperModel, opts: AsrOptions) -> Tokenizer:
     return Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
 
 
+def _request(
+    model: WhisperModel, index: int, samples: np.ndarray, opts: AsrOptions
+) -> tuple[_Item, np.ndarray]:
+    """One request's decoder prompt and token budget, and its encoder window's features."""
+    tokenizer = _tokenizer(model, opts)
+    prompt_text = opts.initial_prompt.strip() if opts.initial_prompt else ""
+    previous = tokenizer.encode(" " + prompt_text) if prompt_text else []
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True, hotwords=opts.hotwords)
+    new_tokens = 224
+    if opts.max_tokens_per_second is not None:
+        duration = len(samples) / SAMPLE_RATE
+        new_tokens = min(int(duration * opts.max_tokens_per_second) + 16, 224)
+    window = _window(model, samples, opts.window_s or 30.0)
+    return _Item(index, samples, opts, prompt, new_tokens), window
+
+
 def decode_windows(
     model: WhisperModel,
     requests: Sequence[tuple[np.ndarray, AsrOptions]],
@@ -109,20 +125,9 @@ def decode_windows(
     texts = [Heard("")] * len(requests)
     groups: dict[tuple[int, int], list[tuple[_Item, np.ndarray]]] = {}
     for index, (samples, opts) in enumerate(requests):
-        tokenizer = _tokenizer(model, opts)
-        prompt_text = opts.initial_prompt.strip() if opts.initial_prompt else ""
-        previous = tokenizer.encode(" " + prompt_text) if prompt_text else []
-        prompt = model.get_prompt(
-            tokenizer, previous, without_timestamps=True, hotwords=opts.hotwords
-        )
-        new_tokens = 224
-        if opts.max_tokens_per_second is not None:
-            duration = len(samples) / SAMPLE_RATE
-            new_tokens = min(int(duration * opts.max_tokens_per_second) + 16, 224)
-        window = _window(model, samples, opts.window_s or 30.0)
-        item = _Item(index, samples, opts, prompt, new_tokens)
+        item, window = _request(model, index, samples, opts)
         # CTranslate2 batches only equal window lengths and prompts of equal length.
-        groups.setdefault((window.shape[-1], len(prompt)), []).append((item, window))
+        groups.setdefault((window.shape[-1], len(item.prompt)), []).append((item, window))
     for group in groups.values():
         items = [item for item, _ in group]
         alongside = digits_alongside
@@ -196,6 +201,7 @@ def _start(
     suppress: Sequence[int],
     beam_size: int | None = None,
     asynchronous: bool = False,
+    hypotheses: int = 1,
 ) -> list[Any]:
     """One ``generate`` call for ``items``: its results, or futures of them if asynchronous."""
     return model.model.generate(  # type: ignore[no-any-return]
@@ -203,6 +209,7 @@ def _start(
         [item.prompt for item in items],
         asynchronous=asynchronous,
         beam_size=beam_size or items[0].opts.beam_size,
+        num_hypotheses=hypotheses,
         max_length=min(max(len(i.prompt) + i.new_tokens for i in items), model.max_length),
         return_scores=True,
         return_no_speech_prob=True,
