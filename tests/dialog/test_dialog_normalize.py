@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from voice_agent.dialog.codes import find_code, spell
+from voice_agent.dialog.codes import admits_letters, find_code, spell
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.normalize import (
     TOKEN_MATCH,
@@ -95,6 +95,80 @@ def test_weak_words_are_not_digits_alone():
 )
 def test_letters(said, code):
     assert find_code(said, r"^[A-Z]{1,2}[0-9]{4,6}$")[0] == code
+
+
+LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
+
+
+@pytest.mark.parametrize(
+    ("said", "code"),
+    [
+        # Letters said on their own, as tiny.en and base wrote them on the phone band.
+        ("S B 0 8 4 5 6 2", "SB084562"),
+        ("C, K, 6, 4, 6, 6, 6, 0.", "CK646660"),
+        ("g l 291878", "GL291878"),
+        ("It's AB 123456.", "AB123456"),
+        ("CK 6 4 6 6 6 0", "CK646660"),
+        ("R.T. 4 8 1 5 2 6", "RT481526"),
+        ("Tee, are, four eight one five two six", "TR481526"),
+        ("double you, B, 1 2 3 4 5 6", "WB123456"),
+        ("R oh 1 2 3 4 5 6", "RO123456"),  # "oh" is O where the code wants a letter
+        ("R T oh 1 2 3 4 5", "RT012345"),  # and 0 where it wants a digit
+        # "as in": the word gives the letter, whatever the letter before it was heard as.
+        ("See as in Zebra, be as in boy, 2 3 5 4 1 0.", "ZB235410"),
+        ("G is in George. I was in Lucy, 2 9 1 8 7 8.", "GL291878"),
+        ("S is in Sam. B is in Victor. Oh 8 4 5 6 2.", "SV084562"),
+        ("As an apple, B for boy, 191672.", "AB191672"),
+        ("X is an x-ray, Y as in yellow, 307770", "XY307770"),
+        ("See isn't cat, k isn't king, 6 4 6 6 6 0.", "CK646660"),
+        ("He is an Edward, F is in Frank, 2 0 3 5 5 7.", "EF203557"),
+        ("You as an uncle, am as in Mary 7 5 0 3 1 8", "UM750318"),
+        ("H is in Harry, Tay is in King, 86, 63, 68.", "HK866368"),
+        # NATO words and near spellings of them.
+        ("Charlie Kilo, 6, 4, 6, 6, 6, oh.", "CK646660"),
+        ("Charley Kilo 646660", "CK646660"),
+        ("Gulf Lima, two nine one eight seven eight.", "GL291878"),
+        ("X-ray X-ray 3 0 7 7 7 0", "XX307770"),
+    ],
+)
+def test_letter_codes_in_every_form_asr_writes_them(said, code):
+    assert find_code(said, LETTER_CODE) == (code, None)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "C, B, 2 3 5 4 1",  # a digit short
+        "Are you there? 1 2 3 4 5 6",  # "are you" ends the sentence before the digits
+        "It is in my email, 1 2 3 4 5 6",
+        "That is not right, 1 2 3 4 5 6",
+    ],
+)
+def test_no_letter_code(said):
+    assert find_code(said, LETTER_CODE)[0] is None
+
+
+def test_a_code_of_digits_reads_no_letters():
+    # The same words, read for six digits: letters end a run, as before letter codes.
+    assert find_code("S B 0 8 4 5 6 2", SIX) == ("084562", None)
+    assert find_code("R oh 1 2 3 4 5", SIX)[0] == "012345"
+    assert find_code("B, 1 2 3 4 5 6", SIX)[0] == "123456"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "letters"),
+    [
+        (SIX, False),
+        (r"\d{6}", False),
+        (r"^[0-9]{4}-\d{2}$", False),
+        (LETTER_CODE, True),
+        (r"^WO-\d{4}$", True),
+        (r"^\w{8}$", True),
+        (r"^[a-z0-9]{6}$", True),
+    ],
+)
+def test_which_patterns_admit_letters(pattern, letters):
+    assert admits_letters(pattern) is letters
 
 
 def test_spell_reads_char_by_char():

@@ -5,6 +5,12 @@ Callers read a code digit by digit, in pairs ("forty eight fifteen"), with "oh" 
 as words, numerals or a mix ("481-526", "4, 8, 1", "O2 46 61"). :func:`find_code` is the one
 reading of them: the dialog takes the code it finds, and the ASR's order-number check
 (:mod:`voice_agent.speech.entities`) asks it whether a transcript holds one.
+
+Where the code's pattern admits letters (:func:`admits_letters`), letters are read in every form
+ASR writes them: "S B 0 8 4", "CK 646660", "R.T.", letter names ("see", "tee"), NATO words and
+their near spellings ("Charley"), and "Z as in zebra" by the word, whatever the letter before it
+was heard as ("See as in Zebra", "I as an apple"): that is what the word is said for. A code of
+digits only reads them as before: a letter there is a word that ends a run.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
+
+from rapidfuzz import fuzz, process
 
 from voice_agent.dialog.normalize import tokens
 
@@ -41,38 +50,107 @@ _NATO = {
     "quebec": "Q", "romeo": "R", "sierra": "S", "tango": "T", "uniform": "U", "victor": "V",
     "whiskey": "W", "whisky": "W", "xray": "X", "yankee": "Y", "zulu": "Z",
 }  # fmt: skip
+# How ASR writes a letter said on its own (letter codes only); "a" and "i" are words too.
+_LETTER_NAMES = {
+    "ay": "A", "bee": "B", "be": "B", "see": "C", "sea": "C", "cee": "C", "dee": "D",
+    "eff": "F", "ef": "F", "gee": "G", "aitch": "H", "eye": "I", "jay": "J", "kay": "K",
+    "el": "L", "em": "M", "en": "N", "pee": "P", "pea": "P", "cue": "Q", "queue": "Q",
+    "are": "R", "ar": "R", "ess": "S", "tee": "T", "tea": "T", "you": "U", "vee": "V",
+    "ex": "X", "why": "Y", "zee": "Z", "zed": "Z",
+}  # fmt: skip
+# "double you" is W before it is a double U; "X-ray" comes out of clean() as two words.
+_TWO_WORD_LETTERS = {("double", "you"): "W", ("double", "u"): "W", ("x", "ray"): "X"}
+# "B as in boy", and how ASR writes "as in": the word after it gives the letter. After a
+# letter only: "as", "for" (also a 4), "like", and the "as in"s made of common words ("is in",
+# "is an", and "isn't", which clean() makes "is not").
+_AS_IN = ("as in", "as an", "was in")
+_SPELLED_WITH = ("is in", "is an", "is not", "as", "for", "like")
+_NOT_KEYWORDS = {"the", "a", "an", "my", "your", "it", "this", "that", "there", "here", "and"}
+# Short words that start a sentence with "is in"/"is not" rather than misheard letters.
+_NOT_LEADS = {"it", "this", "that", "what", "who", "she", "they", "we", "mine", "one"}
+# A NATO word as ASR spells it: same first letter and this close (rapidfuzz ratio): "charley",
+# "gulf", "indian"; "keelo" (66) and "lena" (50) are not taken.
+_NATO_NEAR = 75.0
+_NATO_WORDS = tuple(_NATO)
 
 
 @dataclass(frozen=True)
 class _Piece:
     text: str
     strong: bool  # a real numeral, not a homophone or filler-ish word
+    letter: str = ""  # the letter this digit word also is ("oh" is O), in letter codes
 
 
-def _pieces(words: Sequence[str]) -> list[_Piece | None]:
-    """Map words to digit/letter pieces; ``None`` breaks a run. Consumes multi-word forms."""
+def admits_letters(pattern: str) -> bool:
+    r"""Whether a code ``pattern`` can hold letters: a letter range, ``\w``, ``.`` or a literal
+    letter (``^WO-\d{4}$``). Escapes such as ``\d`` are not letters.
+    """
+    bare = re.sub(r"\\[dDsSbBAZ]", "", pattern)
+    return bool(re.search(r"A-Z|a-z|\\w|(?<!\\)\.|[A-Za-z]", bare))
+
+
+def _letter(word: str) -> str | None:
+    """The letter a word is, said on its own (letter codes only)."""
+    if len(word) == 1 and word.isalpha():
+        return word.upper()
+    if word in _LETTER_NAMES:
+        return _LETTER_NAMES[word]
+    if word in _NATO:
+        return _NATO[word]
+    if len(word) >= 4:
+        near = process.extractOne(word, _NATO_WORDS, scorer=fuzz.ratio, score_cutoff=_NATO_NEAR)
+        if near is not None and near[0][0] == word[0]:
+            return _NATO[near[0]]
+    return None
+
+
+def _spelled_letter(words: Sequence[str], i: int) -> tuple[str, int] | None:
+    """The letter of "B as in boy" at ``words[i]``, and how many words that took.
+
+    The letter said before the link may be misheard as a short word ("See as in zebra" is Z,
+    "Tay is in King" K, "am as in Mary" M) and before "as in" missing; the other links need
+    one ("B for boy").
+    """
+    w = words[i]
+    said = _letter(w) is not None or (w.isalpha() and len(w) <= 4 and w not in _NOT_LEADS)
+    for lead, link in product((1, 0) if said else (0,), (*_AS_IN, *_SPELLED_WITH)):
+        size = len(link.split())
+        end = i + lead + size
+        if end >= len(words) or " ".join(words[i + lead : end]) != link:
+            continue
+        if not lead and link not in _AS_IN:
+            continue
+        keyword = words[end]
+        if keyword == "x" and words[end + 1 : end + 2] == ["ray"]:
+            return "X", end + 2 - i  # "X as in x-ray"
+        if keyword.isalpha() and len(keyword) > 1 and keyword not in _NOT_KEYWORDS:
+            return keyword[0].upper(), end + 1 - i
+    return None
+
+
+def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
+    """Map words to digit/letter pieces; ``None`` breaks a run. Consumes multi-word forms.
+
+    With ``letters`` (a code that admits them) letters said on their own are pieces too.
+    """
     out: list[_Piece | None] = []
     i = 0
     n = len(words)
     while i < n:
         w = words[i]
         nxt = words[i + 1] if i + 1 < n else ""
-        # "a as in apple", "b for boy", "c like charlie"
-        if len(w) == 1 and w.isalpha():
-            for k in (2, 3):
-                link = " ".join(words[i + 1 : i + k])
-                if link in ("as", "for", "like", "as in") and i + k < n:
-                    target = words[i + k]
-                    if target.startswith(w) and len(target) > 1:
-                        out.append(_Piece(w.upper(), True))
-                        i += k + 1
-                        break
-            else:
-                target = ""
-            if target:
+        if letters:
+            spelled = _spelled_letter(words, i)
+            if spelled is not None:
+                out.append(_Piece(spelled[0], True))
+                i += spelled[1]
+                continue
+            if (w, nxt) in _TWO_WORD_LETTERS:
+                out.append(_Piece(_TWO_WORD_LETTERS[w, nxt], False))
+                i += 2
                 continue
         if w in _REPEAT and nxt:
-            inner = _pieces([nxt])
+            inner = _pieces([nxt], letters)
             if inner and inner[0] is not None:
                 # Only the first digit repeats: Whisper writes "double oh one" as "double 01"
                 # and "double two seven" as "double 27".
@@ -99,12 +177,15 @@ def _pieces(words: Sequence[str]) -> list[_Piece | None]:
                 i += 2
                 continue
             out.append(_Piece(_TENS[w] + "0", True))
+        elif w in _WEAK:
+            letter = w[0].upper() if letters and w[0] in "ol" else ""
+            out.append(_Piece(_WEAK[w], False, letter))
         elif w in _NATO:
             out.append(_Piece(_NATO[w], False))
-        elif w in _WEAK:
-            out.append(_Piece(_WEAK[w], False))
         elif w in _FILLERS:
             out.append(_Piece("", False))
+        elif letters and (spoken := _letter(w)) is not None:
+            out.append(_Piece(spoken, len(w) == 1 and w not in "ai"))
         else:
             out.append(None)
         i += 1
@@ -154,13 +235,14 @@ def words_to_numbers(text: str) -> str:
     return " ".join(out)
 
 
-def digit_runs(text: str) -> list[list[_Piece]]:
+def digit_runs(text: str, letters: bool = False) -> list[list[_Piece]]:
     """Find runs of consecutive digit-like pieces, each with at least one real numeral or
-    three "oh"s ("oh oh oh" is a number; "to go for it" is not).
+    three "oh"s ("oh oh oh" is a number; "to go for it" is not). With ``letters``, letters too.
     """
     runs: list[list[_Piece]] = []
     current: list[_Piece] = []
-    for piece in [*_pieces(tokens(text)), None]:
+    words = tokens(_CAPITALS.sub(lambda m: " ".join(m[0]), text) if letters else text)
+    for piece in [*_pieces(words, letters), None]:
         if piece is None:
             while current and not current[-1].text:
                 current.pop()
@@ -172,18 +254,38 @@ def digit_runs(text: str) -> list[list[_Piece]]:
     return runs
 
 
+# Capitals ASR writes as one word are letters said one by one: "CK 646660", "GL".
+_CAPITALS = re.compile(r"\b[A-Z]{2,4}\b")
+# At most this many "oh"s of a letter code are tried as O as well as 0 (2**n spellings).
+_MAX_AMBIGUOUS = 4
+
+
 def _variants(run: list[_Piece]) -> list[str]:
-    """Spell the run as a string, then with weak words trimmed at either edge ("for 4 8 1 ...")."""
+    """Spell the run as a string, then with weak words trimmed at either edge ("for 4 8 1 ...").
+
+    In a letter code each "oh" (and tiny.en's "L" for one) may be a letter: those spellings
+    come after the all-digit one.
+    """
     lo, hi = 0, len(run)
-    out = ["".join(p.text for p in run)]
+    spans = [(lo, hi)]
     while lo < hi and not run[lo].strong:
         lo += 1
-        out.append("".join(p.text for p in run[lo:hi]))
+        spans.append((lo, hi))
     while hi > lo and not run[hi - 1].strong:
         hi -= 1
-        out.append("".join(p.text for p in run[lo:hi]))
-        out.append("".join(p.text for p in run[0:hi]))
+        spans += [(lo, hi), (0, hi)]
+    out = [text for a, b in spans for text in _spellings(run[a:b])]
     return [v for v in out if v]
+
+
+def _spellings(pieces: list[_Piece]) -> list[str]:
+    """The pieces as one string, and with letters for the digit words that are letters too."""
+    both = [k for k, p in enumerate(pieces) if p.letter][:_MAX_AMBIGUOUS]
+    out = []
+    for mask in range(1 << len(both)):
+        swap = {k for bit, k in enumerate(both) if mask >> bit & 1}
+        out.append("".join(p.letter if k in swap else p.text for k, p in enumerate(pieces)))
+    return out
 
 
 def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
@@ -191,12 +293,13 @@ def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
 
     Returns ``(match, heard)``: ``match`` is the last run that fully matches ``pattern`` (a
     correction comes last: "220417, no wait, 220471"); otherwise ``heard`` is the longest digit
-    string spoken (for "I heard ..." and for numbers a caller splits across two turns).
+    string spoken (for "I heard ..." and for numbers a caller splits across two turns), with
+    its letters where the pattern admits them.
     """
     regex = re.compile(pattern)
     heard: str | None = None
     match: str | None = None
-    for run in digit_runs(text):
+    for run in digit_runs(text, admits_letters(pattern)):
         found = next((v for v in _variants(run) if regex.fullmatch(v)), None)
         if found is not None:
             match = found
