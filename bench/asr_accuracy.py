@@ -51,7 +51,7 @@ from voice_agent.speech.asr import (
     AsrOptions,
     transcribe,
 )
-from voice_agent.speech.entities import order_number
+from voice_agent.speech.entities import SIX_DIGITS, order_number
 from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.speech.noise import StationaryGate
 
@@ -70,9 +70,13 @@ BIASES: dict[str, dict[str, Any]] = {
     "hotwords": {"initial_prompt": None, "hotwords": DOMAIN_HOTWORDS},
     "prompt_30s": {"initial_prompt": DOMAIN_PROMPT, "window_s": 30.0},
     # What the pipeline does on the turn that answers "what is your order number?".
-    "order_prompt": {"initial_prompt": ORDER_NUMBER_PROMPT, "expect_digits": 6},
+    "order_prompt": {"initial_prompt": ORDER_NUMBER_PROMPT, "expect_code": SIX_DIGITS},
     "order_1pass": {"initial_prompt": ORDER_NUMBER_PROMPT},
-    "order_30s": {"initial_prompt": ORDER_NUMBER_PROMPT, "expect_digits": 6, "window_s": 30.0},
+    "order_30s": {
+        "initial_prompt": ORDER_NUMBER_PROMPT,
+        "expect_code": SIX_DIGITS,
+        "window_s": 30.0,
+    },
 }
 #: Table columns: variant name -> (bias, noise reduction).
 VARIANTS: dict[str, tuple[str, bool]] = {
@@ -707,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             "asr_options": "voice_agent.speech.asr.default_asr_options(model)",
             "encoder_window_s": 20.0,
             "number_check_window_s": Settings().number_check_window_s,
-            "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_digits=6); "
+            "order_turn": "ORDER_NUMBER_PROMPT + digits-only second pass (expect_code=SIX_DIGITS); "
             "base asked when the two passes disagree on the number (asr_number_check_model), "
             "then tiny.en on the turn slowed to 0.9 if base and tiny.en read different "
             "numbers or neither reads one; the number most of the readings hold is kept",

@@ -55,6 +55,7 @@ from voice_agent.pipeline.stt import TRAILING_SILENCE_S
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, default_asr_options, transcribe
+from voice_agent.speech.entities import SIX_DIGITS
 from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.speech.pauses import SpeechUnits, make_speech_units
 from voice_agent.speech.silero import load_silero_session
@@ -176,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=2)
     model = SmartTurnModel(options=SmartTurnOptions(settings.smart_turn_incomplete_below))
     plain = default_asr_options("tiny.en")
-    number = default_asr_options("tiny.en", initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    number = default_asr_options(
+        "tiny.en", initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS
+    )
     rows: list[dict[str, Any]] = []
     infer_s: list[float] = []
     silero = load_silero_session()

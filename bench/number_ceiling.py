@@ -39,7 +39,7 @@ from voice_agent.pipeline.call import asr_options
 from voice_agent.settings import Settings
 from voice_agent.speech import window
 from voice_agent.speech.asr import AsrOptions, hear, slow_down, transcribe
-from voice_agent.speech.entities import order_number
+from voice_agent.speech.entities import SIX_DIGITS, order_number
 from voice_agent.speech.models import load_whisper, whisper_model_path
 
 #: Hypotheses kept from each digits-only decode (the pipeline keeps the first of
@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=args.threads)
     base = load_whisper(whisper_model_path("base", cache), cpu_threads=args.threads)
     first = AsrOptions(**BIASES["order_prompt"])
-    check = replace(asr_options(settings, 6, {"asr_number_check": "base"})[2], expect_digits=6)
+    check = replace(
+        asr_options(settings, SIX_DIGITS, {"asr_number_check": "base"})[2], expect_code=SIX_DIGITS
+    )
     result = score(samples, tiny, base, first, check)
     result["seconds"] = round(time.perf_counter() - started, 1)
     rows = [

@@ -9,8 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, AsrOptions, transcribe
-from voice_agent.speech.entities import order_number
+from voice_agent.speech.asr import (
+    ORDER_NUMBER_PROMPT,
+    AsrOptions,
+    order_number_prompt,
+    transcribe,
+)
+from voice_agent.speech.entities import SIX_DIGITS, order_number
 
 pytestmark = pytest.mark.models
 
@@ -33,12 +38,12 @@ def test_digits_only_pass_recovers_a_number_the_first_pass_split(tiny_model, joe
     first = transcribe(tiny_model, audio, options)
     # Free decoding writes the "oh" as a letter glued to the digits ("L24, double six one.").
     assert order_number(first) is None, first
-    text = transcribe(tiny_model, audio, replace(options, expect_digits=6))
+    text = transcribe(tiny_model, audio, replace(options, expect_code=SIX_DIGITS))
     assert order_number(text) == "024661", text
 
 
 def test_digits_only_pass_leaves_words_that_hold_no_number(tiny_model, joe) -> None:
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, window_s=20.0, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, window_s=20.0, expect_code=SIX_DIGITS)
     text = transcribe(tiny_model, joe("Sorry, I don't have it with me right now."), options)
     assert "have it" in text.lower(), text
 
@@ -55,6 +60,33 @@ def test_digit_vocabulary(tiny_model) -> None:
     for dropped in (" Breathe", " L", " hello", " I'm"):
         assert set(tokenizer.encode(dropped)) & suppressed, dropped
     assert tokenizer.eot not in suppressed
+    # A code with letters keeps them, spelled on their own or in the NATO alphabet.
+    with_letters = set(_non_digit_tokens(tiny_model, tokenizer, letters=True))
+    for kept in (" four", " L", " B", "Z", " Romeo", " as", " in"):
+        assert not with_letters & set(tokenizer.encode(kept)), kept
+    for dropped in (" Breathe", " hello", " I'm"):
+        assert set(tokenizer.encode(dropped)) & with_letters, dropped
+
+
+LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
+
+
+@pytest.mark.parametrize(
+    ("said", "code"),
+    [
+        ("R, T, four eight one, five two six.", "RT481526"),
+        ("Romeo Tango, four eight one, five two six.", "RT481526"),
+        ("C as in cat, K as in king, six four six six six oh.", "CK646660"),
+    ],
+)
+def test_a_code_with_letters_is_read_with_them(
+    tiny_model, base_model, joe, said: str, code: str
+) -> None:
+    prompt = order_number_prompt(LETTER_CODE)  # as the pipeline primes this turn
+    options = AsrOptions(initial_prompt=prompt, expect_code=LETTER_CODE)
+    check = AsrOptions(initial_prompt=prompt, window_s=10.0)
+    text = transcribe(tiny_model, joe(said), options, (base_model, check))
+    assert order_number(text, LETTER_CODE) == code, text
 
 
 class _BrokenModel:
@@ -81,7 +113,7 @@ def test_second_model_reads_a_number_the_first_did_not_agree_on(
 ) -> None:
     from voice_agent.speech.asr import default_asr_options, hear
 
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     audio = joe(said)
     alone = hear(tiny_model, audio, options)
     assert not alone.number_sure and order_number(alone.text) != number, alone
@@ -91,7 +123,7 @@ def test_second_model_reads_a_number_the_first_did_not_agree_on(
 
 
 def test_an_agreed_number_is_not_checked_by_the_second_model(tiny_model, joe) -> None:
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     broken = _BrokenModel()
     second = (broken, AsrOptions())
     # tiny.en is sure of this reading on both boxes it was tried on ("Five five five, oh oh
@@ -101,8 +133,8 @@ def test_an_agreed_number_is_not_checked_by_the_second_model(tiny_model, joe) ->
     text = transcribe(tiny_model, audio, options, second, on_check=lambda: checks.append(None))  # type: ignore[arg-type]
     assert order_number(text) == "735902", text
     assert checks == []  # nothing to tell the caller: the answer is not late
-    # Without expect_digits there is no number to check: the second model is not asked either.
-    free = replace(options, expect_digits=None)
+    # Without expect_code there is no number to check: the second model is not asked either.
+    free = replace(options, expect_code=None)
     assert transcribe(tiny_model, joe("I'd like to return a jacket."), free, second)  # type: ignore[arg-type]
     assert broken.used == []
 
@@ -116,7 +148,7 @@ def test_an_answer_in_words_is_not_checked_by_the_second_model(
 ) -> None:
     from voice_agent.speech.asr import hear
 
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     audio = joe(said)
     assert not hear(tiny_model, audio, options).number_sure  # so the check was asked before
     broken = _BrokenModel()
@@ -128,7 +160,7 @@ def test_an_answer_in_words_is_not_checked_by_the_second_model(
 def test_a_failing_second_model_keeps_the_first_reading(tiny_model, joe) -> None:
     from voice_agent.speech.asr import hear
 
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     audio = joe("Eight double oh, oh four six.")
     first = hear(tiny_model, audio, options)
     assert not first.number_sure, first
@@ -177,7 +209,7 @@ def digits_calls(tiny_model, joe):
     the ``generate`` calls each made."""
     from voice_agent.speech.window import decode_windows
 
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     runs: dict[bool, list[tuple[object, list[dict]]]] = {True: [], False: []}
     with _generate_calls() as calls:
         for said in _READINGS:
@@ -216,7 +248,7 @@ def test_a_sure_free_reading_needs_no_digits_decode(digits_calls) -> None:
 def test_an_idle_model_runs_the_digits_decode_beside_the_free_one(tiny_model, joe) -> None:
     from voice_agent.speech.window import decode_windows
 
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     audio = joe(_READINGS[0])
     # CTranslate2 counts a finished call for a moment after its result is back.
     deadline = time.monotonic() + 2.0
@@ -232,11 +264,11 @@ def test_an_idle_model_runs_the_digits_decode_beside_the_free_one(tiny_model, jo
 def test_a_batch_with_one_number_turn_reads_as_each_alone(tiny_model, joe, alongside) -> None:
     from voice_agent.speech.window import decode_windows
 
-    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     # Same window and prompt lengths, so both share one encoder call; only one expects digits.
     requests = [
         (joe(_READINGS[3]), number),
-        (joe(_READINGS[4]), replace(number, expect_digits=None)),
+        (joe(_READINGS[4]), replace(number, expect_code=None)),
     ]
     alone = [decode_windows(tiny_model, [request], alongside)[0] for request in requests]
     assert decode_windows(tiny_model, requests, alongside) == alone
@@ -244,7 +276,7 @@ def test_a_batch_with_one_number_turn_reads_as_each_alone(tiny_model, joe, along
 
 
 def test_a_discarded_speculation_does_not_ask_the_second_model(tiny_model, joe) -> None:
-    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    options = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     audio = joe("Eight double oh, oh four six.")  # tiny.en is not sure of it (test above)
     broken = _BrokenModel()
     asked: list[bool] = []

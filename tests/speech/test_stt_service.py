@@ -23,6 +23,7 @@ from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.turn_taking import turn_is_complete
 from voice_agent.speech.asr import AsrOptions
+from voice_agent.speech.entities import SIX_DIGITS
 
 pytestmark = pytest.mark.models
 RATE = 16000
@@ -151,7 +152,7 @@ def number_stt(tiny_model, **timing) -> SharedWhisperSTTService:
     """The STT as on the order-number turn, with tiny.en as its own number check."""
     from voice_agent.speech.asr import ORDER_NUMBER_PROMPT
 
-    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=6)
+    number = AsrOptions(initial_prompt=ORDER_NUMBER_PROMPT, expect_code=SIX_DIGITS)
     return SharedWhisperSTTService(
         tiny_model, number, number_check=(tiny_model, number), sample_rate=RATE, **timing
     )

@@ -2,32 +2,41 @@
 
 from voice_agent.pipeline.call import asr_options
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import ORDER_NUMBER_PROMPT
+from voice_agent.speech.asr import ORDER_CODE_PROMPT, ORDER_NUMBER_PROMPT
 
 NAMES = {"asr": "tiny.en", "asr_number_check": "base"}
+PATTERN = "^[0-9]{6}$"  # the returns dialog's order_id
 
 
 def test_the_order_number_turn_is_primed_for_digits_and_the_check_for_numbers() -> None:
-    options, number, check = asr_options(Settings(), 6, NAMES)
-    assert number.expect_digits == 6 and number.initial_prompt == ORDER_NUMBER_PROMPT
-    assert options.expect_digits is None and options.initial_prompt != ORDER_NUMBER_PROMPT
+    options, number, check = asr_options(Settings(), PATTERN, NAMES)
+    assert number.expect_code == PATTERN and number.initial_prompt == ORDER_NUMBER_PROMPT
+    assert options.expect_code is None and options.initial_prompt != ORDER_NUMBER_PROMPT
     assert check.initial_prompt == ORDER_NUMBER_PROMPT
 
 
 def test_the_number_check_decodes_on_its_own_shorter_window() -> None:
-    options, number, check = asr_options(Settings(), 6, NAMES)
+    options, number, check = asr_options(Settings(), PATTERN, NAMES)
     assert options.window_s == number.window_s == 20.0
     assert check.window_s == 10.0
 
 
 def test_the_check_window_follows_its_setting_and_falls_back_to_the_asr_window() -> None:
     settings = Settings(asr_window_s=30.0, asr_number_check_window_s=8.0, asr_beam_size=2)
-    options, number, check = asr_options(settings, 6, NAMES)
+    options, number, check = asr_options(settings, PATTERN, NAMES)
     assert (options.window_s, number.window_s, check.window_s) == (30.0, 30.0, 8.0)
     assert options.beam_size == number.beam_size == 2
     settings = Settings(asr_window_s=15.0, asr_number_check_window_s=None)
-    assert asr_options(settings, 6, NAMES)[2].window_s == 15.0
+    assert asr_options(settings, PATTERN, NAMES)[2].window_s == 15.0
 
 
 def test_no_code_slot_means_no_digits_pass() -> None:
-    assert asr_options(Settings(), None, NAMES)[1].expect_digits is None
+    assert asr_options(Settings(), None, NAMES)[1].expect_code is None
+
+
+def test_order_numbers_with_letters_are_primed_with_letters() -> None:
+    _, number, check = asr_options(Settings(), r"^[A-Z]{2}[0-9]{6}$", NAMES)
+    assert number.initial_prompt == check.initial_prompt == ORDER_CODE_PROMPT
+    assert number.expect_code == r"^[A-Z]{2}[0-9]{6}$"
+    _, number, check = asr_options(Settings(), PATTERN, NAMES)
+    assert number.initial_prompt == check.initial_prompt == ORDER_NUMBER_PROMPT

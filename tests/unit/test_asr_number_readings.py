@@ -11,6 +11,7 @@ import pytest
 
 from voice_agent.speech import asr
 from voice_agent.speech.asr import AsrOptions, Heard, transcribe
+from voice_agent.speech.entities import SIX_DIGITS
 
 FIRST, CHECK = object(), object()
 TURN = np.full(16000, 0.1, dtype=np.float32)
@@ -34,7 +35,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch, first: str, check: str, slowed: st
     return asked
 
 
-OPTS = AsrOptions(expect_digits=6)
+OPTS = AsrOptions(expect_code=SIX_DIGITS)
 SECOND = (CHECK, AsrOptions())
 
 

@@ -30,7 +30,7 @@ from voice_agent.pipeline.tts import SharedPiperTTSService, split_sentences
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, AsrOptions, default_asr_options
+from voice_agent.speech.asr import AsrOptions, default_asr_options, order_number_prompt
 from voice_agent.speech.pauses import make_speech_units
 from voice_agent.speech.silero import ConfidenceTap
 from voice_agent.speech.vad import make_input_filter, make_vad_analyzer
@@ -101,11 +101,12 @@ class AgentServices:
 
 
 def asr_options(
-    settings: Settings, code_length: int | None, model_names: dict[str, str]
+    settings: Settings, code_pattern: str | None, model_names: dict[str, str]
 ) -> tuple[AsrOptions, AsrOptions, AsrOptions]:
     """Whisper options for a call: any turn, the order-number turn, and the number check.
 
-    When the dialog has just asked for the order number, Whisper is primed with spoken digits,
+    When the dialog has just asked for the order number, Whisper is primed with spoken digits
+    (and letters, if the dialog's order numbers hold them),
     decodes digits-only as well and asks the number-check model when the two disagree (bench:
     better exact capture); the domain prompt otherwise (it hurts free speech). The check decodes
     on a shorter window of its own (``asr_number_check_window_s``).
@@ -113,10 +114,11 @@ def asr_options(
     options = default_asr_options(
         settings.asr_model, beam_size=settings.asr_beam_size, window_s=settings.asr_window_s
     )
-    number_options = replace(options, initial_prompt=ORDER_NUMBER_PROMPT, expect_digits=code_length)
+    prompt = order_number_prompt(code_pattern)
+    number_options = replace(options, initial_prompt=prompt, expect_code=code_pattern)
     check_options = default_asr_options(
         model_names.get("asr_number_check", "base"),
-        initial_prompt=ORDER_NUMBER_PROMPT,
+        initial_prompt=prompt,
         window_s=settings.number_check_window_s,
     )
     return options, number_options, check_options
@@ -150,7 +152,7 @@ def build_pipeline(
     dialog = DialogProcessor(call=call, control=control, services=services, prompt=prompt)
     code_slot = code_slot_of(getattr(services.engine, "spec", None))
     options, number_options, check_options = asr_options(
-        settings, code_slot.length if code_slot is not None else None, services.models.names
+        settings, code_slot.pattern if code_slot is not None else None, services.models.names
     )
     check_model = services.models.number_check
     number_check = (check_model, check_options) if check_model is not None else None

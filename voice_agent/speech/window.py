@@ -9,7 +9,7 @@ Several utterances can be decoded as one batch (one encoder and one decoder call
 texts as one by one. On this 2-core box a batch of 4 took as long as 4 single decodes (int8
 CTranslate2 already keeps both cores busy), so the live pipeline decodes each turn on its own.
 
-A turn that expects a number (``AsrOptions.expect_digits``) is decoded twice from one encoding:
+A turn that expects a number (``AsrOptions.expect_code``) is decoded twice from one encoding:
 freely and with the vocabulary cut to digits and number words; see :func:`decode_windows` for
 when the second decode runs and :class:`voice_agent.speech.asr.Heard` for what it decides.
 """
@@ -26,8 +26,9 @@ import numpy as np
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
+from voice_agent.dialog.codes import admits_letters
 from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, Heard, join_segments
-from voice_agent.speech.entities import order_number
+from voice_agent.speech.entities import SIX_DIGITS, order_number
 from voice_agent.speech.models import model_busy
 
 if TYPE_CHECKING:
@@ -49,7 +50,16 @@ _NUMBER_WORDS = (
     "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
     "ninety hundred double triple and it's its is my the order number"
 )
-_DIGIT_VOCAB: weakref.WeakKeyDictionary[Any, tuple[int, ...]] = weakref.WeakKeyDictionary()
+#: And, for a code with letters, the words a caller spells a letter with: the letters
+#: themselves, "as in", and the NATO alphabet.
+_LETTER_WORDS = (
+    " ".join("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + " as in for like alpha bravo charlie delta echo "
+    "foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra "
+    "tango uniform victor whiskey x-ray yankee zulu"
+)
+_DIGIT_VOCAB: weakref.WeakKeyDictionary[Any, dict[bool, tuple[int, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass
@@ -116,7 +126,7 @@ def decode_windows(
     whose windows and prompts have the same lengths share one encoder and decoder call; options that
     ``generate`` takes per batch (beam width, suppressed tokens) come from the first request.
 
-    ``digits_alongside`` says when the digits-only decode of a request with ``expect_digits``
+    ``digits_alongside`` says when the digits-only decode of a request with ``expect_code``
     runs: True, beside the free decode (two ASR workers run both at once); False, after it and
     only if the free decode's number is not sure. None (the default) picks True when the model
     has no other decode in hand and False while other calls' decodes are running or queued, so
@@ -137,7 +147,7 @@ def decode_windows(
             alongside = not model_busy(model)
         encoded = model.encode(np.stack([window for _, window in group]))
         tokenizer = _tokenizer(model, items[0].opts)
-        checked = [k for k, item in enumerate(items) if item.opts.expect_digits]
+        checked = [k for k, item in enumerate(items) if item.opts.expect_code]
         pending = digits_input = None
         if checked and alongside:
             digits_input = _rows(encoded, checked, len(items))  # alive until its results are in
@@ -145,7 +155,7 @@ def decode_windows(
         free_suppressed = get_suppressed_tokens(tokenizer, [-1])
         free = _texts(tokenizer, items, _start(model, encoded, items, free_suppressed))
         found = [text for text, _ in free]
-        numbers = {k: order_number(found[k], items[k].opts.expect_digits or 0) for k in checked}
+        numbers = {k: order_number(found[k], _code(items[k])) for k in checked}
         unsure = [k for k in checked if numbers[k] is None or free[k][1] <= SURE_LOGPROB]
         sure = [k in numbers and k not in unsure for k in range(len(items))]
         if pending is not None:
@@ -158,13 +168,18 @@ def decode_windows(
             results = []
         digits = _texts(tokenizer, [items[k] for k in unsure], results)
         for k, (text, _) in zip(unsure, digits, strict=True):
-            constrained = order_number(text, items[k].opts.expect_digits or 0)
+            constrained = order_number(text, _code(items[k]))
             sure[k] = numbers[k] is not None and numbers[k] == constrained
             if numbers[k] is None and constrained is not None:
                 found[k] = text
         for item, text, number_sure in zip(items, found, sure, strict=True):
             texts[item.index] = Heard(text, number_sure)
     return texts
+
+
+def _code(item: _Item) -> str:
+    """The code pattern an order-number request expects."""
+    return item.opts.expect_code or SIX_DIGITS
 
 
 def _rows(
@@ -183,12 +198,15 @@ def _digits(
     tokenizer: Tokenizer,
     asynchronous: bool,
 ) -> list[Any]:
-    """The digits-only decode of ``items`` (one row of ``encoded`` each)."""
+    """The digits-only decode of ``items`` (one row of ``encoded`` each), with letters for
+    codes that admit them.
+    """
+    letters = any(admits_letters(_code(item)) for item in items)
     return _start(
         model,
         encoded,
         items,
-        _non_digit_tokens(model, tokenizer),
+        _non_digit_tokens(model, tokenizer, letters),
         beam_size=DIGITS_BEAM,
         asynchronous=asynchronous,
     )
@@ -241,13 +259,15 @@ def _texts(
     return texts
 
 
-def _non_digit_tokens(model: WhisperModel, tokenizer: Tokenizer) -> tuple[int, ...]:
+def _non_digit_tokens(
+    model: WhisperModel, tokenizer: Tokenizer, letters: bool = False
+) -> tuple[int, ...]:
     """Token ids to suppress for a digits-only decode (cached per model)."""
-    cached = _DIGIT_VOCAB.get(model)
-    if cached is not None:
-        return cached
+    cached = _DIGIT_VOCAB.setdefault(model, {})
+    if letters in cached:
+        return cached[letters]
     keep: set[int] = set()
-    for word in _NUMBER_WORDS.split():
+    for word in (_NUMBER_WORDS + (" " + _LETTER_WORDS if letters else "")).split():
         for form in (word, word.capitalize(), word.upper()):
             keep.update(tokenizer.encode(form))
             keep.update(tokenizer.encode(" " + form))
@@ -257,5 +277,5 @@ def _non_digit_tokens(model: WhisperModel, tokenizer: Tokenizer) -> tuple[int, .
             keep.add(token_id)
     suppress = {t for t in range(tokenizer.eot) if t not in keep}
     suppress.update(get_suppressed_tokens(tokenizer, [-1]))
-    _DIGIT_VOCAB[model] = result = tuple(sorted(suppress))
+    cached[letters] = result = tuple(sorted(suppress))
     return result
