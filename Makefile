@@ -40,7 +40,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check voice_agent tests bench
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy voice_agent
+	$(VENV)/bin/mypy voice_agent bench
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -31,6 +31,7 @@ from voice_agent.pipeline.call import asr_options
 from voice_agent.registry import load_piper_voice
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import transcribe, warm_up
+from voice_agent.speech.entities import SIX_DIGITS
 from voice_agent.speech.models import load_whisper, whisper_model_path
 from voice_agent.testing.voices import caller_ulaw
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     warm_up(base)
     voice = load_piper_voice()
     audios = [phone_audio(voice, text) for text in READINGS]
-    _, opts, check_opts = asr_options(settings, 6, {"asr_number_check": "base"})
+    _, opts, check_opts = asr_options(settings, SIX_DIGITS, {"asr_number_check": "base"})
     windows = [float(w) for w in args.windows.split(",")]
     runs: dict[float, list[dict[str, Any]]] = {w: [] for w in windows}
     for run in range(args.runs):
