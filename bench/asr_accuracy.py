@@ -130,6 +130,20 @@ def load_manifest(speech_dir: Path) -> tuple[list[Utt], list[np.ndarray]]:
     return utts, noises
 
 
+def order_bench_inputs(threads: int) -> tuple[Settings, list[np.ndarray], Any, Any] | None:
+    """What the order-number benches read: the settings, the noise recordings, tiny.en and
+    base; None, having said why, without the speech folder."""
+    settings = Settings()
+    if not (settings.speech_dir / "manifest.tsv").is_file():
+        print(f"no speech data at {settings.speech_dir}; nothing to do")
+        return None
+    noises = load_manifest(settings.speech_dir)[1]
+    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
+    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
+    base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
+    return settings, noises, tiny, base
+
+
 def noise_for(noise: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     if len(noise) < n:
         noise = np.tile(noise, n // len(noise) + 2)
@@ -548,7 +562,8 @@ def bench_number_check(
     """
     tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
     base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
-    second = (base, asr_options(Settings(), 6, {"asr_number_check": "base"})[2])  # as a call's
+    check = asr_options(Settings(), SIX_DIGITS, {"asr_number_check": "base"})[2]  # as a call's
+    second = (base, check)
     heldout: dict[str, list[Sample]] = {cond: [] for cond in entities}
     for k in range(1 if quick else HELDOUT_SETS):
         for cond, more in entity_samples(voices, noises, quick, seed=SEED + 1002 + k).items():
