@@ -15,11 +15,9 @@ better with these models; only a better reading can.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,15 +30,13 @@ from bench.asr_accuracy import (
     Sample,
     bench_voices,
     entity_samples,
-    load_manifest,
+    order_bench_inputs,
 )
 from bench.common import format_table, write_results
 from voice_agent.pipeline.call import asr_options
-from voice_agent.settings import Settings
 from voice_agent.speech import window
 from voice_agent.speech.asr import AsrOptions, hear, slow_down, transcribe
 from voice_agent.speech.entities import SIX_DIGITS, order_number
-from voice_agent.speech.models import load_whisper, whisper_model_path
 
 #: Hypotheses kept from each digits-only decode (the pipeline keeps the first of
 #: ``window.DIGITS_BEAM``).
@@ -128,18 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="number_ceiling", help="results file name")
     args = parser.parse_args(argv)
     logger.remove()
-    settings = Settings()
-    if not (settings.speech_dir / "manifest.tsv").is_file():
-        print(f"no speech data at {settings.speech_dir}; nothing to do")
-        return 1
     started = time.perf_counter()
-    noises = load_manifest(settings.speech_dir)[1]
+    inputs = order_bench_inputs(args.threads)
+    if inputs is None:
+        return 1
+    settings, noises, tiny, base = inputs
     voices = bench_voices(False)
     seeds = [SEED + 2, *(() if args.quick else (SEED + 1002 + k for k in range(HELDOUT_SETS)))]
     samples = [s for seed in seeds for s in entity_samples(voices, noises, False, seed)["phone"]]
-    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
-    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=args.threads)
-    base = load_whisper(whisper_model_path("base", cache), cpu_threads=args.threads)
     first = AsrOptions(**BIASES["order_prompt"])
     check = replace(
         asr_options(settings, SIX_DIGITS, {"asr_number_check": "base"})[2], expect_code=SIX_DIGITS

@@ -10,8 +10,9 @@ texts as one by one. On this 2-core box a batch of 4 took as long as 4 single de
 CTranslate2 already keeps both cores busy), so the live pipeline decodes each turn on its own.
 
 A turn that expects a number (``AsrOptions.expect_code``) is decoded twice from one encoding:
-freely and with the vocabulary cut to digits and number words; see :func:`decode_windows` for
-when the second decode runs and :class:`voice_agent.speech.asr.Heard` for what it decides.
+freely and with the vocabulary cut to digits and number words (and letters, for codes that hold
+them); see :func:`decode_windows` for when the second decode runs and
+:class:`voice_agent.speech.asr.Heard` for what it decides.
 """
 
 from __future__ import annotations

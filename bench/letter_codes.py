@@ -1,0 +1,167 @@
+"""Order numbers with letters over the phone line: how many are captured exactly (``python -m
+bench.letter_codes``).
+
+Many retailers' order numbers hold letters. The codes here are two letters and six digits
+(``^[A-Z]{2}[0-9]{6}$``; no I or O, which such codes leave out beside 1 and 0). Callers say the
+letters in three ways, each a third of the readings:
+
+* on their own, "R, T, four eight one, five two six";
+* with a word, "R as in Robert, T as in Tom, ...";
+* in the NATO alphabet, "Romeo Tango, ...".
+
+The digits follow in ``bench.asr_accuracy``'s reading styles ("oh", "double", pairs). The same
+four voices (Piper's joe at three paces and espeak-ng) read them; the telephone band, clean
+and with recorded noise at 10 dB. Each turn is read as the pipeline reads the answer to "what
+is your order number?" when the dialog's pattern admits letters: tiny.en primed with letters
+(``ORDER_CODE_PROMPT``; ``--digits-prompt`` for the digits-only one) and the
+digits-and-letters decode and, when it is not sure, base's check; the code is what the
+dialog's parser (:func:`voice_agent.dialog.codes.find_code`) finds in the text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from bench.asr_accuracy import (
+    SEED,
+    SR,
+    STYLES,
+    Sample,
+    Utt,
+    Voice,
+    bench_voices,
+    make_sample,
+    order_bench_inputs,
+    speak,
+)
+from bench.common import format_table, write_results
+from voice_agent.dialog.codes import find_code
+from voice_agent.pipeline.call import asr_options
+from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, transcribe
+
+PATTERN = r"^[A-Z]{2}[0-9]{6}$"
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+LETTER_STYLES = ("alone", "as_in", "nato")
+#: The words callers spell letters with ("B as in boy"): the common ones, not a standard.
+_AS_IN_WORDS = (
+    "apple boy cat dog edward frank george harry john king lucy mary nancy peter queen robert "
+    "sam tom uncle victor william x-ray yellow zebra"
+)
+_NATO_WORDS = (
+    "Alfa Bravo Charlie Delta Echo Foxtrot Golf Hotel Juliett Kilo Lima Mike November Papa "
+    "Quebec Romeo Sierra Tango Uniform Victor Whiskey X-ray Yankee Zulu"
+)
+AS_IN = dict(zip(LETTERS, _AS_IN_WORDS.split(), strict=True))
+NATO = dict(zip(LETTERS, _NATO_WORDS.split(), strict=True))
+
+
+def letter_codes(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` codes of two letters and six digits."""
+    return [
+        "".join(rng.choice(list(LETTERS), 2)) + "".join(map(str, rng.integers(0, 10, 6)))
+        for _ in range(n)
+    ]
+
+
+def say(code: str, letter_style: str, digit_style: str) -> str:
+    """How a caller reads ``code`` aloud, as TTS input text."""
+    letters, digits = code[:2], code[2:]
+    if letter_style == "alone":
+        head = ", ".join(letters)
+    elif letter_style == "as_in":
+        head = ", ".join(f"{c} as in {AS_IN[c]}" for c in letters)
+    else:
+        head = " ".join(NATO[c] for c in letters)
+    tail = speak(digits, digit_style).removeprefix("Yes, my order number is ")
+    return f"{head}, {tail[0].lower()}{tail[1:]}"
+
+
+def samples(
+    voices: list[Voice], noises: list[np.ndarray], per_voice: int, seed: int
+) -> dict[str, list[Sample]]:
+    """Every voice reads ``per_voice`` codes, in turn in each letter style; clean and 10 dB."""
+    rng = np.random.default_rng(seed)
+    codes = letter_codes(per_voice, rng)
+    pad = np.zeros(int(0.2 * SR), np.float32)
+    by_cond: dict[str, list[Sample]] = {"phone": [], "phone_10db": []}
+    for v_index, (voice, synth) in enumerate(voices):
+        for i, code in enumerate(codes):
+            letter_style = LETTER_STYLES[(i + v_index) % len(LETTER_STYLES)]
+            digit_style = STYLES[(i // len(LETTER_STYLES) + v_index) % len(STYLES)]
+            text = say(code, letter_style, digit_style)
+            utt = Utt(
+                f"{voice}/{letter_style}/{code}", code, np.concatenate([pad, synth(text), pad])
+            )
+            for cond in by_cond:
+                sample = make_sample(utt, cond, noises, rng, i + v_index)
+                sample.extra = {"voice": voice, "style": letter_style, "text": text}
+                by_cond[cond].append(sample)
+    return by_cond
+
+
+def score(found: list[Sample], heard: list[str]) -> dict[str, Any]:
+    """Codes captured exactly, overall, by voice and by letter style; the misses."""
+    exact = [find_code(h, PATTERN)[0] == s.reference for s, h in zip(found, heard, strict=True)]
+    result: dict[str, Any] = {"n": len(found), "captured": sum(exact)}
+    result["exact"] = round(sum(exact) / len(found), 4)
+    for key in ("voice", "style"):
+        groups: dict[str, list[bool]] = {}
+        for s, ok in zip(found, exact, strict=True):
+            groups.setdefault(s.extra[key], []).append(ok)
+        result[f"by_{key}"] = {k: f"{sum(v)}/{len(v)}" for k, v in groups.items()}
+    result["misses"] = [
+        {"said": s.extra["text"], "voice": s.extra["voice"], "heard": h}
+        for s, h, ok in zip(found, heard, exact, strict=True)
+        if not ok
+    ]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--per-voice", type=int, default=24, help="codes each voice reads")
+    parser.add_argument("--seed", type=int, default=SEED + 3, help="draws the codes and noise")
+    parser.add_argument("--threads", type=int, default=2, help="ASR CPU threads")
+    parser.add_argument("--name", default="letter_codes", help="results file name")
+    parser.add_argument(
+        "--digits-prompt",
+        action="store_true",
+        help="prime Whisper with the digits-only prompt, not the letters one the pipeline uses",
+    )
+    args = parser.parse_args(argv)
+    logger.remove()
+    started = time.perf_counter()
+    inputs = order_bench_inputs(args.threads)
+    if inputs is None:
+        return 1
+    settings, noises, tiny, base = inputs
+    _, first, check = asr_options(settings, PATTERN, {"asr_number_check": "base"})
+    if args.digits_prompt:
+        first = replace(first, initial_prompt=ORDER_NUMBER_PROMPT)
+        check = replace(check, initial_prompt=ORDER_NUMBER_PROMPT)
+    result: dict[str, Any] = {"pattern": PATTERN, "per_voice": args.per_voice, "seed": args.seed}
+    result["prompt"] = first.initial_prompt
+    for cond, found in samples(bench_voices(False), noises, args.per_voice, args.seed).items():
+        heard = [transcribe(tiny, s.asr_input(False), first, (base, check)) for s in found]
+        result[cond] = score(found, heard)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    conds = ("phone", "phone_10db")
+    rows = [
+        [name, *(result[c][group][name] for c in conds)]
+        for group in ("by_voice", "by_style")
+        for name in result["phone"][group]
+    ]
+    rows.append(["all", *(f"{result[c]['captured']}/{result[c]['n']}" for c in conds)])
+    print(format_table(["voice / letters said", "clean", "10 dB"], rows))
+    print(f"wrote {write_results(args.name, result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,24 @@
+"""bench.letter_codes' readings: every one says its code, as the dialog's parser reads text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.asr_accuracy import STYLES
+from bench.letter_codes import LETTER_STYLES, PATTERN, letter_codes, say
+from voice_agent.dialog.codes import find_code
+
+
+@pytest.mark.parametrize("letter_style", LETTER_STYLES)
+@pytest.mark.parametrize("digit_style", STYLES)
+def test_each_reading_says_its_code(letter_style: str, digit_style: str) -> None:
+    for code in letter_codes(20, np.random.default_rng(3)):
+        text = say(code, letter_style, digit_style)
+        assert find_code(text, PATTERN)[0] == code, text
+
+
+def test_the_three_ways_of_saying_letters() -> None:
+    assert say("RT480015", "alone", "oh") == "R, T, four eight oh, oh one five."
+    assert say("RT480015", "as_in", "digits").startswith("R as in robert, T as in tom, four")
+    assert say("XZ480015", "nato", "pairs") == "X-ray Zulu, forty eight, oh zero, fifteen."
