@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from voice_agent.dialog.codes import admits_letters, find_code, spell
+from voice_agent.dialog.codes import admits_letters, find_code, read_back, spell
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.normalize import (
     TOKEN_MATCH,
@@ -174,6 +174,12 @@ def test_which_patterns_admit_letters(pattern, letters):
 def test_spell_reads_char_by_char():
     assert spell("481526") == "4, 8, 1, 5, 2, 6"
     assert spell("WO-0042") == "W, O, 0, 0, 4, 2"
+
+
+def test_read_back_gives_each_letter_its_word_and_digits_as_spelled():
+    assert read_back("wo-0042") == "W as in Whiskey, O as in Oscar, 0, 0, 4, 2"
+    assert read_back("XJ1") == "X as in X-ray, J as in Juliet, 1"
+    assert read_back("481526") == spell("481526")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.spec import load_dialog
-from voice_agent.dialog.types import CallStarted, LookupOrder, Say, UserSaid
+from voice_agent.dialog.types import CallStarted, LookupOrder, OrderLookedUp, Say, UserSaid
 
 from .conftest import DIALOG, TODAY
 
@@ -58,3 +58,19 @@ def test_six_digits_alone_are_not_an_order_number_here(engine: DialogEngine) -> 
     assert "order_id" not in state.slots and not lookups(actions)
     said = " ".join(a.text for a in actions if isinstance(a, Say))
     assert "4, 8, 1, 5, 2, 6, 7, 9" in said, said  # what was heard, read back
+
+
+def says(actions: list) -> str:
+    return " ".join(a.text for a in actions if isinstance(a, Say))
+
+
+def test_an_order_not_found_is_read_back_with_a_word_for_each_letter(engine: DialogEngine) -> None:
+    # "Z" said alone comes out "C" on the phone line: the caller must be able to tell which
+    # letter the agent heard, and "C as in Charlie" is what they can correct.
+    state, _ = engine.start(CallStarted("CA-letters", TODAY))
+    state, actions = engine.step(state, UserSaid("I'd like a return, C B 2 3 5 4 1 0"))
+    assert lookups(actions) == ["CB235410"]
+    state, actions = engine.step(state, OrderLookedUp("CB235410", None))
+    assert "C as in Charlie, B as in Bravo, 2, 3, 5, 4, 1, 0" in says(actions), says(actions)
+    state, actions = engine.step(state, UserSaid("No, it's Z as in zebra, B as in boy, 235410"))
+    assert lookups(actions) == ["ZB235410"]

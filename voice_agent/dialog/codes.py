@@ -313,3 +313,21 @@ def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
 def spell(code: str) -> str:
     """Read a code character by character: "481526" -> "4, 8, 1, 5, 2, 6"."""
     return ", ".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def read_back(code: str) -> str:
+    """A caller's code read back to them as :func:`spell` reads it, but each letter with its
+    NATO word, which the phone line does not blur as it blurs "B" and "D", "S" and "F":
+    "RT481526" -> "R as in Romeo, T as in Tango, 4, 8, 1, 5, 2, 6". A code of digits reads
+    the same either way.
+    """
+    return ", ".join(
+        f"{ch} as in {_READ_AS[ch]}" if ch.isalpha() else ch for ch in code.upper() if ch.isalnum()
+    )
+
+
+_READ_AS = {
+    letter: "X-ray" if word == "xray" else word.capitalize()
+    for word, letter in _NATO.items()
+    if word not in ("alfa", "juliett", "whisky")
+}

@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 
 from voice_agent.dialog import upset
-from voice_agent.dialog.codes import find_code, spell, words_to_numbers
+from voice_agent.dialog.codes import find_code, read_back, spell, words_to_numbers
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.flows import advance, multi_item_ok
 from voice_agent.dialog.normalize import (
@@ -147,7 +147,7 @@ class DialogEngine:
                 return
             key = pending or "intent"
             if key == "order_id" and t.s.partial:
-                t.ask("order_incomplete", "order_id", heard=spell(t.s.partial))
+                t.ask("order_incomplete", "order_id", heard=read_back(t.s.partial))
                 return
             if t.bump(key) >= self.spec.limits.max_attempts:
                 t.transfer(f"no answer understood for {key}", "transfer_stuck")
@@ -255,7 +255,7 @@ class DialogEngine:
             t.propose("oms_down", {"kind": "transfer", "reason": "order system unavailable"})
             return
         if event.order is None:
-            heard = spell(event.order_id)
+            heard = read_back(event.order_id)
             t.drop_slots("order_id", *ORDER_BOUND)
             if t.bump("order_id") >= self.spec.limits.max_attempts:
                 t.transfer("order number not found", "transfer_stuck")
@@ -355,7 +355,7 @@ class DialogEngine:
                 return
             else:
                 t.set(partial="")
-                t.tell("order_invalid", heard=spell(heard))
+                t.tell("order_invalid", heard=read_back(heard))
                 return
         if match is None:
             return

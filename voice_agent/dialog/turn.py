@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
-from voice_agent.dialog.codes import spell
+from voice_agent.dialog.codes import read_back
 from voice_agent.dialog.render import say_date, say_money
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.state import DialogState
@@ -77,7 +77,7 @@ class Turn:
             question=s.question,
         )
         if "order_id" in s.slots:
-            ctx["order_id"] = spell(s.slots["order_id"])
+            ctx["order_id"] = read_back(s.slots["order_id"])
         reason = s.slots.get("reason")
         if reason in self.spec.reasons:
             ctx["reason"] = self.spec.reasons[reason].say
