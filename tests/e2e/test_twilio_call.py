@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import numpy as np
 import pytest
 
 from voice_agent.audio import pcm16_to_float, resample, ulaw_decode
+from voice_agent.oms.seed import DEFAULT_SEED
 from voice_agent.speech.asr import AsrOptions, transcribe
-from voice_agent.testing.twilio_caller import place_call
+from voice_agent.testing.server import ROOT, AgentProcess
+from voice_agent.testing.twilio_caller import TwilioCaller, place_call
 from voice_agent.testing.voices import caller_ulaw
 
 pytestmark = pytest.mark.models
 
 ORDER_ID = "735902"
+READING = "It's seven three five nine oh two."  # how the caller says ORDER_ID
 
 
 def hear(ear, ulaw: bytes) -> str:
@@ -28,12 +33,12 @@ def hear(ear, ulaw: bytes) -> str:
     return transcribe(ear, audio, AsrOptions()).lower()
 
 
-def answer(heard: str) -> str | None:
+def answer(heard: str, order_reading: str = READING) -> str | None:
     """What the caller says to what it heard; None: nothing to answer (yet)."""
     if "goodbye" in heard:
         return None
     if "number" in heard and "order" in heard:
-        return "It's seven three five nine oh two."
+        return order_reading
     if "why" in heard or "reason" in heard:
         return "They arrived damaged."
     if "confirm" in heard or "shall i" in heard or "is that right" in heard:
@@ -54,9 +59,18 @@ async def closed_record(base_url: str, call_sid: str) -> dict:
     return record
 
 
-async def test_return_call_opens_work_order_before_hangup(agent_server, caller_voice, ear):
+@dataclass
+class ReturnCall:
+    heard: list[str]  # what the caller heard the agent say, prompt by prompt
+    work_orders: list[dict]  # the call's work orders in the OMS, read while the call was live
+    record: dict  # the agent's record of the call, once closed
+    caller: TwilioCaller
+
+
+async def return_call(server, caller_voice, ear, order_reading: str = READING) -> ReturnCall:
+    """A caller returns their headphones, answering each prompt as they hear it."""
     heard_log: list[str] = []
-    async with await place_call(agent_server.base_url) as caller:
+    async with await place_call(server.base_url) as caller:
         since = caller.started_at
         work_orders: list[dict] = []
         for _turn in range(10):
@@ -68,7 +82,7 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
             heard_log.append(heard)
             if "goodbye" in heard:
                 break
-            reply = answer(heard)
+            reply = answer(heard, order_reading)
             if reply is None:  # part of a prompt, or nothing to answer: keep listening
                 since = time.monotonic()
                 continue
@@ -79,7 +93,7 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
                 while not caller.media_since(since):
                     await asyncio.sleep(0.02)
                 assert not caller.closed_by_server
-                async with httpx.AsyncClient(base_url=agent_server.base_url) as http:
+                async with httpx.AsyncClient(base_url=server.base_url) as http:
                     response = await http.get(
                         "/oms/work-orders", params={"call_sid": caller.call_sid}
                     )
@@ -87,11 +101,16 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
                     work_orders = response.json()
         if not caller.closed_by_server:
             await caller.stop()
-        media = [r for r in caller.received if r.event == "media"]
-    record = await closed_record(agent_server.base_url, caller.call_sid)
+    record = await closed_record(server.base_url, caller.call_sid)
+    print("caller heard:\n" + "\n".join(heard_log))
+    return ReturnCall(heard_log, work_orders, record, caller)
 
+
+async def test_return_call_opens_work_order_before_hangup(agent_server, caller_voice, ear):
+    call = await return_call(agent_server, caller_voice, ear)
+    heard_log, work_orders, record, caller = call.heard, call.work_orders, call.record, call.caller
+    media = [r for r in caller.received if r.event == "media"]
     transcript = "\n".join(heard_log)
-    print("caller heard:\n" + transcript)
     assert len(work_orders) == 1, transcript
     order = work_orders[0]
     assert order["type"] == "return"
@@ -111,3 +130,33 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
     pcm = pcm16_to_float(ulaw_decode(b"".join(m.payload for m in media)))
     assert float(np.sqrt(np.mean(pcm**2))) > 0.01
     assert time.monotonic() - caller.started_at < 120
+
+
+@pytest.fixture(scope="module")
+def letter_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """An agent for a retailer whose order numbers hold letters: the returns dialog with a
+    letter pattern, the demo orders with the headphones' order as RT735902."""
+    folder = tmp_path_factory.mktemp("letters")
+    digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
+    dialog = (ROOT / "dialogs" / "returns.yaml").read_text()
+    assert digits in dialog
+    (folder / "dialog.yaml").write_text(
+        dialog.replace(digits, "pattern: '^[A-Z]{2}[0-9]{6}$', dtmf_digits: 8")
+    )
+    seed = DEFAULT_SEED.read_text()
+    assert f'order_id: "{ORDER_ID}"' in seed
+    (folder / "seed.yaml").write_text(seed.replace(f'"{ORDER_ID}"', f'"RT{ORDER_ID}"'))
+    env = {
+        "VOICE_AGENT_DIALOG_FILE": str(folder / "dialog.yaml"),
+        "VOICE_AGENT_OMS_SEED_FILE": str(folder / "seed.yaml"),
+    }
+    with AgentProcess(folder / "var", env) as server:
+        yield server
+
+
+async def test_an_order_number_with_letters_is_heard_and_read_back(letter_agent, caller_voice, ear):
+    reading = "It's R as in Romeo, T as in Tango, seven three five nine oh two."
+    call = await return_call(letter_agent, caller_voice, ear, reading)
+    assert [w["order_id"] for w in call.work_orders] == [f"RT{ORDER_ID}"], call.heard
+    agent_said = " ".join(t["text"] for t in call.record["turns"] if t["speaker"] == "agent")
+    assert "order R as in Romeo, T as in Tango, 7, 3, 5, 9, 0, 2" in agent_said, agent_said
