@@ -42,10 +42,13 @@ def test_the_order_number_is_read_with_its_letters(engine: DialogEngine, said: s
     assert lookups(actions) == ["RT481526"]
 
 
-def test_a_code_said_over_two_turns_is_joined_letters_and_all(engine: DialogEngine) -> None:
+@pytest.mark.parametrize("start", ["It's R T 4 8 1", "Romeo Tango, four eight one"])
+def test_a_code_said_over_two_turns_is_joined_letters_and_all(
+    engine: DialogEngine, start: str
+) -> None:
     state, _ = engine.start(CallStarted("CA-letters", TODAY))
     state, _ = engine.step(state, UserSaid("I want to return something."))
-    state, actions = engine.step(state, UserSaid("It's R T 4 8 1"))
+    state, actions = engine.step(state, UserSaid(start))
     assert "order_id" not in state.slots and not lookups(actions)
     state, actions = engine.step(state, UserSaid("5 2 6"))
     assert state.slots["order_id"] == "RT481526" and lookups(actions) == ["RT481526"]

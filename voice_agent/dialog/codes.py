@@ -180,12 +180,13 @@ def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
         elif w in _WEAK:
             letter = w[0].upper() if letters and w[0] in "ol" else ""
             out.append(_Piece(_WEAK[w], False, letter))
-        elif w in _NATO:
-            out.append(_Piece(_NATO[w], False))
+        elif w in _NATO:  # in a letter code a letter, so kept when a code is split over turns
+            out.append(_Piece(_NATO[w], letters))
         elif w in _FILLERS:
             out.append(_Piece("", False))
         elif letters and (spoken := _letter(w)) is not None:
-            out.append(_Piece(spoken, len(w) == 1 and w not in "ai"))
+            # "a", "i" and the letter names ("see", "are") are words too
+            out.append(_Piece(spoken, w not in _LETTER_NAMES and w not in ("a", "i")))
         else:
             out.append(None)
         i += 1
