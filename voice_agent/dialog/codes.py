@@ -50,6 +50,12 @@ _NATO = {
     "quebec": "Q", "romeo": "R", "sierra": "S", "tango": "T", "uniform": "U", "victor": "V",
     "whiskey": "W", "whisky": "W", "xray": "X", "yankee": "Y", "zulu": "Z",
 }  # fmt: skip
+#: Each letter's NATO word, as the agent says it and as Whisper writes it: "X-ray", "Juliet".
+NATO_ALPHABET = {
+    letter: "X-ray" if word == "xray" else word.capitalize()
+    for word, letter in _NATO.items()
+    if word not in ("alfa", "juliett", "whisky")
+}
 # How ASR writes a letter said on its own (letter codes only); "a" and "i" are words too.
 _LETTER_NAMES = {
     "ay": "A", "bee": "B", "be": "B", "see": "C", "sea": "C", "cee": "C", "dee": "D",
@@ -323,12 +329,7 @@ def read_back(code: str) -> str:
     the same either way.
     """
     return ", ".join(
-        f"{ch} as in {_READ_AS[ch]}" if ch.isalpha() else ch for ch in code.upper() if ch.isalnum()
+        f"{ch} as in {NATO_ALPHABET[ch]}" if ch.isalpha() else ch
+        for ch in code.upper()
+        if ch.isalnum()
     )
-
-
-_READ_AS = {
-    letter: "X-ray" if word == "xray" else word.capitalize()
-    for word, letter in _NATO.items()
-    if word not in ("alfa", "juliett", "whisky")
-}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from string import ascii_uppercase
 from typing import TYPE_CHECKING, Any
 
 import ctranslate2
@@ -27,7 +28,7 @@ import numpy as np
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from voice_agent.dialog.codes import admits_letters
+from voice_agent.dialog.codes import NATO_ALPHABET, admits_letters
 from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, Heard, join_segments
 from voice_agent.speech.entities import SIX_DIGITS, order_number
 from voice_agent.speech.models import model_busy
@@ -53,10 +54,8 @@ _NUMBER_WORDS = (
 )
 #: And, for a code with letters, the words a caller spells a letter with: the letters
 #: themselves, "as in", and the NATO alphabet.
-_LETTER_WORDS = (
-    " ".join("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + " as in for like alpha bravo charlie delta echo "
-    "foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra "
-    "tango uniform victor whiskey x-ray yankee zulu"
+_LETTER_WORDS = " ".join(
+    [*ascii_uppercase, "as", "in", "for", "like", *(w.lower() for w in NATO_ALPHABET.values())]
 )
 _DIGIT_VOCAB: weakref.WeakKeyDictionary[Any, dict[bool, tuple[int, ...]]] = (
     weakref.WeakKeyDictionary()
