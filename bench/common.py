@@ -150,3 +150,13 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
+
+
+def report(
+    name: str, result: dict[str, Any], headers: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Print a bench's table, write its results as ``name`` (:func:`write_results`); 0, the
+    bench's exit status."""
+    print(format_table(headers, rows))
+    print(f"wrote {write_results(name, result)}")
+    return 0

@@ -40,7 +40,7 @@ from bench.asr_accuracy import (
     order_bench_inputs,
     speak,
 )
-from bench.common import format_table, write_results
+from bench.common import report
 from voice_agent.dialog.codes import find_code
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, transcribe
@@ -158,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in result["phone"][group]
     ]
     rows.append(["all", *(f"{result[c]['captured']}/{result[c]['n']}" for c in conds)])
-    print(format_table(["voice / letters said", "clean", "10 dB"], rows))
-    print(f"wrote {write_results(args.name, result)}")
-    return 0
+    return report(args.name, result, ["voice / letters said", "clean", "10 dB"], rows)
 
 
 if __name__ == "__main__":

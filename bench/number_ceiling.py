@@ -32,7 +32,7 @@ from bench.asr_accuracy import (
     entity_samples,
     order_bench_inputs,
 )
-from bench.common import format_table, write_results
+from bench.common import report
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech import window
 from voice_agent.speech.asr import AsrOptions, hear, slow_down, transcribe
@@ -145,9 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     n = result["n"]
     totals = [round(result[key] * n) for key in ("captured", "ceiling")]
     rows.append(["all", *(f"{k}/{n}" for k in totals)])
-    print(format_table(["voice", "captured", "ceiling"], rows))
-    print(f"wrote {write_results(args.name, result)}")
-    return 0
+    return report(args.name, result, ["voice", "captured", "ceiling"], rows)
 
 
 if __name__ == "__main__":
