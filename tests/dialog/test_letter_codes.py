@@ -6,21 +6,43 @@ from pathlib import Path
 
 import pytest
 
+from voice_agent.dialog.codes import sound_alikes
 from voice_agent.dialog.engine import DialogEngine
+from voice_agent.dialog.script import Transcript, run_script
 from voice_agent.dialog.spec import load_dialog
-from voice_agent.dialog.types import CallStarted, LookupOrder, OrderLookedUp, Say, UserSaid
+from voice_agent.dialog.types import (
+    CallStarted,
+    LookupOrder,
+    OrderLookedUp,
+    Say,
+    Transfer,
+    UserSaid,
+)
+from voice_agent.oms.models import Order
 
 from .conftest import DIALOG, TODAY
+
+LETTERS = "^[A-Z]{2}[0-9]{6}$"
+
+
+def letters_dialog(directory: Path, sound_alikes: bool = True) -> DialogEngine:
+    """The returns dialog with order numbers of two letters and six digits."""
+    text = DIALOG.read_text()
+    digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
+    assert digits in text
+    text = text.replace(digits, f"pattern: '{LETTERS}', dtmf_digits: 8")
+    if not sound_alikes:
+        offer = "  order_sound_alike:"
+        assert offer in text
+        text = text.replace(offer, "  unused_prompt:")
+    path = directory / "letters.yaml"
+    path.write_text(text)
+    return DialogEngine(load_dialog(path))
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> DialogEngine:
-    text = DIALOG.read_text()
-    digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
-    assert digits in text
-    path = Path(tmp_path_factory.mktemp("dialogs")) / "letters.yaml"
-    path.write_text(text.replace(digits, "pattern: '^[A-Z]{2}[0-9]{6}$', dtmf_digits: 8"))
-    return DialogEngine(load_dialog(path))
+    return letters_dialog(Path(tmp_path_factory.mktemp("dialogs")))
 
 
 def lookups(actions: list) -> list[str]:
@@ -73,7 +95,114 @@ def test_an_order_not_found_is_read_back_with_a_word_for_each_letter(engine: Dia
     state, _ = engine.start(CallStarted("CA-letters", TODAY))
     state, actions = engine.step(state, UserSaid("I'd like a return, C B 2 3 5 4 1 0"))
     assert lookups(actions) == ["CB235410"]
-    state, actions = engine.step(state, OrderLookedUp("CB235410", None))
+    for code in ["CB235410", *sound_alikes("CB235410", LETTERS)]:  # the OMS has none of them
+        assert lookups(actions) == [code] and not says(actions)
+        state, actions = engine.step(state, OrderLookedUp(code, None))
     assert "C as in Charlie, B as in Bravo, 2, 3, 5, 4, 1, 0" in says(actions), says(actions)
     state, actions = engine.step(state, UserSaid("No, it's Z as in zebra, B as in boy, 235410"))
     assert lookups(actions) == ["ZB235410"]
+
+
+# --- sound-alikes: the OMS has no order under the code heard -----------------------------------
+def test_sound_alikes_swap_the_letters_a_phone_line_blurs_likeliest_first() -> None:
+    heard = sound_alikes("CB235410", LETTERS)
+    assert heard[0] == "ZB235410"  # "Z" said alone is heard as "C"
+    assert heard.index("CV235410") < heard.index("ZV235410")  # one letter before two
+    assert len(heard) == len(set(heard)) and "CB235410" not in heard
+    assert all(code.endswith("235410") for code in heard)  # digits are not swapped
+    assert sound_alikes("VU803520", LETTERS)[0] == "BU803520"
+    assert sound_alikes("XF325384", LETTERS)[:2] == ["SF325384", "XS325384"]
+    assert sound_alikes("RH125617", LETTERS) == []  # R and H have no sound-alikes
+    assert sound_alikes("481526", r"^[0-9]{6}$") == []
+    assert sound_alikes("WO1234", r"^WO[0-9]{4}$") == []  # the pattern's own letters stay
+
+
+def order_as(orders: list[Order], order_id: str, like: str = "735902") -> Order:
+    return next(o for o in orders if o.order_id == like).model_copy(update={"order_id": order_id})
+
+
+def run_letters(engine: DialogEngine, orders: list[Order], *said: str) -> Transcript:
+    transcript, _ = run_script(engine, orders, [UserSaid(s) for s in said], TODAY)
+    return transcript
+
+
+def offers(tr: Transcript) -> list[str]:
+    return [says(actions) for _, actions in tr.steps if "Did you mean" in says(actions)]
+
+
+def test_the_sound_alike_the_oms_has_is_offered_and_a_yes_takes_it(
+    engine: DialogEngine, orders: list[Order]
+) -> None:
+    zb = order_as(orders, "ZB235410")
+    tr = run_letters(engine, [zb], "I'd like to return something, C B 2 3 5 4 1 0", "Yes.")
+    assert lookups(tr.actions) == ["CB235410", "ZB235410", "ZB235410"]
+    assert offers(tr) == [
+        "I couldn't find order C as in Charlie, B as in Bravo, 2, 3, 5, 4, 1, 0. "
+        "Did you mean Z as in Zulu, B as in Bravo, 2, 3, 5, 4, 1, 0?"
+    ]
+    assert tr.state.slots["order_id"] == "ZB235410"
+    assert tr.state.order is not None and tr.state.order.order_id == "ZB235410"
+    assert tr.state.pending == "reason"  # one item: on to why it goes back
+
+
+def test_the_first_sound_alike_found_is_offered_after_those_not_found(
+    engine: DialogEngine, orders: list[Order]
+) -> None:
+    probes = sound_alikes("TT951997", LETTERS)
+    wanted = "PP951997"  # two letters misheard at once: "P P" as "T T"
+    tr = run_letters(engine, [order_as(orders, wanted)], "I want to return T T 9 5 1 9 9 7")
+    assert lookups(tr.actions) == ["TT951997", *probes[: probes.index(wanted) + 1]]
+    assert tr.state.phase == "confirm"
+    assert tr.state.proposal == {"kind": "order", "order_id": wanted}
+    assert len(offers(tr)) == 1
+
+
+def test_a_no_asks_for_the_number_again_and_counts_as_a_try(
+    engine: DialogEngine, orders: list[Order]
+) -> None:
+    zb = order_as(orders, "ZB235410")
+    tr = run_letters(engine, [zb], "Return please, C B 2 3 5 4 1 0", "No.")
+    assert "order_id" not in tr.state.slots and tr.state.pending == "order_id"
+    assert tr.state.attempts["order_id"] == 1
+    assert "order number" in says(tr.steps[-1][1])
+    again = ["C B 2 3 5 4 1 0", "No."]
+    tr = run_letters(engine, [zb], "Return please, C B 2 3 5 4 1 0", "No.", *again, *again)
+    assert len(offers(tr)) == 3
+    assert any(isinstance(a, Transfer) for a in tr.actions) and tr.state.ended
+
+
+def test_the_caller_correcting_the_number_instead_of_a_yes_is_looked_up(
+    engine: DialogEngine, orders: list[Order]
+) -> None:
+    zb, rt = order_as(orders, "ZB235410"), order_as(orders, "RT235410", like="481526")
+    tr = run_letters(engine, [zb, rt], "Return please, C B 2 3 5 4 1 0", "It's Romeo Tango 235410")
+    assert lookups(tr.actions)[-1] == "RT235410"
+    assert tr.state.order is not None and tr.state.order.order_id == "RT235410"
+
+
+def test_an_oms_down_while_sound_alikes_are_looked_up_offers_a_person(
+    engine: DialogEngine,
+) -> None:
+    state, _ = engine.start(CallStarted("CA-letters", TODAY))
+    state, actions = engine.step(state, UserSaid("I'd like a return, C B 2 3 5 4 1 0"))
+    state, actions = engine.step(state, OrderLookedUp("CB235410", None))
+    assert lookups(actions) == ["ZB235410"]
+    stale, _ = engine.step(state, OrderLookedUp("CB235410", None))  # an answer not waited for
+    assert stale.probes == state.probes
+    state, actions = engine.step(state, OrderLookedUp("ZB235410", None, error="timeout"))
+    assert "can't reach our order system" in says(actions)
+    assert state.probes == () and state.proposal is not None
+    assert state.proposal["kind"] == "transfer"
+
+
+def test_no_sound_alikes_without_the_prompt_nor_for_codes_of_digits(tmp_path: Path) -> None:
+    plain = letters_dialog(tmp_path, sound_alikes=False)
+    state, _ = plain.start(CallStarted("CA-letters", TODAY))
+    state, _ = plain.step(state, UserSaid("I'd like a return, C B 2 3 5 4 1 0"))
+    state, actions = plain.step(state, OrderLookedUp("CB235410", None))
+    assert not lookups(actions) and "I couldn't find order C as in Charlie" in says(actions)
+    digits = DialogEngine(load_dialog(DIALOG))  # has the prompt; its numbers hold no letters
+    state, _ = digits.start(CallStarted("CA-digits", TODAY))
+    state, _ = digits.step(state, UserSaid("I'd like a return, 4 8 1 5 2 7"))
+    state, actions = digits.step(state, OrderLookedUp("481527", None))
+    assert not lookups(actions) and "I couldn't find order 4, 8, 1, 5, 2, 7" in says(actions)

@@ -13,6 +13,7 @@ from voice_agent.dialog import upset
 from voice_agent.dialog.codes import find_code, read_back, spell, words_to_numbers
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.flows import advance, multi_item_ok
+from voice_agent.dialog.lookup import answer_sound_alike, on_order_looked_up, sound_alike_probes
 from voice_agent.dialog.normalize import (
     best_phrase_key,
     find_phrases,
@@ -64,6 +65,7 @@ class DialogEngine:
         order_slot = spec.slots.get("order_id")
         self._order_pattern = (order_slot.pattern if order_slot else None) or r"\d{6}"
         self._order_digits = (order_slot.dtmf_digits if order_slot else None) or 6
+        self._sound_alikes = sound_alike_probes(spec, self._order_pattern)
 
     # --- public API -----------------------------------------------------------------------------
     def start(self, event: CallStarted) -> tuple[DialogState, list[Action]]:
@@ -170,8 +172,13 @@ class DialogEngine:
             elif kind == "intent":
                 t.set(intent=str(proposal["intent"]), proposal=None)
                 advance(t)
+            elif kind == "order":
+                answer_sound_alike(t, str(proposal["order_id"]), yes=True)
             return
         if answer is False:
+            if proposal.get("kind") == "order":
+                answer_sound_alike(t, str(proposal["order_id"]), yes=False)
+                return
             if proposal.get("type") in ("return", "exchange"):
                 t.ask("what_to_change", "correction")
             else:
@@ -248,24 +255,11 @@ class DialogEngine:
             t.tell("not_heard", count - 1)
 
     def _on_lookup(self, t: Turn, event: OrderLookedUp) -> None:
-        if t.s.phase != "lookup" or event.order_id != t.s.slots.get("order_id"):
-            return  # a stale answer for a number the caller has since corrected
-        if event.error is not None:
-            t.drop_slots("order_id")
-            t.propose("oms_down", {"kind": "transfer", "reason": "order system unavailable"})
-            return
-        if event.order is None:
-            heard = read_back(event.order_id)
-            t.drop_slots("order_id", *ORDER_BOUND)
-            if t.bump("order_id") >= self.spec.limits.max_attempts:
-                t.transfer("order number not found", "transfer_stuck")
-                return
-            t.tell("order_not_found", heard=heard)
+        order = on_order_looked_up(t, event, self._sound_alikes)
+        if order is not None:
+            t.set(order=order, phase="slot")
+            self._fill_item(t, " ".join(t.s.mentions))
             advance(t)
-            return
-        t.set(order=event.order, phase="slot")
-        self._fill_item(t, " ".join(t.s.mentions))
-        advance(t)
 
     def _on_work_order(self, t: Turn, event: WorkOrderOpened) -> None:
         proposal = t.s.proposal or {}

@@ -24,7 +24,7 @@ PLACEHOLDERS = {
     "carrier", "status", "amount", "refund_state", "refund_date", "refund_method", "new_price",
     "old_price", "difference", "reference", "exchange_for", "heard", "help", "answer",
     "protection_days", "refund_days", "shipping_fee_text", "ordered_on", "options", "question",
-    "label",
+    "label", "alike",
 }  # fmt: skip
 REQUIRED_PROMPTS = (
     "greeting", "ask_intent", "help", "ask_order_id", "ask_item", "ask_reason", "ask_received",

@@ -31,6 +31,7 @@ class DialogState:
     unheard: int = 0  # caller turns in a row in which no words were recognised
     dtmf: str = ""
     partial: str = ""  # digits of an order number heard so far (caller paused mid-number)
+    probes: tuple[str, ...] = ()  # sound-alikes of an order number not found, left to look up
     proposal: dict[str, Any] | None = None  # what a yes in the confirm phase does
     question: str = ""  # the last question asked (repeats, silence reprompts)
     turns: tuple[tuple[str, str], ...] = ()  # (speaker, text), speaker "caller" | "agent"

@@ -162,7 +162,8 @@ class Turn:
         """Ask a yes/no question; a yes carries out ``proposal``.
 
         Kinds: ``work_order`` (type, reason, item_sku, details), ``transfer`` (reason),
-        ``intent`` (switch to another intent).
+        ``intent`` (switch to another intent), ``order`` (order_id: the caller's order number
+        is this sound-alike of the one heard).
         """
         if proposal["kind"] == "work_order":
             s = self.s
