@@ -10,12 +10,15 @@ prompt ("Okay.") when it has one.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
 from pipecat.tests.utils import SleepFrame
 
+from voice_agent.dialog.codes import sound_alikes
+from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.frames import AnswerDelayedFrame
-from voice_agent.settings import Settings
+from voice_agent.settings import PROJECT_ROOT, Settings
 
 from .test_dialog_barge_in import SPEC, Hook, heard, run_dialog
 
@@ -155,3 +158,23 @@ async def test_a_dialog_without_a_number_check_prompt_says_its_hold_on():
     _, said, events = await run_dialog(script, spec=spec)
     assert said[-2:] == [ASK_ORDER, HOLD_ON[0]]
     assert holds(events) == [{"reason": "number_check", "text": HOLD_ON[0]}]
+
+
+async def test_the_look_ups_of_a_letter_codes_sound_alikes_are_one_wait_with_one_hold_on(
+    tmp_path: Path,
+):
+    # Order numbers with letters: "C B ..." not found, its 25 sound-alikes are looked up one
+    # after the other. Each answers in 30 ms, under hold_on_after_s, but not all of them.
+    text = (PROJECT_ROOT / "dialogs" / "returns.yaml").read_text()
+    digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
+    (tmp_path / "letters.yaml").write_text(
+        text.replace(digits, "pattern: '^[A-Z]{2}[0-9]{6}$', dtmf_digits: 8")
+    )
+    spec = load_dialog(tmp_path / "letters.yaml")
+    oms = SlowOms(0.03)
+    script = [*number_turn(heard("C B 2 3 5 4 1 0")), SleepFrame(1.5)]
+    settings = Settings(hold_on_after_s=0.2)
+    _, said, events = await run_dialog(script, settings, orders=oms, spec=spec)
+    assert oms.asked == ["CB235410", *sound_alikes("CB235410", "^[A-Z]{2}[0-9]{6}$")]
+    assert holds(events) == [{"reason": "oms", "text": HOLD_ON[0]}]
+    assert said[-2] == HOLD_ON[0] and said[-1].startswith(NOT_FOUND + "C as in Charlie")

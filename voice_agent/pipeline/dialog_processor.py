@@ -330,7 +330,8 @@ class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
             await self._speak(action.text)
         elif isinstance(action, (LookupOrder, CreateWorkOrder)):
             answer = oms_answer(action, self._services, self.call.call_sid, self._log.event)
-            await self._events.put(await self._oms_with_hold_on(answer))
+            chained = isinstance(action, LookupOrder) and bool(self.state and self.state.probes)
+            await self._events.put(await self._oms_with_hold_on(answer, chained))
         elif isinstance(action, (Transfer, HangUp)):
             await self._defer(action)
 

@@ -43,6 +43,8 @@ class WaitingHooks:
     _holds: int  # hold-on prompts said in this call
     _awaiting_words: bool  # told the caller to hold on; the turn's transcript is coming
     _answer_since: float | None  # end of the speech a hold-on was said for
+    _oms_since = 0.0  # when the OMS wait began (the first of a chain of look-ups)
+    _oms_held = False  # that wait has had its hold-on
 
     async def _speak(self, text: str) -> None:
         raise NotImplementedError
@@ -88,12 +90,20 @@ class WaitingHooks:
             self._awaiting_words = True  # and no silence reprompt meanwhile
             self._cancel_silence_timer()
 
-    async def _oms_with_hold_on(self, answer: Coroutine[Any, Any, Event]) -> Event:
-        """The OMS's answer; a hold-on once it has taken ``hold_on_after_s``."""
+    async def _oms_with_hold_on(
+        self, answer: Coroutine[Any, Any, Event], chained: bool = False
+    ) -> Event:
+        """The OMS's answer; a hold-on once it has taken ``hold_on_after_s``. The look-ups of
+        an order number's sound-alikes, ``chained`` to the one before, are one wait: it counts
+        from the first, and gets one hold-on at most.
+        """
+        if not chained:
+            self._oms_since, self._oms_held = time.monotonic(), False
         task = asyncio.ensure_future(answer)
-        done, _ = await asyncio.wait({task}, timeout=self._services.settings.hold_on_after_s)
-        if not done:
-            await self._hold_on("oms")
+        left = self._services.settings.hold_on_after_s - (time.monotonic() - self._oms_since)
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, left))
+        if not done and not self._oms_held:
+            self._oms_held = await self._hold_on("oms")
         return await task
 
     async def _hold_on(self, reason: str) -> bool:
