@@ -33,18 +33,24 @@ def hear(ear, ulaw: bytes) -> str:
     return transcribe(ear, audio, AsrOptions()).lower()
 
 
-def answer(heard: str, order_reading: str = READING) -> str | None:
+REQUEST = "I'd like to return my headphones."
+CONFIRM = "Yes, that's right."
+
+
+def answer(heard: str, order_reading: str = READING, request: str = REQUEST) -> str | None:
     """What the caller says to what it heard; None: nothing to answer (yet)."""
     if "goodbye" in heard:
         return None
+    if "did you mean" in heard:
+        return "Yes."
     if "number" in heard and "order" in heard:
         return order_reading
     if "why" in heard or "reason" in heard:
         return "They arrived damaged."
     if "confirm" in heard or "shall i" in heard or "is that right" in heard:
-        return "Yes, that's right."
+        return CONFIRM
     if "help" in heard:
-        return "I'd like to return my headphones."
+        return request
     return None
 
 
@@ -67,7 +73,9 @@ class ReturnCall:
     caller: TwilioCaller
 
 
-async def return_call(server, caller_voice, ear, order_reading: str = READING) -> ReturnCall:
+async def return_call(
+    server, caller_voice, ear, order_reading: str = READING, request: str = REQUEST
+) -> ReturnCall:
     """A caller returns their headphones, answering each prompt as they hear it."""
     heard_log: list[str] = []
     async with await place_call(server.base_url) as caller:
@@ -82,12 +90,12 @@ async def return_call(server, caller_voice, ear, order_reading: str = READING) -
             heard_log.append(heard)
             if "goodbye" in heard:
                 break
-            reply = answer(heard, order_reading)
+            reply = answer(heard, order_reading, request)
             if reply is None:  # part of a prompt, or nothing to answer: keep listening
                 since = time.monotonic()
                 continue
             since = await caller.say(caller_ulaw(caller_voice, reply))
-            if reply.startswith("Yes"):
+            if reply == CONFIRM:
                 # As soon as the agent starts answering the confirmation — the call is live, no
                 # stop sent, nothing hung up — the work order must already be in the OMS.
                 while not caller.media_since(since):
@@ -135,7 +143,7 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
 @pytest.fixture(scope="module")
 def letter_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     """An agent for a retailer whose order numbers hold letters: the returns dialog with a
-    letter pattern, the demo orders with the headphones' order as RT735902."""
+    letter pattern, the demo orders with the headphones' order as ZT735902."""
     folder = tmp_path_factory.mktemp("letters")
     digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
     dialog = (ROOT / "dialogs" / "returns.yaml").read_text()
@@ -145,7 +153,7 @@ def letter_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProc
     )
     seed = DEFAULT_SEED.read_text()
     assert f'order_id: "{ORDER_ID}"' in seed
-    (folder / "seed.yaml").write_text(seed.replace(f'"{ORDER_ID}"', f'"RT{ORDER_ID}"'))
+    (folder / "seed.yaml").write_text(seed.replace(f'"{ORDER_ID}"', f'"ZT{ORDER_ID}"'))
     env = {
         "VOICE_AGENT_DIALOG_FILE": str(folder / "dialog.yaml"),
         "VOICE_AGENT_OMS_SEED_FILE": str(folder / "seed.yaml"),
@@ -154,9 +162,18 @@ def letter_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProc
         yield server
 
 
-async def test_an_order_number_with_letters_is_heard_and_read_back(letter_agent, caller_voice, ear):
-    reading = "It's R as in Romeo, T as in Tango, seven three five nine oh two."
-    call = await return_call(letter_agent, caller_voice, ear, reading)
-    assert [w["order_id"] for w in call.work_orders] == [f"RT{ORDER_ID}"], call.heard
+async def test_an_order_number_with_a_letter_misheard_is_offered_by_its_sound_alike(
+    letter_agent, caller_voice, ear
+):
+    # The caller's order is ZT735902. A phone line often makes a "Z" said alone a "C": here
+    # the caller says "C as in Charlie" so that the agent hears C whatever the line. The OMS
+    # has no CT735902; the agent looks up its sound-alikes, offers ZT735902, and the return
+    # is opened for it once the caller says yes.
+    request = "I'd like to return my headphones, order C as in Charlie, T as in Tango, 735902."
+    call = await return_call(letter_agent, caller_voice, ear, request=request)
+    assert [w["order_id"] for w in call.work_orders] == [f"ZT{ORDER_ID}"], call.heard
     agent_said = " ".join(t["text"] for t in call.record["turns"] if t["speaker"] == "agent")
-    assert "order R as in Romeo, T as in Tango, 7, 3, 5, 9, 0, 2" in agent_said, agent_said
+    offer = "find order C as in Charlie, T as in Tango, 7, 3, 5, 9, 0, 2. Did you mean Z as in Zulu"
+    assert offer in agent_said, agent_said
+    assert "order Z as in Zulu, T as in Tango, 7, 3, 5, 9, 0, 2" in agent_said, agent_said
+    assert any("did you mean" in h for h in call.heard), call.heard
