@@ -16,6 +16,13 @@ is your order number?" when the dialog's pattern admits letters: tiny.en primed 
 (``ORDER_CODE_PROMPT``; ``--digits-prompt`` for the digits-only one) and the
 digits-and-letters decode and, when it is not sure, base's check; the code is what the
 dialog's parser (:func:`voice_agent.dialog.codes.find_code`) finds in the text.
+
+A code heard wrong can still reach the caller's order: when the OMS has no order under it, the
+dialog looks up its sound-alikes on a phone line (:func:`voice_agent.dialog.codes.sound_alikes`)
+and offers the first the OMS has ("Did you mean Z as in Zulu, ...?"). The bench counts those
+offers against an OMS of a million other orders of the same pattern (``--oms-orders``): the
+caller's code offered, or another order's offered first (a "no" from the caller, then the
+question again).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from bench.asr_accuracy import (
     speak,
 )
 from bench.common import report
-from voice_agent.dialog.codes import find_code
+from voice_agent.dialog.codes import find_code, sound_alikes
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, transcribe
 
@@ -82,6 +89,29 @@ def say(code: str, letter_style: str, digit_style: str) -> str:
     return f"{head}, {tail[0].lower()}{tail[1:]}"
 
 
+def oms_codes(n: int, seed: int) -> set[str]:
+    """The order numbers of ``n`` other orders in the retailer's OMS."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list(LETTERS))[rng.integers(0, len(LETTERS), (n, 2))]
+    digits = rng.integers(0, 10, (n, 6)).astype(str)
+    return {"".join(row) for row in np.concatenate([letters, digits], axis=1)}
+
+
+def oms_answer(heard: str | None, code: str, others: set[str]) -> str:
+    """What the dialog does with the code ``heard`` for the caller's ``code``: ``found``, or
+    ``offered`` (the caller's code, as a sound-alike), ``wrong`` (another order, found or
+    offered), ``none``.
+    """
+    if heard is None:
+        return "none"
+    if heard == code:
+        return "found"
+    if heard in others:
+        return "wrong"
+    first = next((c for c in sound_alikes(heard, PATTERN) if c == code or c in others), None)
+    return "none" if first is None else "offered" if first == code else "wrong"
+
+
 def samples(
     voices: list[Voice], noises: list[np.ndarray], per_voice: int, seed: int
 ) -> dict[str, list[Sample]]:
@@ -105,19 +135,26 @@ def samples(
     return by_cond
 
 
-def score(found: list[Sample], heard: list[str]) -> dict[str, Any]:
-    """Codes captured exactly, overall, by voice and by letter style; the misses."""
-    exact = [find_code(h, PATTERN)[0] == s.reference for s, h in zip(found, heard, strict=True)]
+def score(found: list[Sample], heard: list[str], others: set[str]) -> dict[str, Any]:
+    """Codes captured exactly, overall, by voice and by letter style; the misses, and what
+    the dialog's sound-alike offers make of them with ``others`` in the OMS.
+    """
+    codes = [find_code(h, PATTERN)[0] for h in heard]
+    exact = [c == s.reference for s, c in zip(found, codes, strict=True)]
+    answers = [oms_answer(c, s.reference, others) for s, c in zip(found, codes, strict=True)]
     result: dict[str, Any] = {"n": len(found), "captured": sum(exact)}
     result["exact"] = round(sum(exact) / len(found), 4)
+    result["offered"] = answers.count("offered")
+    result["wrong_order"] = answers.count("wrong")
+    result["reached"] = round((sum(exact) + answers.count("offered")) / len(found), 4)
     for key in ("voice", "style"):
         groups: dict[str, list[bool]] = {}
         for s, ok in zip(found, exact, strict=True):
             groups.setdefault(s.extra[key], []).append(ok)
         result[f"by_{key}"] = {k: f"{sum(v)}/{len(v)}" for k, v in groups.items()}
     result["misses"] = [
-        {"said": s.extra["text"], "voice": s.extra["voice"], "heard": h}
-        for s, h, ok in zip(found, heard, exact, strict=True)
+        {"said": s.extra["text"], "voice": s.extra["voice"], "heard": h, "oms": a}
+        for s, h, ok, a in zip(found, heard, exact, answers, strict=True)
         if not ok
     ]
     return result
@@ -129,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED + 3, help="draws the codes and noise")
     parser.add_argument("--threads", type=int, default=2, help="ASR CPU threads")
     parser.add_argument("--name", default="letter_codes", help="results file name")
+    parser.add_argument("--oms-orders", type=int, default=1_000_000, help="other orders in the OMS")
     parser.add_argument(
         "--digits-prompt",
         action="store_true",
@@ -147,9 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         check = replace(check, initial_prompt=ORDER_NUMBER_PROMPT)
     result: dict[str, Any] = {"pattern": PATTERN, "per_voice": args.per_voice, "seed": args.seed}
     result["prompt"] = first.initial_prompt
+    result["oms_orders"] = args.oms_orders
+    others = oms_codes(args.oms_orders, args.seed)
     for cond, found in samples(bench_voices(False), noises, args.per_voice, args.seed).items():
         heard = [transcribe(tiny, s.asr_input(False), first, (base, check)) for s in found]
-        result[cond] = score(found, heard)
+        result[cond] = score(found, heard, others | {s.reference for s in found})
     result["seconds"] = round(time.perf_counter() - started, 1)
     conds = ("phone", "phone_10db")
     rows = [
@@ -158,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in result["phone"][group]
     ]
     rows.append(["all", *(f"{result[c]['captured']}/{result[c]['n']}" for c in conds)])
+    rows.append(["+ sound-alikes offered", *(f"+{result[c]['offered']}" for c in conds)])
+    rows.append(["  another order offered", *(str(result[c]["wrong_order"]) for c in conds)])
     return report(args.name, result, ["voice / letters said", "clean", "10 dB"], rows)
 
 
