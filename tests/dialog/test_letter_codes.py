@@ -25,16 +25,16 @@ from .conftest import DIALOG, TODAY
 LETTERS = "^[A-Z]{2}[0-9]{6}$"
 
 
-def letters_dialog(directory: Path, sound_alikes: bool = True) -> DialogEngine:
-    """The returns dialog with order numbers of two letters and six digits."""
+def letters_dialog(directory: Path, *without: str) -> DialogEngine:
+    """The returns dialog with order numbers of two letters and six digits, ``without`` the
+    prompts named."""
     text = DIALOG.read_text()
     digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
     assert digits in text
     text = text.replace(digits, f"pattern: '{LETTERS}', dtmf_digits: 8")
-    if not sound_alikes:
-        offer = "  order_sound_alike:"
-        assert offer in text
-        text = text.replace(offer, "  unused_prompt:")
+    for n, prompt in enumerate(without):
+        assert f"  {prompt}:" in text
+        text = text.replace(f"  {prompt}:", f"  unused_prompt_{n}:")
     path = directory / "letters.yaml"
     path.write_text(text)
     return DialogEngine(load_dialog(path))
@@ -164,11 +164,21 @@ def test_a_no_asks_for_the_number_again_and_counts_as_a_try(
     tr = run_letters(engine, [zb], "Return please, C B 2 3 5 4 1 0", "No.")
     assert "order_id" not in tr.state.slots and tr.state.pending == "order_id"
     assert tr.state.attempts["order_id"] == 1
-    assert "order number" in says(tr.steps[-1][1])
+    assert says(tr.steps[-1][1]) == engine.spec.prompt("order_sound_alike_no", 0)
+    assert "a word for each letter" in tr.state.question
     again = ["C B 2 3 5 4 1 0", "No."]
     tr = run_letters(engine, [zb], "Return please, C B 2 3 5 4 1 0", "No.", *again, *again)
     assert len(offers(tr)) == 3
     assert any(isinstance(a, Transfer) for a in tr.actions) and tr.state.ended
+
+
+def test_without_its_own_prompt_a_no_gets_the_order_number_question(
+    tmp_path: Path, orders: list[Order]
+) -> None:
+    engine = letters_dialog(tmp_path, "order_sound_alike_no")
+    tr = run_letters(engine, [order_as(orders, "ZB235410")], "Return, C B 2 3 5 4 1 0", "No.")
+    assert tr.state.pending == "order_id"
+    assert says(tr.steps[-1][1]) == engine.spec.prompt("ask_order_id", 1)
 
 
 def test_the_caller_correcting_the_number_instead_of_a_yes_is_looked_up(
@@ -196,7 +206,7 @@ def test_an_oms_down_while_sound_alikes_are_looked_up_offers_a_person(
 
 
 def test_no_sound_alikes_without_the_prompt_nor_for_codes_of_digits(tmp_path: Path) -> None:
-    plain = letters_dialog(tmp_path, sound_alikes=False)
+    plain = letters_dialog(tmp_path, "order_sound_alike")
     state, _ = plain.start(CallStarted("CA-letters", TODAY))
     state, _ = plain.step(state, UserSaid("I'd like a return, C B 2 3 5 4 1 0"))
     state, actions = plain.step(state, OrderLookedUp("CB235410", None))

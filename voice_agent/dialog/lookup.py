@@ -22,6 +22,8 @@ from voice_agent.oms.models import Order
 
 #: The dialog prompt that offers a sound-alike; a dialog without it does not look them up.
 SOUND_ALIKE_PROMPT = "order_sound_alike"
+#: Its optional follow-up, asking for the number again after the caller's no.
+DECLINED_PROMPT = "order_sound_alike_no"
 
 Probes = Callable[[str], list[str]]
 
@@ -78,12 +80,16 @@ def answer_sound_alike(t: Turn, code: str, yes: bool) -> None:
 
 
 def _ask_again(t: Turn, not_found: str | None) -> None:
-    """Ask for the order number again (saying which one was not found); a person takes over
-    after the dialog's attempts.
+    """Ask for the order number again: after saying which one was not found, or after a no to
+    a sound-alike with the dialog's ``order_sound_alike_no`` prompt if it has one ("Please say
+    it again, with a word for each letter"). A person takes over after the dialog's attempts.
     """
     if t.bump("order_id") >= t.spec.limits.max_attempts:
         t.transfer("order number not found", "transfer_stuck")
         return
     if not_found is not None:
         t.tell("order_not_found", heard=read_back(not_found))
+    elif DECLINED_PROMPT in t.spec.prompts:
+        t.ask(DECLINED_PROMPT, "order_id", t.attempt("order_id") - 1)
+        return
     advance(t)
