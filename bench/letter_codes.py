@@ -112,6 +112,14 @@ def oms_answer(heard: str | None, code: str, others: set[str]) -> str:
     return "none" if first is None else "offered" if first == code else "wrong"
 
 
+def made_up_offered(others: set[str], n: int, seed: int) -> float:
+    """The share of ``n`` random codes not in the OMS that get a sound-alike offered: how much
+    likelier a made-up number lands on somebody's order."""
+    made_up = [c for c in letter_codes(n, np.random.default_rng(seed)) if c not in others]
+    offered = sum(any(a in others for a in sound_alikes(c, PATTERN)) for c in made_up)
+    return round(offered / len(made_up), 4)
+
+
 def samples(
     voices: list[Voice], noises: list[np.ndarray], per_voice: int, seed: int
 ) -> dict[str, list[Sample]]:
@@ -187,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     result["prompt"] = first.initial_prompt
     result["oms_orders"] = args.oms_orders
     others = oms_codes(args.oms_orders, args.seed)
+    result["made_up_code_is_an_order"] = round(len(others) / (len(LETTERS) ** 2 * 10**6), 4)
+    result["made_up_code_offered"] = made_up_offered(others, 20_000, args.seed + 1)
     for cond, found in samples(bench_voices(False), noises, args.per_voice, args.seed).items():
         heard = [transcribe(tiny, s.asr_input(False), first, (base, check)) for s in found]
         result[cond] = score(found, heard, others | {s.reference for s in found})
