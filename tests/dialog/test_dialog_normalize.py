@@ -124,6 +124,8 @@ LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
         ("He is an Edward, F is in Frank, 2 0 3 5 5 7.", "EF203557"),
         ("You as an uncle, am as in Mary 7 5 0 3 1 8", "UM750318"),
         ("H is in Harry, Tay is in King, 86, 63, 68.", "HK866368"),
+        ("B as in Boy, use an uncle, 8 0 3 5 2 0.", "BU803520"),
+        ("Me and Victor, M. and Mary, oh, four two two three nine.", "VM042239"),
         # NATO words and near spellings of them.
         ("Charlie Kilo, 6, 4, 6, 6, 6, oh.", "CK646660"),
         ("Charley Kilo 646660", "CK646660"),
@@ -142,6 +144,7 @@ def test_letter_codes_in_every_form_asr_writes_them(said, code):
         "Are you there? 1 2 3 4 5 6",  # "are you" ends the sentence before the digits
         "It is in my email, 1 2 3 4 5 6",
         "That is not right, 1 2 3 4 5 6",
+        "The shoes and the boots, 1 2 3 4 5 6",  # "and" spells only after a short word
     ],
 )
 def test_no_letter_code(said):
