@@ -126,6 +126,10 @@ LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
         ("H is in Harry, Tay is in King, 86, 63, 68.", "HK866368"),
         ("B as in Boy, use an uncle, 8 0 3 5 2 0.", "BU803520"),
         ("Me and Victor, M. and Mary, oh, four two two three nine.", "VM042239"),
+        # "N" said alone is written "and"; as a filler "and" comes first.
+        ("And R double three four one nine six.", "NR334196"),
+        ("B and 82, 82, 72.", "BN828272"),
+        ("R and T, 4 8 1 5 2 6", "RT481526"),
         # NATO words and near spellings of them.
         ("Charlie Kilo, 6, 4, 6, 6, 6, oh.", "CK646660"),
         ("Charley Kilo 646660", "CK646660"),

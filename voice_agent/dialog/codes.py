@@ -191,6 +191,8 @@ def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
             out.append(_Piece(_NATO[w], letters))
         elif w in _FILLERS:
             out.append(_Piece("", False))
+        elif letters and w == "and":  # "N" said alone ("en") is written "and": "And R 3 3 4 ..."
+            out.append(_Piece("", False, "N"))
         elif letters and (spoken := _letter(w)) is not None:
             # "a", "i" and the letter names ("see", "are") are words too
             out.append(_Piece(spoken, w not in _LETTER_NAMES and w not in ("a", "i")))
