@@ -19,25 +19,15 @@ from voice_agent.dialog.types import (
     UserSaid,
 )
 from voice_agent.oms.models import Order
+from voice_agent.testing.dialogs import LETTER_PATTERN, letter_dialog
 
 from .conftest import DIALOG, TODAY
-
-LETTERS = "^[A-Z]{2}[0-9]{6}$"
 
 
 def letters_dialog(directory: Path, *without: str) -> DialogEngine:
     """The returns dialog with order numbers of two letters and six digits, ``without`` the
     prompts named."""
-    text = DIALOG.read_text()
-    digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
-    assert digits in text
-    text = text.replace(digits, f"pattern: '{LETTERS}', dtmf_digits: 8")
-    for n, prompt in enumerate(without):
-        assert f"  {prompt}:" in text
-        text = text.replace(f"  {prompt}:", f"  unused_prompt_{n}:")
-    path = directory / "letters.yaml"
-    path.write_text(text)
-    return DialogEngine(load_dialog(path))
+    return DialogEngine(load_dialog(letter_dialog(directory, *without)))
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +85,7 @@ def test_an_order_not_found_is_read_back_with_a_word_for_each_letter(engine: Dia
     state, _ = engine.start(CallStarted("CA-letters", TODAY))
     state, actions = engine.step(state, UserSaid("I'd like a return, C B 2 3 5 4 1 0"))
     assert lookups(actions) == ["CB235410"]
-    for code in ["CB235410", *sound_alikes("CB235410", LETTERS)]:  # the OMS has none of them
+    for code in ["CB235410", *sound_alikes("CB235410", LETTER_PATTERN)]:  # the OMS has none of them
         assert lookups(actions) == [code] and not says(actions)
         state, actions = engine.step(state, OrderLookedUp(code, None))
     assert "C as in Charlie, B as in Bravo, 2, 3, 5, 4, 1, 0" in says(actions), says(actions)
@@ -105,14 +95,14 @@ def test_an_order_not_found_is_read_back_with_a_word_for_each_letter(engine: Dia
 
 # --- sound-alikes: the OMS has no order under the code heard -----------------------------------
 def test_sound_alikes_swap_the_letters_a_phone_line_blurs_likeliest_first() -> None:
-    heard = sound_alikes("CB235410", LETTERS)
+    heard = sound_alikes("CB235410", LETTER_PATTERN)
     assert heard[0] == "ZB235410"  # "Z" said alone is heard as "C"
     assert heard.index("CV235410") < heard.index("ZV235410")  # one letter before two
     assert len(heard) == len(set(heard)) and "CB235410" not in heard
     assert all(code.endswith("235410") for code in heard)  # digits are not swapped
-    assert sound_alikes("VU803520", LETTERS)[0] == "BU803520"
-    assert sound_alikes("XF325384", LETTERS)[:2] == ["SF325384", "XS325384"]
-    assert sound_alikes("RH125617", LETTERS) == []  # R and H have no sound-alikes
+    assert sound_alikes("VU803520", LETTER_PATTERN)[0] == "BU803520"
+    assert sound_alikes("XF325384", LETTER_PATTERN)[:2] == ["SF325384", "XS325384"]
+    assert sound_alikes("RH125617", LETTER_PATTERN) == []  # R and H have no sound-alikes
     assert sound_alikes("481526", r"^[0-9]{6}$") == []
     assert sound_alikes("WO1234", r"^WO[0-9]{4}$") == []  # the pattern's own letters stay
 
@@ -148,7 +138,7 @@ def test_the_sound_alike_the_oms_has_is_offered_and_a_yes_takes_it(
 def test_the_first_sound_alike_found_is_offered_after_those_not_found(
     engine: DialogEngine, orders: list[Order]
 ) -> None:
-    probes = sound_alikes("TT951997", LETTERS)
+    probes = sound_alikes("TT951997", LETTER_PATTERN)
     wanted = "PP951997"  # two letters misheard at once: "P P" as "T T"
     tr = run_letters(engine, [order_as(orders, wanted)], "I want to return T T 9 5 1 9 9 7")
     assert lookups(tr.actions) == ["TT951997", *probes[: probes.index(wanted) + 1]]

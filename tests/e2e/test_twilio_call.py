@@ -18,7 +18,8 @@ import pytest
 from voice_agent.audio import pcm16_to_float, resample, ulaw_decode
 from voice_agent.oms.seed import DEFAULT_SEED
 from voice_agent.speech.asr import AsrOptions, transcribe
-from voice_agent.testing.server import ROOT, AgentProcess
+from voice_agent.testing.dialogs import letter_dialog
+from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import TwilioCaller, place_call
 from voice_agent.testing.voices import caller_ulaw
 
@@ -145,17 +146,12 @@ def letter_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProc
     """An agent for a retailer whose order numbers hold letters: the returns dialog with a
     letter pattern, the demo orders with the headphones' order as ZT735902."""
     folder = tmp_path_factory.mktemp("letters")
-    digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
-    dialog = (ROOT / "dialogs" / "returns.yaml").read_text()
-    assert digits in dialog
-    (folder / "dialog.yaml").write_text(
-        dialog.replace(digits, "pattern: '^[A-Z]{2}[0-9]{6}$', dtmf_digits: 8")
-    )
+    dialog = letter_dialog(folder)
     seed = DEFAULT_SEED.read_text()
     assert f'order_id: "{ORDER_ID}"' in seed
     (folder / "seed.yaml").write_text(seed.replace(f'"{ORDER_ID}"', f'"ZT{ORDER_ID}"'))
     env = {
-        "VOICE_AGENT_DIALOG_FILE": str(folder / "dialog.yaml"),
+        "VOICE_AGENT_DIALOG_FILE": str(dialog),
         "VOICE_AGENT_OMS_SEED_FILE": str(folder / "seed.yaml"),
     }
     with AgentProcess(folder / "var", env) as server:

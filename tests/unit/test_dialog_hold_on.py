@@ -18,7 +18,8 @@ from pipecat.tests.utils import SleepFrame
 from voice_agent.dialog.codes import sound_alikes
 from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.frames import AnswerDelayedFrame
-from voice_agent.settings import PROJECT_ROOT, Settings
+from voice_agent.settings import Settings
+from voice_agent.testing.dialogs import LETTER_PATTERN, letter_dialog
 
 from .test_dialog_barge_in import SPEC, Hook, heard, run_dialog
 
@@ -165,16 +166,11 @@ async def test_the_look_ups_of_a_letter_codes_sound_alikes_are_one_wait_with_one
 ):
     # Order numbers with letters: "C B ..." not found, its 25 sound-alikes are looked up one
     # after the other. Each answers in 30 ms, under hold_on_after_s, but not all of them.
-    text = (PROJECT_ROOT / "dialogs" / "returns.yaml").read_text()
-    digits = "pattern: '^[0-9]{6}$', dtmf_digits: 6"
-    (tmp_path / "letters.yaml").write_text(
-        text.replace(digits, "pattern: '^[A-Z]{2}[0-9]{6}$', dtmf_digits: 8")
-    )
-    spec = load_dialog(tmp_path / "letters.yaml")
+    spec = load_dialog(letter_dialog(tmp_path))
     oms = SlowOms(0.03)
     script = [*number_turn(heard("C B 2 3 5 4 1 0")), SleepFrame(1.5)]
     settings = Settings(hold_on_after_s=0.2)
     _, said, events = await run_dialog(script, settings, orders=oms, spec=spec)
-    assert oms.asked == ["CB235410", *sound_alikes("CB235410", "^[A-Z]{2}[0-9]{6}$")]
+    assert oms.asked == ["CB235410", *sound_alikes("CB235410", LETTER_PATTERN)]
     assert holds(events) == [{"reason": "oms", "text": HOLD_ON[0]}]
     assert said[-2] == HOLD_ON[0] and said[-1].startswith(NOT_FOUND + "C as in Charlie")
