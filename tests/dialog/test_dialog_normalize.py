@@ -126,6 +126,9 @@ LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
         ("H is in Harry, Tay is in King, 86, 63, 68.", "HK866368"),
         ("B as in Boy, use an uncle, 8 0 3 5 2 0.", "BU803520"),
         ("Me and Victor, M. and Mary, oh, four two two three nine.", "VM042239"),
+        ("L. M in Lucy, R. M in Robert, 64, 59, 89.", "LR645989"),
+        ("He am in George, T am in Tom nine five one double nine seven.", "GT951997"),
+        ("I am in John, I am in dog, 0 1 5, 3 4 3.", "JD015343"),
         # "N" said alone is written "and"; as a filler "and" comes first.
         ("And R double three four one nine six.", "NR334196"),
         ("B and 82, 82, 72.", "BN828272"),

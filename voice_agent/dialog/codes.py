@@ -69,9 +69,10 @@ _TWO_WORD_LETTERS = {("double", "you"): "W", ("double", "u"): "W", ("x", "ray"):
 # "B as in boy", and how ASR writes "as in": the word after it gives the letter. After a
 # letter only: "as", "for" (also a 4), "like", and the "as in"s made of common words ("is in",
 # "is an", and "isn't", which clean() makes "is not"; "U as in" as "use an", "V as in" as
-# "me and").
+# "me and"; and "am in" or "M in" from a voice that shortens the "as": "T am in Tom", "L. M in
+# Lucy", "I'm in John" for "J as in John").
 _AS_IN = ("as in", "as an", "was in")
-_SPELLED_WITH = ("is in", "is an", "is not", "as", "for", "like", "an", "and")
+_SPELLED_WITH = ("is in", "is an", "is not", "am in", "m in", "as", "for", "like", "an", "and")
 _NOT_KEYWORDS = {"the", "a", "an", "my", "your", "it", "this", "that", "there", "here", "and"}
 # Short words that start a sentence with "is in"/"is not" rather than misheard letters.
 _NOT_LEADS = {"it", "this", "that", "what", "who", "she", "they", "we", "mine", "one"}
