@@ -22,10 +22,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/voice-agent serve
 
-## test: the whole suite (real sockets, real SQLite, real models, SIPp, PostgreSQL, Chromium)
+## test: the whole suite (real sockets, real SQLite, real models, SIPp, PostgreSQL, Chromium),
+## on TEST_WORKERS processes, a test file each: the real-time calls leave the cores half idle
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	@bash scripts/system-deps.sh
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 ## test-fast: the pure unit tests only (no models)
 test-fast: $(STAMP)

@@ -13,6 +13,7 @@ was sure, so there was no check and no hold-on); base read the number on every c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -49,9 +50,15 @@ async def test_a_number_read_again_gets_okay_then_the_answer(slow_check_agent, c
         assert "order number" in hear(ear, question)
         since = await caller.say(caller_ulaw(caller_voice, "Eighty, double oh, forty six."))
         _, reply = await caller.wait_for_prompt(since)
+        replied = time.monotonic()
+        heard = hear(ear, reply)  # then the answer, if it was ready by then
+        if "find" not in heard:
+            # The check outlasted "Okay." and the pause after it (a busy box): the caller
+            # waits for the answer, as a person would.
+            _, answer = await caller.wait_for_prompt(replied)
+            assert "find" in hear(ear, answer)
         await caller.stop()
     record = await closed_record(slow_check_agent.base_url, caller.call_sid)
-    heard = hear(ear, reply)  # then the answer, if it was ready by then
     assert heard.startswith(("okay", "ok")), heard
     events = [(e["kind"], e["data"]) for e in record["events"] if e["kind"] != "state"]
     held = events.index(("hold_on", {"reason": "number_check", "text": "Okay."}))
