@@ -18,7 +18,7 @@ digits-and-letters decode and, when it is not sure, base's check; the code is wh
 dialog's parser (:func:`voice_agent.dialog.codes.find_code`) finds in the text.
 
 A code heard wrong can still reach the caller's order: when the OMS has no order under it, the
-dialog looks up its sound-alikes on a phone line (:func:`voice_agent.dialog.codes.sound_alikes`)
+dialog looks up its sound-alikes on a phone line (:func:`voice_agent.dialog.lookup.sound_alikes`)
 and offers the first the OMS has ("Did you mean Z as in Zulu, ...?"). The bench counts those
 offers against an OMS of a million other orders of the same pattern (``--oms-orders``): the
 caller's code offered, or another order's offered first (a "no" from the caller, then the
@@ -48,7 +48,8 @@ from bench.asr_accuracy import (
     speak,
 )
 from bench.common import report
-from voice_agent.dialog.codes import find_code, sound_alikes
+from voice_agent.dialog.codes import find_code
+from voice_agent.dialog.lookup import sound_alikes
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, transcribe
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent.dialog.codes import sound_alikes
 from voice_agent.dialog.engine import DialogEngine
+from voice_agent.dialog.lookup import sound_alikes
 from voice_agent.dialog.script import Transcript, run_script
 from voice_agent.dialog.spec import load_dialog
 from voice_agent.dialog.types import (

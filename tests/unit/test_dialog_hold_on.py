@@ -15,7 +15,7 @@ from pathlib import Path
 from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
 from pipecat.tests.utils import SleepFrame
 
-from voice_agent.dialog.codes import sound_alikes
+from voice_agent.dialog.lookup import sound_alikes
 from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.frames import AnswerDelayedFrame
 from voice_agent.settings import Settings

@@ -2,7 +2,7 @@
 
 A caller's "Z B 2 3 5 ..." reaches the dialog as "C B 2 3 5 ..." when the phone line blurs the
 letter. When the OMS has no order under the code heard, and the dialog's order numbers hold
-letters, the codes it may have been (:func:`~voice_agent.dialog.codes.sound_alikes`) are looked
+letters, the codes it may have been (:func:`sound_alikes`) are looked
 up one after the other, likeliest first; the first the OMS has is offered to the caller as a
 yes/no question ("Did you mean Z as in Zulu, ...?"). Each lookup is an action and its answer an
 event, so a call record shows every code tried and replay repeats them.
@@ -10,10 +10,11 @@ event, so a call record shows every code tried and replay repeats them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 
-from voice_agent.dialog.codes import admits_letters, read_back, sound_alikes
+from voice_agent.dialog.codes import admits_letters, read_back
 from voice_agent.dialog.flows import advance
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.turn import ORDER_BOUND, Turn
@@ -26,6 +27,49 @@ SOUND_ALIKE_PROMPT = "order_sound_alike"
 DECLINED_PROMPT = "order_sound_alike_no"
 
 Probes = Callable[[str], list[str]]
+
+
+# The letters a caller may have said, for each letter as ASR heard it on a phone line, likeliest
+# first. The band stops at 3.4 kHz, where "S" and "F" differ, and the E-set (B C D E G P T V Z)
+# differs only in its first tens of ms; in bench/letter_codes.py's misses Z came out as C, D or
+# T, G and P as T, B as V, S as F. Not listed letters (H, L, O, R, W) were not confused there.
+_SOUND_ALIKE = {
+    "B": "VPDEGTZC", "C": "ZTEGDPBV", "D": "ZTBGEPVC", "E": "BDGPTVZC", "G": "TDJZEBPV",
+    "P": "TBEGDVZC", "T": "GDPZCBEV", "V": "BZDPEGTC", "Z": "CDTVGBEP",
+    "F": "SX", "S": "FX", "X": "SF", "M": "N", "N": "M",
+    "A": "JK", "J": "GAK", "K": "AJ", "I": "Y", "Y": "I", "Q": "U", "U": "Q",
+}  # fmt: skip
+# Two letters misheard at once ("T T" for "P P") are tried with each letter's likeliest few.
+_SOUND_ALIKE_PAIRS = 3
+
+
+def sound_alikes(code: str, pattern: str) -> list[str]:
+    """Codes a caller may have said where ASR heard ``code``, likeliest first: one letter
+    swapped for one that sounds like it on a phone line (each letter's likeliest before any
+    letter's second), then two letters at once. Only codes that match ``pattern``; none for a
+    code of digits.
+
+    For an order number the OMS does not have: the one of these it has is likely the caller's.
+    """
+    regex = re.compile(pattern)
+    upper = code.upper()
+    letters = [i for i, ch in enumerate(upper) if ch in _SOUND_ALIKE]
+    singles = [(rank, {i: alt}) for i in letters for rank, alt in enumerate(_SOUND_ALIKE[upper[i]])]
+    pairs = [
+        (ra + rb, {i: a, j: b})
+        for n, i in enumerate(letters)
+        for j in letters[n + 1 :]
+        for ra, a in enumerate(_SOUND_ALIKE[upper[i]][:_SOUND_ALIKE_PAIRS])
+        for rb, b in enumerate(_SOUND_ALIKE[upper[j]][:_SOUND_ALIKE_PAIRS])
+    ]
+    by_rank = sorted(singles, key=lambda s: s[0]) + sorted(pairs, key=lambda s: s[0])
+    swaps = [swap for _, swap in by_rank]
+    out: list[str] = []
+    for swap in swaps:
+        variant = "".join(swap.get(i, ch) for i, ch in enumerate(upper))
+        if variant not in out and regex.fullmatch(variant):
+            out.append(variant)
+    return out
 
 
 def sound_alike_probes(spec: DialogSpec, pattern: str) -> Probes:
