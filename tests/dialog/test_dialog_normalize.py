@@ -129,6 +129,13 @@ LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
         ("L. M in Lucy, R. M in Robert, 64, 59, 89.", "LR645989"),
         ("He am in George, T am in Tom nine five one double nine seven.", "GT951997"),
         ("I am in John, I am in dog, 0 1 5, 3 4 3.", "JD015343"),
+        # The "as in" word written as its letters: the first is the letter, the rest dropped.
+        ("X is in X, R, M is in M, R, one eight nine eight three one.", "XM189831"),
+        ("X is in X-ray, T is in P, R, 68, O2, O9.", "XP680209"),
+        ("L is in L.C. E is in EdW, 766-593.", "LE766593"),
+        ("T is in Zebor, N is in N. C 9 2 3 8 1 0.", "ZN923810"),
+        ("S is in SAM. B is in Vater. Oh eight four five six two.", "SV084562"),
+        ("C as in C, K, 6 4 6 6 6 0", "CK646660"),  # or the next letter, said alone
         # "N" said alone is written "and"; as a filler "and" comes first.
         ("And R double three four one nine six.", "NR334196"),
         ("B and 82, 82, 72.", "BN828272"),

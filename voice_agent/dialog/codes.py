@@ -9,8 +9,9 @@ reading of them: the dialog takes the code it finds, and the ASR's order-number 
 Where the code's pattern admits letters (:func:`admits_letters`), letters are read in every form
 ASR writes them: "S B 0 8 4", "CK 646660", "R.T.", letter names ("see", "tee"), NATO words and
 their near spellings ("Charley"), and "Z as in zebra" by the word, whatever the letter before it
-was heard as ("See as in Zebra", "I as an apple"): that is what the word is said for. A code of
-digits only reads them as before: a letter there is a word that ends a run.
+was heard as ("See as in Zebra", "I as an apple"): that is what the word is said for, even when
+ASR writes it as letters ("M is in M, R"). A code of digits only reads them as before: a letter
+there is a word that ends a run.
 """
 
 from __future__ import annotations
@@ -131,9 +132,23 @@ def _spelled_letter(words: Sequence[str], i: int) -> tuple[str, int] | None:
         keyword = words[end]
         if keyword == "x" and words[end + 1 : end + 2] == ["ray"]:
             return "X", end + 2 - i  # "X as in x-ray"
-        if keyword.isalpha() and len(keyword) > 1 and keyword not in _NOT_KEYWORDS:
+        # A letter for the word only after a whole "as in" ("R and T" is two letters).
+        if keyword.isalpha() and keyword not in _NOT_KEYWORDS and (size > 1 or len(keyword) > 1):
             return keyword[0].upper(), end + 1 - i
     return None
+
+
+def _spelled_out(words: Sequence[str], i: int) -> int:
+    """How many letters at ``words[i]`` may spell the rest of an "as in" word ASR wrote as
+    letters ("M as in Mary" as "M is in M, R", "L as in Lucy" as "L is in L.C."): single
+    letters, up to the next letter spelled with a word of its own.
+    """
+    j = i
+    while j < min(len(words), i + 4) and len(words[j]) == 1 and words[j].isalpha():
+        if _spelled_letter(words, j) is not None:
+            break
+        j += 1
+    return j - i
 
 
 def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
@@ -152,6 +167,10 @@ def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
             if spelled is not None:
                 out.append(_Piece(spelled[0], True))
                 i += spelled[1]
+                if len(words[i - 1]) == 1:  # the word written as letters: each may be dropped
+                    tail = _spelled_out(words, i)
+                    out += [_Piece("", False, w.upper()) for w in words[i : i + tail]]
+                    i += tail
                 continue
             if (w, nxt) in _TWO_WORD_LETTERS:
                 out.append(_Piece(_TWO_WORD_LETTERS[w, nxt], False))
