@@ -32,6 +32,7 @@ SIX = r"^[0-9]{6}$"
         ("four eight one five two six", "481526"),
         ("Four, eight, one, five, two, six.", "481526"),
         ("for ate won five to six", "481526"),
+        ("free one one nine tree six", "311936"),  # "three" without its /th/
         ("it's for 8 1 5 2 6", "481526"),
         ("forty eight fifteen twenty six", "481526"),
         ("four hundred eighty one five hundred twenty six", "481526"),
@@ -136,6 +137,9 @@ LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
         ("T is in Zebor, N is in N. C 9 2 3 8 1 0.", "ZN923810"),
         ("S is in SAM. B is in Vater. Oh eight four five six two.", "SV084562"),
         ("C as in C, K, 6 4 6 6 6 0", "CK646660"),  # or the next letter, said alone
+        # A number word is not the word a letter is spelled with.
+        ("R and double two eight three nine four.", "RN228394"),
+        ("You as an uncle, W as in William, free double eight, three seven oh.", "UW388370"),
         # "N" said alone is written "and"; as a filler "and" comes first.
         ("And R double three four one nine six.", "NR334196"),
         ("B and 82, 82, 72.", "BN828272"),

@@ -35,7 +35,7 @@ _UNITS = {
 # tiny.en on the phone band writes a spoken "oh" as "L" too ("L 6 0 1 16" for "oh six, oh one,
 # sixteen"); no code of digits holds a letter, and one with letters is read as before.
 _WEAK = {"oh": "0", "o": "0", "or": "0", "owe": "0", "l": "0", "won": "1", "to": "2",
-         "too": "2", "for": "4", "fore": "4", "ate": "8", "tree": "3"}  # fmt: skip
+         "too": "2", "for": "4", "fore": "4", "ate": "8", "tree": "3", "free": "3"}  # fmt: skip
 _TEENS = {
     "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
     "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
@@ -74,7 +74,10 @@ _TWO_WORD_LETTERS = {("double", "you"): "W", ("double", "u"): "W", ("x", "ray"):
 # Lucy", "I'm in John" for "J as in John").
 _AS_IN = ("as in", "as an", "was in")
 _SPELLED_WITH = ("is in", "is an", "is not", "am in", "m in", "as", "for", "like", "an", "and")
+# Words no letter is spelled with: small words, and number words ("R and double two eight ..."
+# is R, N, 2, 2, 8, ...).
 _NOT_KEYWORDS = {"the", "a", "an", "my", "your", "it", "this", "that", "there", "here", "and"}
+_NOT_KEYWORDS |= {*_UNITS, *_TEENS, *_TENS, *_REPEAT, *(w for w in _WEAK if len(w) > 1)}
 # Short words that start a sentence with "is in"/"is not" rather than misheard letters.
 _NOT_LEADS = {"it", "this", "that", "what", "who", "she", "they", "we", "mine", "one"}
 # A NATO word as ASR spells it: same first letter and this close (rapidfuzz ratio): "charley",
