@@ -99,12 +99,20 @@ def test_sound_alikes_swap_the_letters_a_phone_line_blurs_likeliest_first() -> N
     assert heard[0] == "ZB235410"  # "Z" said alone is heard as "C"
     assert heard.index("CV235410") < heard.index("ZV235410")  # one letter before two
     assert len(heard) == len(set(heard)) and "CB235410" not in heard
-    assert all(code.endswith("235410") for code in heard)  # digits are not swapped
+    assert all(code.endswith("235410") for code in heard)  # no teen or ten in the digits
     assert sound_alikes("VU803520", LETTER_PATTERN)[0] == "BU803520"
     assert sound_alikes("XF325384", LETTER_PATTERN)[:2] == ["SF325384", "XS325384"]
-    assert sound_alikes("RH125617", LETTER_PATTERN) == []  # R and H have no sound-alikes
-    assert sound_alikes("481526", r"^[0-9]{6}$") == []
+    assert sound_alikes("RH125212", LETTER_PATTERN) == []  # R and H have no sound-alikes
     assert sound_alikes("WO1234", r"^WO[0-9]{4}$") == []  # the pattern's own letters stay
+
+
+def test_a_teen_heard_as_its_ten_and_a_ten_as_its_teen_come_after_single_letters() -> None:
+    heard = sound_alikes("VC631740", LETTER_PATTERN)  # "sixty three, seventeen, fourteen"
+    singles = [c for c in heard if c.endswith("631740") and (c[0] == "V") != (c[1] == "C")]
+    assert heard.index("VC631714") > max(heard.index(c) for c in singles)  # "40" was "14"
+    assert heard.index("VC637040") < heard.index("BZ631740")  # "17" was "70", before two letters
+    assert sound_alikes("RH125617", LETTER_PATTERN) == ["RH125670"]
+    assert sound_alikes("RH125612", LETTER_PATTERN) == []  # twelve and twenty are unalike
 
 
 def order_as(orders: list[Order], order_id: str, like: str = "735902") -> Order:

@@ -41,13 +41,16 @@ _SOUND_ALIKE = {
 }  # fmt: skip
 # Two letters misheard at once ("T T" for "P P") are tried with each letter's likeliest few.
 _SOUND_ALIKE_PAIRS = 3
+# A teen and its ten differ only in how they end, which the line blurs too: "fourteen" came out
+# "40" and "seventy" "17" in bench/letter_codes.py. Any two digits of the code may be one.
+_TEEN_OR_TEN = re.compile(r"(?=(1[3-9]|[3-9]0))")
 
 
 def sound_alikes(code: str, pattern: str) -> list[str]:
     """Codes a caller may have said where ASR heard ``code``, likeliest first: one letter
     swapped for one that sounds like it on a phone line (each letter's likeliest before any
-    letter's second), then two letters at once. Only codes that match ``pattern``; none for a
-    code of digits.
+    letter's second), then a teen for its ten or a ten for its teen ("40" for "14", "17" for
+    "70"), then two letters at once. Only codes that match ``pattern``.
 
     For an order number the OMS does not have: the one of these it has is likely the caller's.
     """
@@ -62,8 +65,15 @@ def sound_alikes(code: str, pattern: str) -> list[str]:
         for ra, a in enumerate(_SOUND_ALIKE[upper[i]][:_SOUND_ALIKE_PAIRS])
         for rb, b in enumerate(_SOUND_ALIKE[upper[j]][:_SOUND_ALIKE_PAIRS])
     ]
-    by_rank = sorted(singles, key=lambda s: s[0]) + sorted(pairs, key=lambda s: s[0])
-    swaps = [swap for _, swap in by_rank]
+    teens = [
+        {m.start(): teen[1], m.start() + 1: "0"}
+        if teen[0] == "1"
+        else {m.start(): "1", m.start() + 1: teen[0]}
+        for m in _TEEN_OR_TEN.finditer(upper)
+        for teen in [m[1]]
+    ]
+    swaps = [swap for _, swap in sorted(singles, key=lambda s: s[0])]
+    swaps += teens + [swap for _, swap in sorted(pairs, key=lambda s: s[0])]
     out: list[str] = []
     for swap in swaps:
         variant = "".join(swap.get(i, ch) for i, ch in enumerate(upper))
