@@ -2,10 +2,10 @@
 
 A caller's "Z B 2 3 5 ..." reaches the dialog as "C B 2 3 5 ..." when the phone line blurs the
 letter. When the OMS has no order under the code heard, and the dialog's order numbers hold
-letters, the codes it may have been (:func:`sound_alikes`) are looked
-up one after the other, likeliest first; the first the OMS has is offered to the caller as a
-yes/no question ("Did you mean Z as in Zulu, ...?"). Each lookup is an action and its answer an
-event, so a call record shows every code tried and replay repeats them.
+letters, the codes it may have been (:func:`sound_alikes`) are looked up one after the other,
+likeliest first; the first the OMS has is offered to the caller as a yes/no question ("Did you
+mean Z as in Zulu, ...?"). Each lookup is an action and its answer an event, so a call record
+shows every code tried and replay repeats them.
 """
 
 from __future__ import annotations
@@ -65,15 +65,11 @@ def sound_alikes(code: str, pattern: str) -> list[str]:
         for ra, a in enumerate(_SOUND_ALIKE[upper[i]][:_SOUND_ALIKE_PAIRS])
         for rb, b in enumerate(_SOUND_ALIKE[upper[j]][:_SOUND_ALIKE_PAIRS])
     ]
-    teens = [
-        {m.start(): teen[1], m.start() + 1: "0"}
-        if teen[0] == "1"
-        else {m.start(): "1", m.start() + 1: teen[0]}
-        for m in _TEEN_OR_TEN.finditer(upper)
-        for teen in [m[1]]
-    ]
     swaps = [swap for _, swap in sorted(singles, key=lambda s: s[0])]
-    swaps += teens + [swap for _, swap in sorted(pairs, key=lambda s: s[0])]
+    for m in _TEEN_OR_TEN.finditer(upper):
+        other = m[1][1] + "0" if m[1][0] == "1" else "1" + m[1][0]  # "17" <-> "70"
+        swaps.append({m.start(): other[0], m.start() + 1: other[1]})
+    swaps += [swap for _, swap in sorted(pairs, key=lambda s: s[0])]
     out: list[str] = []
     for swap in swaps:
         variant = "".join(swap.get(i, ch) for i, ch in enumerate(upper))
