@@ -52,8 +52,9 @@ from voice_agent.dialog.codes import find_code
 from voice_agent.dialog.lookup import sound_alikes
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, transcribe
+from voice_agent.testing.dialogs import LETTER_PATTERN
 
-PATTERN = r"^[A-Z]{2}[0-9]{6}$"
+PATTERN = LETTER_PATTERN
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 LETTER_STYLES = ("alone", "as_in", "nato")
 #: The words callers spell letters with ("B as in boy"): the common ones, not a standard.

@@ -17,6 +17,7 @@ from voice_agent.dialog.normalize import (
     word_match,
     yes_no,
 )
+from voice_agent.testing.dialogs import LETTER_PATTERN
 
 SIX = r"^[0-9]{6}$"
 
@@ -98,9 +99,6 @@ def test_letters(said, code):
     assert find_code(said, r"^[A-Z]{1,2}[0-9]{4,6}$")[0] == code
 
 
-LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
-
-
 @pytest.mark.parametrize(
     ("said", "code"),
     [
@@ -152,7 +150,7 @@ LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
     ],
 )
 def test_letter_codes_in_every_form_asr_writes_them(said, code):
-    assert find_code(said, LETTER_CODE) == (code, None)
+    assert find_code(said, LETTER_PATTERN) == (code, None)
 
 
 @pytest.mark.parametrize(
@@ -166,7 +164,7 @@ def test_letter_codes_in_every_form_asr_writes_them(said, code):
     ],
 )
 def test_no_letter_code(said):
-    assert find_code(said, LETTER_CODE)[0] is None
+    assert find_code(said, LETTER_PATTERN)[0] is None
 
 
 def test_a_code_of_digits_reads_no_letters():
@@ -182,7 +180,7 @@ def test_a_code_of_digits_reads_no_letters():
         (SIX, False),
         (r"\d{6}", False),
         (r"^[0-9]{4}-\d{2}$", False),
-        (LETTER_CODE, True),
+        (LETTER_PATTERN, True),
         (r"^WO-\d{4}$", True),
         (r"^\w{8}$", True),
         (r"^[a-z0-9]{6}$", True),

@@ -16,6 +16,7 @@ from voice_agent.speech.asr import (
     transcribe,
 )
 from voice_agent.speech.entities import SIX_DIGITS, order_number
+from voice_agent.testing.dialogs import LETTER_PATTERN
 
 pytestmark = pytest.mark.models
 
@@ -68,9 +69,6 @@ def test_digit_vocabulary(tiny_model) -> None:
         assert set(tokenizer.encode(dropped)) & with_letters, dropped
 
 
-LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
-
-
 @pytest.mark.parametrize(
     ("said", "code"),
     [
@@ -82,11 +80,11 @@ LETTER_CODE = r"^[A-Z]{2}[0-9]{6}$"
 def test_a_code_with_letters_is_read_with_them(
     tiny_model, base_model, joe, said: str, code: str
 ) -> None:
-    prompt = order_number_prompt(LETTER_CODE)  # as the pipeline primes this turn
-    options = AsrOptions(initial_prompt=prompt, expect_code=LETTER_CODE)
+    prompt = order_number_prompt(LETTER_PATTERN)  # as the pipeline primes this turn
+    options = AsrOptions(initial_prompt=prompt, expect_code=LETTER_PATTERN)
     check = AsrOptions(initial_prompt=prompt, window_s=10.0)
     text = transcribe(tiny_model, joe(said), options, (base_model, check))
-    assert order_number(text, LETTER_CODE) == code, text
+    assert order_number(text, LETTER_PATTERN) == code, text
 
 
 class _BrokenModel:

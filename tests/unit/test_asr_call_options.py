@@ -3,6 +3,7 @@
 from voice_agent.pipeline.call import asr_options
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import ORDER_CODE_PROMPT, ORDER_NUMBER_PROMPT
+from voice_agent.testing.dialogs import LETTER_PATTERN
 
 NAMES = {"asr": "tiny.en", "asr_number_check": "base"}
 PATTERN = "^[0-9]{6}$"  # the returns dialog's order_id
@@ -35,8 +36,8 @@ def test_no_code_slot_means_no_digits_pass() -> None:
 
 
 def test_order_numbers_with_letters_are_primed_with_letters() -> None:
-    _, number, check = asr_options(Settings(), r"^[A-Z]{2}[0-9]{6}$", NAMES)
+    _, number, check = asr_options(Settings(), LETTER_PATTERN, NAMES)
     assert number.initial_prompt == check.initial_prompt == ORDER_CODE_PROMPT
-    assert number.expect_code == r"^[A-Z]{2}[0-9]{6}$"
+    assert number.expect_code == LETTER_PATTERN
     _, number, check = asr_options(Settings(), PATTERN, NAMES)
     assert number.initial_prompt == check.initial_prompt == ORDER_NUMBER_PROMPT

@@ -76,8 +76,10 @@ _AS_IN = ("as in", "as an", "was in")
 _SPELLED_WITH = ("is in", "is an", "is not", "am in", "m in", "as", "for", "like", "an", "and")
 # Words no letter is spelled with: small words, and number words ("R and double two eight ..."
 # is R, N, 2, 2, 8, ...).
-_NOT_KEYWORDS = {"the", "a", "an", "my", "your", "it", "this", "that", "there", "here", "and"}
-_NOT_KEYWORDS |= {*_UNITS, *_TEENS, *_TENS, *_REPEAT, *(w for w in _WEAK if len(w) > 1)}
+_NOT_KEYWORDS = {
+    *("the", "a", "an", "my", "your", "it", "this", "that", "there", "here", "and"),
+    *_UNITS, *_TEENS, *_TENS, *_REPEAT, *(w for w in _WEAK if len(w) > 1),
+}  # fmt: skip
 # Short words that start a sentence with "is in"/"is not" rather than misheard letters.
 _NOT_LEADS = {"it", "this", "that", "what", "who", "she", "they", "we", "mine", "one"}
 # A NATO word as ASR spells it: same first letter and this close (rapidfuzz ratio): "charley",
