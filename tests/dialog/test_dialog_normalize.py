@@ -37,6 +37,12 @@ SIX = r"^[0-9]{6}$"
         ("it's for 8 1 5 2 6", "481526"),
         ("forty eight fifteen twenty six", "481526"),
         ("four hundred eighty one five hundred twenty six", "481526"),
+        ("four hundred and fifty six, one two three", "456123"),
+        ("A hundred and twenty three, four five six.", "123456"),
+        # A comma ASR drops after the hundreds: the code's length decides.
+        ("four hundred and fifty, one two three", "450123"),
+        ("nine hundred, one two three", "900123"),
+        ("four eight two nought one five", "482015"),
         ("seven three five nine oh two", "735902"),
         ("seven three five nine o two", "735902"),
         ("nine one two three double four", "912344"),

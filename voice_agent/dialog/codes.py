@@ -27,7 +27,7 @@ from voice_agent.dialog.normalize import tokens
 
 _UNITS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "niner": "9",
+    "seven": "7", "eight": "8", "nine": "9", "niner": "9", "nought": "0", "naught": "0",
 }  # fmt: skip
 # Words that are digits only next to other digits: "oh", and what ASR writes for a digit it
 # misheard as a word ("won", "to", "for", "ate").
@@ -36,6 +36,8 @@ _UNITS = {
 # sixteen"); no code of digits holds a letter, and one with letters is read as before.
 _WEAK = {"oh": "0", "o": "0", "or": "0", "owe": "0", "l": "0", "won": "1", "to": "2",
          "too": "2", "for": "4", "fore": "4", "ate": "8", "tree": "3", "free": "3"}  # fmt: skip
+# A zero after a ten is a digit of its own ("twenty zero" is 2, 0), unlike "twenty five".
+_ZEROS = {"zero", "nought", "naught"}
 _TEENS = {
     "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
     "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
@@ -92,7 +94,9 @@ _NATO_WORDS = tuple(_NATO)
 class _Piece:
     text: str
     strong: bool  # a real numeral, not a homophone or filler-ish word
-    letter: str = ""  # the letter this digit word also is ("oh" is O), in letter codes
+    # Another spelling, tried after ``text``: the letter an "oh" also is in a letter code, or
+    # "06" for the "6" of "four hundred fifty six" (4, 5, 0, 6).
+    alt: str = ""
 
 
 def admits_letters(pattern: str) -> bool:
@@ -194,17 +198,23 @@ def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
             out.append(_Piece(w, True))
         elif re.fullmatch(r"[a-z]+\d[a-z0-9]*|\d+[a-z]+[a-z0-9]*", w):
             out.append(_Piece(w.upper(), True))
+        elif (w in _UNITS or w == "a") and nxt == "hundred":
+            rest, used = _two_digits(words[i + 2 : i + 5])  # "and fifty six" is three words
+            group = _UNITS.get(w, "1") + (rest or "00")
+            if used and words[i + 1 + used] in _UNITS:
+                # Commas are lost: "four hundred fifty six" is 456, "four hundred fifty, one
+                # two three" 450123 and "nine hundred, one two three" 900123. The pattern picks.
+                out += [_Piece(group[:2], True), _Piece(group[2], True, "0" + group[2])]
+            else:
+                out.append(_Piece(group, True))
+            i += 2 + used
+            continue
         elif w in _UNITS:
-            if nxt == "hundred":
-                rest, used = _two_digits(words[i + 2 : i + 4])
-                out.append(_Piece(_UNITS[w] + (rest or "00"), True))
-                i += 2 + used
-                continue
             out.append(_Piece(_UNITS[w], True))
         elif w in _TEENS:
             out.append(_Piece(_TEENS[w], True))
         elif w in _TENS:
-            if nxt in _UNITS and nxt not in ("zero", "niner"):
+            if nxt in _UNITS and nxt not in _ZEROS and nxt != "niner":
                 out.append(_Piece(_TENS[w] + _UNITS[nxt], True))
                 i += 2
                 continue
@@ -254,7 +264,7 @@ def words_to_numbers(text: str) -> str:
     while i < len(words):
         w = words[i]
         nxt = words[i + 1] if i + 1 < len(words) else ""
-        if w in _TENS and nxt in _UNITS and nxt != "zero":
+        if w in _TENS and nxt in _UNITS and nxt not in _ZEROS:
             out.append(_TENS[w] + _UNITS[nxt])
             i += 2
             continue
@@ -291,7 +301,8 @@ def digit_runs(text: str, letters: bool = False) -> list[list[_Piece]]:
 
 # Capitals ASR writes as one word are letters said one by one: "CK 646660", "GL".
 _CAPITALS = re.compile(r"\b[A-Z]{2,4}\b")
-# At most this many "oh"s of a letter code are tried as O as well as 0 (2**n spellings).
+# At most this many pieces of a run ("oh"s of a letter code) are tried in both their spellings
+# (2**n spellings).
 _MAX_AMBIGUOUS = 4
 
 
@@ -314,12 +325,14 @@ def _variants(run: list[_Piece]) -> list[str]:
 
 
 def _spellings(pieces: list[_Piece]) -> list[str]:
-    """The pieces as one string, and with letters for the digit words that are letters too."""
-    both = [k for k, p in enumerate(pieces) if p.letter][:_MAX_AMBIGUOUS]
+    """The pieces as one string, then with other spellings of those that have one (letters for
+    the digit words that are letters too).
+    """
+    both = [k for k, p in enumerate(pieces) if p.alt][:_MAX_AMBIGUOUS]
     out = []
     for mask in range(1 << len(both)):
         swap = {k for bit, k in enumerate(both) if mask >> bit & 1}
-        out.append("".join(p.letter if k in swap else p.text for k, p in enumerate(pieces)))
+        out.append("".join(p.alt if k in swap else p.text for k, p in enumerate(pieces)))
     return out
 
 
