@@ -1,10 +1,11 @@
 """Order numbers and other codes out of what a caller said, as ASR wrote it.
 
-Callers read a code digit by digit, in pairs ("forty eight fifteen"), with "oh" for zero,
-"double"/"triple" for repeats and letters as "A as in apple" or NATO words; Whisper writes them
-as words, numerals or a mix ("481-526", "4, 8, 1", "O2 46 61"). :func:`find_code` is the one
-reading of them: the dialog takes the code it finds, and the ASR's order-number check
-(:mod:`voice_agent.speech.entities`) asks it whether a transcript holds one.
+Callers read a code digit by digit, in pairs ("forty eight fifteen"), in hundreds ("four
+hundred and fifty six"), with "oh" or "nought" for zero, "double"/"triple" for repeats and
+letters as "A as in apple" or NATO words; Whisper writes them as words, numerals or a mix
+("481-526", "4, 8, 1", "O2 46 61"). :func:`find_code` is the one reading of them: the dialog
+takes the code it finds, and the ASR's order-number check (:mod:`voice_agent.speech.entities`)
+asks it whether a transcript holds one.
 
 Where the code's pattern admits letters (:func:`admits_letters`), letters are read in every form
 ASR writes them: "S B 0 8 4", "CK 646660", "R.T.", letter names ("see", "tee"), NATO words and
