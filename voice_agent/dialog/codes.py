@@ -37,7 +37,7 @@ _UNITS = {
 # sixteen"); no code of digits holds a letter, and one with letters is read as before.
 _WEAK = {"oh": "0", "o": "0", "or": "0", "owe": "0", "l": "0", "won": "1", "to": "2",
          "too": "2", "for": "4", "fore": "4", "ate": "8", "tree": "3", "free": "3"}  # fmt: skip
-# A zero after a ten is a digit of its own ("twenty zero" is 2, 0), unlike "twenty five".
+# A zero after a ten stays a digit of its own: "twenty zero" is 200, where "twenty five" is 25.
 _ZEROS = {"zero", "nought", "naught"}
 _TEENS = {
     "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
