@@ -141,6 +141,9 @@ def test_letters(said, code):
         ("T is in Zebor, N is in N. C 9 2 3 8 1 0.", "ZN923810"),
         ("S is in SAM. B is in Vater. Oh eight four five six two.", "SV084562"),
         ("C as in C, K, 6 4 6 6 6 0", "CK646660"),  # or the next letter, said alone
+        # The word after "as in" lost: the letter said before it stands.
+        ("C as in C, B as in, oh one oh seven four nine.", "CB010749"),
+        ("Q as in queen, B as in... 1 2 3 4 5 6", "QB123456"),
         # A number word is not the word a letter is spelled with.
         ("R and double two eight three nine four.", "RN228394"),
         ("You as an uncle, W as in William, free double eight, three seven oh.", "UW388370"),

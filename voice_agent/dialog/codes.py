@@ -128,23 +128,26 @@ def _spelled_letter(words: Sequence[str], i: int) -> tuple[str, int] | None:
 
     The letter said before the link may be misheard as a short word ("See as in zebra" is Z,
     "Tay is in King" K, "am as in Mary" M) and before "as in" missing; the other links need
-    one ("B for boy").
+    one ("B for boy"). When the word after a whole "as in" is lost ("B as in, oh one ..."),
+    the letter said before it stands.
     """
     w = words[i]
     said = _letter(w) is not None or (w.isalpha() and len(w) <= 4 and w not in _NOT_LEADS)
     for lead, link in product((1, 0) if said else (0,), (*_AS_IN, *_SPELLED_WITH)):
         size = len(link.split())
         end = i + lead + size
-        if end >= len(words) or " ".join(words[i + lead : end]) != link:
+        if end > len(words) or " ".join(words[i + lead : end]) != link:
             continue
         if not lead and link not in _AS_IN:
             continue
-        keyword = words[end]
+        keyword = words[end] if end < len(words) else ""
         if keyword == "x" and words[end + 1 : end + 2] == ["ray"]:
             return "X", end + 2 - i  # "X as in x-ray"
         # A letter for the word only after a whole "as in" ("R and T" is two letters).
         if keyword.isalpha() and keyword not in _NOT_KEYWORDS and (size > 1 or len(keyword) > 1):
             return keyword[0].upper(), end + 1 - i
+        if lead and link in _AS_IN and (letter := _letter(w)) is not None:
+            return letter, end - i
     return None
 
 
