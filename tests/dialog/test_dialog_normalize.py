@@ -134,6 +134,7 @@ def test_letters(said, code):
         ("L. M in Lucy, R. M in Robert, 64, 59, 89.", "LR645989"),
         ("He am in George, T am in Tom nine five one double nine seven.", "GT951997"),
         ("I am in John, I am in dog, 0 1 5, 3 4 3.", "JD015343"),
+        ("F and in Frank, K and in King 3 5 0 4 9 5.", "FK350495"),
         # The "as in" word written as its letters: the first is the letter, the rest dropped.
         ("X is in X, R, M is in M, R, one eight nine eight three one.", "XM189831"),
         ("X is in X-ray, T is in P, R, 68, O2, O9.", "XP680209"),

@@ -73,10 +73,12 @@ _TWO_WORD_LETTERS = {("double", "you"): "W", ("double", "u"): "W", ("x", "ray"):
 # "B as in boy", and how ASR writes "as in": the word after it gives the letter. After a
 # letter only: "as", "for" (also a 4), "like", and the "as in"s made of common words ("is in",
 # "is an", and "isn't", which clean() makes "is not"; "U as in" as "use an", "V as in" as
-# "me and"; and "am in" or "M in" from a voice that shortens the "as": "T am in Tom", "L. M in
-# Lucy", "I'm in John" for "J as in John").
+# "me and"; "am in", "M in" and "and in" from a voice that shortens the "as": "T am in Tom",
+# "L. M in Lucy", "I'm in John" for "J as in John", "K and in King").
 _AS_IN = ("as in", "as an", "was in")
-_SPELLED_WITH = ("is in", "is an", "is not", "am in", "m in", "as", "for", "like", "an", "and")
+# Tried in order: "and in" before "and".
+_SPELLED_WITH = ("is in", "is an", "is not", "am in", "m in", "and in",
+                 "as", "for", "like", "an", "and")  # fmt: skip
 # Words no letter is spelled with: small words, and number words ("R and double two eight ..."
 # is R, N, 2, 2, 8, ...).
 _NOT_KEYWORDS = {
