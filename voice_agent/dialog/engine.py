@@ -13,7 +13,13 @@ from voice_agent.dialog import upset
 from voice_agent.dialog.codes import find_code, read_back, spell, words_to_numbers
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.flows import advance, multi_item_ok
-from voice_agent.dialog.lookup import answer_sound_alike, on_order_looked_up, sound_alike_probes
+from voice_agent.dialog.lookup import (
+    answer_sound_alike,
+    keypad_probes,
+    look_up_keys,
+    on_order_looked_up,
+    sound_alike_probes,
+)
 from voice_agent.dialog.normalize import (
     best_phrase_key,
     find_phrases,
@@ -66,6 +72,7 @@ class DialogEngine:
         self._order_pattern = (order_slot.pattern if order_slot else None) or r"\d{6}"
         self._order_digits = (order_slot.dtmf_digits if order_slot else None) or 6
         self._sound_alikes = sound_alike_probes(spec, self._order_pattern)
+        self._keypad_codes = keypad_probes(spec, self._order_pattern)
 
     # --- public API -----------------------------------------------------------------------------
     def start(self, event: CallStarted) -> tuple[DialogState, list[Action]]:
@@ -96,14 +103,7 @@ class DialogEngine:
     # --- events ---------------------------------------------------------------------------------
     def _on_said(self, t: Turn, text: str, keypad: bool = False) -> None:
         words = tokens(text)
-        earlier = [said for who, said in t.s.turns if who == "caller"]
-        score = 0.0 if keypad else upset.turn_score(text, self.spec.upset, earlier)
-        t.set(
-            turns=(*t.s.turns, ("caller", f"[keypad] {text}" if keypad else text)),
-            upset=(*t.s.upset, score)[-self.spec.upset.window :],
-            silences=0,
-            unheard=0,
-        )
+        score = self._heard(t, text, keypad)
         if t.s.phase in ("lookup", "creating"):
             return  # the caller talked while we wait for the OMS; the answer will come
         if upset.level(t.s.upset, self.spec.upset) >= self.spec.upset.threshold:
@@ -123,6 +123,18 @@ class DialogEngine:
             self._on_anything_else(t, text, words)
         else:
             self._on_answer(t, text, words)
+
+    def _heard(self, t: Turn, text: str, keypad: bool) -> float:
+        """Add the caller's turn to the state; its upset score."""
+        earlier = [said for who, said in t.s.turns if who == "caller"]
+        score = 0.0 if keypad else upset.turn_score(text, self.spec.upset, earlier)
+        t.set(
+            turns=(*t.s.turns, ("caller", f"[keypad] {text}" if keypad else text)),
+            upset=(*t.s.upset, score)[-self.spec.upset.window :],
+            silences=0,
+            unheard=0,
+        )
+        return score
 
     def _ends_call(self, t: Turn, words: list[str]) -> bool:
         hits = find_phrases(words, self.spec.goodbye_phrases, negation=False)
@@ -222,16 +234,27 @@ class DialogEngine:
         if key == "#":
             if t.s.dtmf:
                 digits, t.s = t.s.dtmf, replace(t.s, dtmf="")
-                self._on_said(t, " ".join(digits), keypad=True)
+                self._on_keys(t, digits)
             return
         if not key.isdigit():
             return
         digits = t.s.dtmf + key
         if len(digits) >= self._order_digits:
             t.set(dtmf="")
-            self._on_said(t, " ".join(digits), keypad=True)
+            self._on_keys(t, digits)
         else:
             t.set(dtmf=digits)
+
+    def _on_keys(self, t: Turn, keys: str) -> None:
+        """Keys typed, ended by ``#`` or by the order number's length: read as digits said, or
+        looked up as the codes their letters make when the order number holds letters.
+        """
+        codes = self._keypad_codes(keys) if t.s.phase in ("intent", "slot") else []
+        if not codes:
+            self._on_said(t, " ".join(keys), keypad=True)
+            return
+        self._heard(t, " ".join(keys), keypad=True)
+        look_up_keys(t, keys, codes)
 
     def _on_silence(self, t: Turn) -> None:
         if t.s.phase in ("lookup", "creating"):

@@ -4,8 +4,10 @@ A caller's "Z B 2 3 5 ..." reaches the dialog as "C B 2 3 5 ..." when the phone 
 letter. When the OMS has no order under the code heard, and the dialog's order numbers hold
 letters, the codes it may have been (:func:`sound_alikes`) are looked up one after the other,
 likeliest first; the first the OMS has is offered to the caller as a yes/no question ("Did you
-mean Z as in Zulu, ...?"). Each lookup is an action and its answer an event, so a call record
-shows every code tried and replay repeats them.
+mean Z as in Zulu, ...?"). Keys typed for such a code are looked up and offered the same way: the
+codes their letters can make (:func:`~voice_agent.dialog.keypad.keypad_codes`), one after the
+other. Each lookup is an action and its answer an event, so a call record shows every code tried
+and replay repeats them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import partial
 
 from voice_agent.dialog.codes import admits_letters, read_back
 from voice_agent.dialog.flows import advance
+from voice_agent.dialog.keypad import keypad_codes
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.turn import ORDER_BOUND, Turn
 from voice_agent.dialog.types import OrderLookedUp
@@ -25,6 +28,8 @@ from voice_agent.oms.models import Order
 SOUND_ALIKE_PROMPT = "order_sound_alike"
 #: Its optional follow-up, asking for the number again after the caller's no.
 DECLINED_PROMPT = "order_sound_alike_no"
+#: The prompt that offers the code found for keys typed; without it keys are read as digits.
+KEYPAD_PROMPT = "order_keypad_match"
 
 Probes = Callable[[str], list[str]]
 
@@ -87,6 +92,23 @@ def sound_alike_probes(spec: DialogSpec, pattern: str) -> Probes:
     return lambda _code: []
 
 
+def keypad_probes(spec: DialogSpec, pattern: str) -> Probes:
+    """The codes to look up for keys typed for an order number ``pattern`` (the keys' letters'
+    codes) where the pattern holds letters and the dialog can offer them, else none.
+    """
+    if admits_letters(pattern) and KEYPAD_PROMPT in spec.prompts:
+        return partial(keypad_codes, pattern=pattern)
+    return lambda _keys: []
+
+
+def look_up_keys(t: Turn, keys: str, codes: list[str]) -> None:
+    """Look up the ``codes`` that the ``keys`` typed may be, one after the other."""
+    if "order_id" in t.s.slots:  # a different order: its item choices no longer apply
+        t.drop_slots("order_id", *ORDER_BOUND)
+    t.set(order=None, partial="", keys=keys, probes=tuple(codes))
+    t.lookup(codes[0])
+
+
 def on_order_looked_up(t: Turn, event: OrderLookedUp, probes_for: Probes) -> Order | None:
     """Act on the OMS's answer; the order when it is the one the caller gave, else None."""
     s = t.s
@@ -94,26 +116,29 @@ def on_order_looked_up(t: Turn, event: OrderLookedUp, probes_for: Probes) -> Ord
     if s.phase != "lookup" or event.order_id != waited_for:
         return None  # a stale answer for a number the caller has since corrected
     if event.error is not None:
-        t.set(probes=())
+        t.set(probes=(), keys="")
         t.drop_slots("order_id")
         t.propose("oms_down", {"kind": "transfer", "reason": "order system unavailable"})
         return None
     if event.order is not None and not s.probes:
         return event.order
-    heard = str(s.slots["order_id"])
+    heard = s.keys or str(s.slots["order_id"])
     if event.order is not None:
-        t.set(probes=())
+        t.set(probes=(), keys="")
         t.drop_slots("order_id", *ORDER_BOUND)
         proposal = {"kind": "order", "order_id": event.order_id}
-        t.propose(
-            SOUND_ALIKE_PROMPT, proposal, heard=read_back(heard), alike=read_back(event.order_id)
-        )
+        alike = read_back(event.order_id)
+        if s.keys:
+            t.propose(KEYPAD_PROMPT, proposal, alike=alike)
+        else:
+            t.propose(SOUND_ALIKE_PROMPT, proposal, heard=read_back(heard), alike=alike)
         return None
     probes = s.probes[1:] if s.probes else tuple(probes_for(heard))
     t.set(probes=probes)
     if probes:
         t.lookup(probes[0])
         return None
+    t.set(keys="")
     t.drop_slots("order_id", *ORDER_BOUND)
     _ask_again(t, heard)
     return None

@@ -163,7 +163,7 @@ class Turn:
 
         Kinds: ``work_order`` (type, reason, item_sku, details), ``transfer`` (reason),
         ``intent`` (switch to another intent), ``order`` (order_id: the caller's order number
-        is this sound-alike of the one heard).
+        is this sound-alike of the one heard, or this code of the keys typed).
         """
         if proposal["kind"] == "work_order":
             s = self.s
