@@ -12,9 +12,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+from pipecat.audio.dtmf.types import KeypadEntry
+from pipecat.frames.frames import (
+    InputDTMFFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.tests.utils import SleepFrame
 
+from voice_agent.dialog.keypad import keypad_codes
 from voice_agent.dialog.lookup import sound_alikes
 from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.frames import AnswerDelayedFrame
@@ -174,3 +180,21 @@ async def test_the_look_ups_of_a_letter_codes_sound_alikes_are_one_wait_with_one
     assert oms.asked == ["CB235410", *sound_alikes("CB235410", LETTER_PATTERN)]
     assert holds(events) == [{"reason": "oms", "text": HOLD_ON[0]}]
     assert said[-2] == HOLD_ON[0] and said[-1].startswith(NOT_FOUND + "C as in Charlie")
+
+
+async def test_the_look_ups_of_keys_typed_for_a_letter_code_wait_as_one_from_the_first(
+    tmp_path: Path,
+):
+    # Keys typed for a code of two letters and six digits are 12 codes here, looked up one
+    # after the other: one wait, counted from the first look-up (not from the call's last OMS
+    # wait). At 5 ms an answer they take 60 ms, no hold-on; at 30 ms 360 ms, one.
+    spec = load_dialog(letter_dialog(tmp_path))
+    keys = [InputDTMFFrame(KeypadEntry(k)) for k in "98735902"]
+    for delay_s, hold_ons in ((0.005, []), (0.03, [{"reason": "oms", "text": HOLD_ON[0]}])):
+        oms = SlowOms(delay_s)
+        script = [Hook("_on_bot_stopped"), heard("Return."), *played(), *keys, SleepFrame(1)]
+        settings = Settings(hold_on_after_s=0.2)
+        _, said, events = await run_dialog(script, settings, orders=oms, spec=spec)
+        assert oms.asked == keypad_codes("98735902", LETTER_PATTERN)
+        assert holds(events) == hold_ons
+        assert said[-1].startswith(NOT_FOUND + "9, 8, 7, 3, 5, 9, 0, 2")

@@ -40,6 +40,7 @@ from voice_agent.dialog.types import (
     Event,
     HangUp,
     LookupOrder,
+    OrderLookedUp,
     Say,
     Transfer,
     UserSaid,
@@ -323,14 +324,16 @@ class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
                 described_action = {"action": type(action).__name__} | asdict(action)
                 turn["actions"].append(described_action)
                 await self._log.event("action", described_action)
-            await self._execute(action)
+            await self._execute(action, chained=isinstance(event, OrderLookedUp))
 
-    async def _execute(self, action: Action) -> None:
+    async def _execute(self, action: Action, chained: bool = False) -> None:
+        """Carry out one action; ``chained``: it answers an order look-up (the next code of
+        the sound-alikes or of the keys typed), so the OMS wait goes on.
+        """
         if isinstance(action, Say):
             await self._speak(action.text)
         elif isinstance(action, (LookupOrder, CreateWorkOrder)):
             answer = oms_answer(action, self._services, self.call.call_sid, self._log.event)
-            chained = isinstance(action, LookupOrder) and bool(self.state and self.state.probes)
             await self._events.put(await self._oms_with_hold_on(answer, chained))
         elif isinstance(action, (Transfer, HangUp)):
             await self._defer(action)
