@@ -10,8 +10,9 @@ import re
 from dataclasses import replace
 
 from voice_agent.dialog import upset
-from voice_agent.dialog.codes import find_code, read_back, spell, words_to_numbers
+from voice_agent.dialog.codes import find_code, read_back, spell
 from voice_agent.dialog.dates import parse_date
+from voice_agent.dialog.exchange import exchange_wish
 from voice_agent.dialog.flows import advance, multi_item_ok
 from voice_agent.dialog.lookup import (
     answer_sound_alike,
@@ -52,11 +53,6 @@ _FILLERS = {"hello", "hi", "hey", "yes", "yeah", "yep", "um", "uh", "er", "erm",
             "okay", "so", "well", "oh", "there", "anyone", "good", "morning", "afternoon",
             "evening", "thanks", "thank", "you", "i", "am", "calling", "is", "this", "the",
             "returns", "line", "right", "hiya", "howdy"}  # fmt: skip
-_SIZE = re.compile(
-    r"\b(?:size|a|an|in)\s+((?:extra\s+)?(?:small|medium|large)|xs|xl|xxl|s|m|l|"
-    r"\d+(?:\s+and\s+a\s+half)?)\b"
-)
-_RELATIVE = re.compile(r"\b(smaller|bigger|larger|longer|shorter)\s+(?:size|one|pair)\b")
 
 
 class DialogEngine:
@@ -408,20 +404,9 @@ class DialogEngine:
             t.set_slot("reason_text", text.strip())
 
     def _fill_exchange(self, t: Turn, text: str) -> None:
-        cleaned = words_to_numbers(text)
-        found = []
-        rel = _RELATIVE.search(cleaned)
-        if rel:
-            found.append(f"a {rel.group(1)} size")
-        size = _SIZE.search(cleaned)
-        if size and not rel:
-            found.append(f"size {size.group(1)}")
-        colours = [c for c in self.spec.colours if re.search(rf"\b{re.escape(c)}\b", cleaned)]
         item = t.s.item
-        colours = [c for c in colours if item is None or c != (item.colour or "")]
-        if colours:
-            found.append(f"in {colours[-1]}")
-        if found:
-            t.set_slot("exchange_for", " ".join(found))
+        wish = exchange_wish(text, self.spec.colours, item.colour if item is not None else None)
+        if wish is not None:
+            t.set_slot("exchange_for", wish)
         elif t.s.pending == "exchange_for" and len(tokens(text)) >= 2 and yes_no(text) is None:
             t.set_slot("exchange_for", text.strip())
