@@ -389,14 +389,16 @@ def score_vad(
     }
 
 
-def vad_factories(stop_secs: float, start_secs: float) -> dict[str, Callable[[], Any]]:
+def vad_factories(
+    stop_secs: float, start_secs: float, min_volume: float
+) -> dict[str, Callable[[], Any]]:
     from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.audio.vad.vad_analyzer import VADParams
 
     from voice_agent.speech.webrtc_vad import WebRTCVADAnalyzer
 
     def params() -> VADParams:
-        return VADParams(stop_secs=stop_secs, start_secs=start_secs)
+        return VADParams(stop_secs=stop_secs, start_secs=start_secs, min_volume=min_volume)
 
     return {
         "silero": lambda: SileroVADAnalyzer(params=params()),
@@ -408,7 +410,9 @@ def vad_factories(stop_secs: float, start_secs: float) -> dict[str, Callable[[],
 def bench_vad(utts: list[Utt], noises: list[np.ndarray], quick: bool) -> dict[str, Any]:
     logger.remove()
     settings = Settings()
-    factories = vad_factories(settings.vad_stop_secs, settings.vad_start_secs)
+    factories = vad_factories(
+        settings.vad_stop_secs, settings.vad_start_secs, settings.vad_min_volume
+    )
     rng = np.random.default_rng(SEED + 1)
     calls = [
         build_call([utts[i] for i in rng.permutation(len(utts))], rng, settings.vad_stop_secs)

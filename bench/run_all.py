@@ -1,7 +1,7 @@
 """``make bench``: every benchmark in turn, each writing ``bench/results/<name>.json``.
 
 Run one alone with ``python -m bench.<name>`` (asr_accuracy, number_ceiling, letter_codes,
-latency, barge_in, end_of_turn, number_turns_at_once);
+short_answers, latency, barge_in, end_of_turn, number_turns_at_once);
 each has ``--help``. Benchmarks run on this machine's 2 cores: quote medians and ratios, not
 single runs.
 """
@@ -16,6 +16,7 @@ BENCHMARKS = [
     # After asr_accuracy, whose order-number renderings it reads from the cache.
     ["number_ceiling"],
     ["letter_codes"],
+    ["short_answers"],
     ["latency"],
     # The script's order number is read surely by the first decode alone; this one is not, so
     # its order-number turn shows the cost of the second decode under load.

@@ -139,6 +139,7 @@ def build_pipeline(
             settings.vad,
             start_secs=settings.vad_start_secs,
             stop_secs=settings.vad_stop_secs,
+            min_volume=settings.vad_min_volume,
             silero_session=services.models.silero,
             taps=[t for t in (tap, pause_tap) if t is not None],
         )

@@ -22,6 +22,7 @@ def make_vad_analyzer(
     *,
     start_secs: float = 0.2,
     stop_secs: float = 0.5,
+    min_volume: float = VADParams().min_volume,
     silero_session: object = None,
     taps: Sequence[ConfidenceTap] = (),
 ) -> VADAnalyzer:
@@ -31,13 +32,14 @@ def make_vad_analyzer(
         kind: ``"silero"`` (pipecat's bundled ONNX model) or ``"webrtc"`` (WebRTC GMM, mode 3).
         start_secs: Speech needed before the user counts as speaking.
         stop_secs: Silence needed before the user counts as stopped.
+        min_volume: Volume (0-1) below which audio is not speech, whatever the model says.
         silero_session: The process's shared Silero session (the model registry's); without
             it, pipecat's analyzer loads one of its own.
         taps: Each receives every window's Silero confidence (one per reader: barge-in and
             the STT service's pause counter reuse them).
 
     """
-    params = VADParams(start_secs=start_secs, stop_secs=stop_secs)
+    params = VADParams(start_secs=start_secs, stop_secs=stop_secs, min_volume=min_volume)
     if kind == "silero" and silero_session is not None:
         return SharedSileroVADAnalyzer(silero_session, params=params, taps=taps)
     if kind == "silero":
