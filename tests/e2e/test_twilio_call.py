@@ -44,6 +44,8 @@ def answer(heard: str, order_reading: str = READING, request: str = REQUEST) -> 
         return None
     if "mean" in heard and "which" not in heard:  # the ear has heard "did you mean" "that demean"
         return "Yes."
+    if "yours" in heard:  # "From the keys you typed, I found order ... Is that yours?"
+        return "Yes."
     if "number" in heard and "order" in heard:
         return order_reading
     if "why" in heard or "reason" in heard:
@@ -75,9 +77,15 @@ class ReturnCall:
 
 
 async def return_call(
-    server, caller_voice, ear, order_reading: str = READING, request: str = REQUEST
+    server,
+    caller_voice,
+    ear,
+    order_reading: str = READING,
+    request: str = REQUEST,
+    order_keys: str = "",
 ) -> ReturnCall:
-    """A caller returns their headphones, answering each prompt as they hear it."""
+    """A caller returns their headphones, answering each prompt as they hear it; asked for the
+    order number, they type ``order_keys`` on the keypad if given."""
     heard_log: list[str] = []
     async with await place_call(server.base_url) as caller:
         since = caller.started_at
@@ -93,6 +101,11 @@ async def return_call(
                 break
             reply = answer(heard, order_reading, request)
             if reply is None:  # part of a prompt, or nothing to answer: keep listening
+                since = time.monotonic()
+                continue
+            if reply == order_reading and order_keys:
+                for key in order_keys:
+                    await caller.dtmf(key)
                 since = time.monotonic()
                 continue
             since = await caller.say(caller_ulaw(caller_voice, reply))
@@ -173,3 +186,17 @@ async def test_an_order_number_with_a_letter_misheard_is_offered_by_its_sound_al
     assert offer in agent_said, agent_said
     assert "order Z as in Zulu, T as in Tango, 7, 3, 5, 9, 0, 2" in agent_said, agent_said
     assert any("mean" in h for h in call.heard), call.heard
+
+
+async def test_an_order_number_with_letters_typed_on_the_keypad_is_found_and_offered(
+    letter_agent, caller_voice, ear
+):
+    # Asked for the order number, the caller types ZT735902 with each letter on its key:
+    # 9 8 7 3 5 9 0 2. Those keys are 12 codes (W, X, Y or Z; T, U or V); the agent looks
+    # them up in the OMS in turn, offers the one it has, and opens the return for it.
+    call = await return_call(letter_agent, caller_voice, ear, order_keys="98735902")
+    assert [w["order_id"] for w in call.work_orders] == [f"ZT{ORDER_ID}"], call.heard
+    agent_said = " ".join(t["text"] for t in call.record["turns"] if t["speaker"] == "agent")
+    offer = "From the keys you typed, I found order Z as in Zulu, T as in Tango, 7, 3, 5, 9, 0, 2."
+    assert offer in agent_said, agent_said
+    assert any("yours" in h for h in call.heard), call.heard
