@@ -14,16 +14,15 @@ from voice_agent.dialog.types import (
     CallStarted,
     DtmfKey,
     Event,
-    LookupOrder,
     OrderLookedUp,
-    Say,
     Transfer,
     UserSaid,
 )
 from voice_agent.oms.models import Order
-from voice_agent.testing.dialogs import LETTER_PATTERN, letter_dialog
+from voice_agent.testing.dialogs import LETTER_PATTERN
 
 from .conftest import DIALOG, TODAY
+from .test_letter_codes import letters_dialog, lookups, order_as, says
 
 ZT = "ZT735902"
 ZT_KEYS = "98735902"  # Z on 9 (WXYZ), T on 8 (TUV)
@@ -76,13 +75,7 @@ def test_the_places_of_a_pattern() -> None:
 # --- the dialog ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> DialogEngine:
-    return DialogEngine(load_dialog(letter_dialog(Path(tmp_path_factory.mktemp("dialogs")))))
-
-
-def order_as(orders: list[Order], order_id: str) -> Order:
-    return next(o for o in orders if o.order_id == "735902").model_copy(
-        update={"order_id": order_id}
-    )
+    return letters_dialog(Path(tmp_path_factory.mktemp("dialogs")))
 
 
 def typed(keys: str) -> list[Event]:
@@ -97,20 +90,12 @@ def run(engine: DialogEngine, orders: list[Order], *turns: str | list[Event]) ->
     return transcript
 
 
-def lookups(tr: Transcript) -> list[str]:
-    return [a.order_id for a in tr.actions if isinstance(a, LookupOrder)]
-
-
-def says(actions: list) -> str:
-    return " ".join(a.text for a in actions if isinstance(a, Say))
-
-
 def test_the_code_the_keys_make_is_found_offered_and_taken(
     engine: DialogEngine, orders: list[Order]
 ) -> None:
     tr = run(engine, [order_as(orders, ZT)], "I'd like to return something.", typed(ZT_KEYS))
     codes = keypad_codes(ZT_KEYS, LETTER_PATTERN)
-    assert lookups(tr) == codes[: codes.index(ZT) + 1]  # looked up in turn until found
+    assert lookups(tr.actions) == codes[: codes.index(ZT) + 1]  # looked up in turn until found
     assert says(tr.steps[-1][1]) == (
         "From the keys you typed, I found order Z as in Zulu, T as in Tango, "
         "7, 3, 5, 9, 0, 2. Is that yours?"
@@ -118,7 +103,11 @@ def test_the_code_the_keys_make_is_found_offered_and_taken(
     assert tr.state.proposal == {"kind": "order", "order_id": ZT} and tr.state.keys == ""
     assert ("caller", "[keypad] 9 8 7 3 5 9 0 2") in tr.state.turns
     tr = run(engine, [order_as(orders, ZT)], "I'd like a return.", typed(ZT_KEYS), "Yes.")
-    assert lookups(tr)[-1] == ZT and tr.state.order is not None and tr.state.order.order_id == ZT
+    assert (
+        lookups(tr.actions)[-1] == ZT
+        and tr.state.order is not None
+        and tr.state.order.order_id == ZT
+    )
     assert tr.state.slots["order_id"] == ZT and tr.state.pending == "reason"
 
 
@@ -126,7 +115,7 @@ def test_keys_ended_by_pound_or_typed_before_the_question_are_looked_up_too(
     engine: DialogEngine, orders: list[Order]
 ) -> None:
     tr = run(engine, [order_as(orders, "WO1234")], "Return, please.", typed("961234#"))
-    assert lookups(tr) == []  # six keys: no code of two letters and six digits
+    assert lookups(tr.actions) == []  # six keys: no code of two letters and six digits
     assert "9, 6, 1, 2, 3, 4" in says(tr.steps[-1][1])
     tr = run(engine, [order_as(orders, ZT)], typed(ZT_KEYS), "Yes.")  # at the greeting
     assert tr.state.slots["order_id"] == ZT
@@ -139,7 +128,7 @@ def test_keys_no_code_of_is_in_the_oms_are_read_back_and_asked_for_again(
     engine: DialogEngine, orders: list[Order]
 ) -> None:
     tr = run(engine, orders, "I'd like a return.", typed(ZT_KEYS))
-    assert lookups(tr) == keypad_codes(ZT_KEYS, LETTER_PATTERN)
+    assert lookups(tr.actions) == keypad_codes(ZT_KEYS, LETTER_PATTERN)
     assert says(tr.steps[-1][1]).startswith("I couldn't find order 9, 8, 7, 3, 5, 9, 0, 2.")
     assert tr.state.pending == "order_id" and tr.state.attempts["order_id"] == 1
     assert tr.state.keys == "" and tr.state.probes == ()
@@ -162,7 +151,7 @@ def test_an_oms_down_while_the_keys_codes_are_looked_up_offers_a_person(
     state, _ = engine.start(CallStarted("CA-keys", TODAY))
     for key in ZT_KEYS:
         state, actions = engine.step(state, DtmfKey(key))
-    assert [a.order_id for a in actions if isinstance(a, LookupOrder)] == ["WT735902"]
+    assert lookups(actions) == ["WT735902"]
     state, actions = engine.step(state, OrderLookedUp("WT735902", None, error="timeout"))
     assert "can't reach our order system" in says(actions)
     assert state.keys == "" and state.probes == ()
@@ -171,9 +160,9 @@ def test_an_oms_down_while_the_keys_codes_are_looked_up_offers_a_person(
 def test_without_the_prompt_or_for_codes_of_digits_keys_are_read_as_digits(
     tmp_path: Path, orders: list[Order]
 ) -> None:
-    plain = DialogEngine(load_dialog(letter_dialog(tmp_path, "order_keypad_match")))
+    plain = letters_dialog(tmp_path, "order_keypad_match")
     tr = run(plain, [order_as(orders, ZT)], "I'd like a return.", typed(ZT_KEYS))
-    assert lookups(tr) == [] and "9, 8, 7, 3, 5, 9, 0, 2" in says(tr.steps[-1][1])
+    assert lookups(tr.actions) == [] and "9, 8, 7, 3, 5, 9, 0, 2" in says(tr.steps[-1][1])
     digits = DialogEngine(load_dialog(DIALOG))  # has the prompt; its numbers hold no letters
     tr = run(digits, orders, "I'd like a return.", typed("735902"))
-    assert lookups(tr) == ["735902"]
+    assert lookups(tr.actions) == ["735902"]

@@ -85,20 +85,27 @@ def sound_alikes(code: str, pattern: str) -> list[str]:
 
 def sound_alike_probes(spec: DialogSpec, pattern: str) -> Probes:
     """The codes to look up after an order number ``pattern`` the OMS does not have: its
-    sound-alikes where the pattern holds letters and the dialog can offer them, else none.
+    sound-alikes (:func:`_offered`).
     """
-    if admits_letters(pattern) and SOUND_ALIKE_PROMPT in spec.prompts:
-        return partial(sound_alikes, pattern=pattern)
-    return lambda _code: []
+    return _offered(spec, pattern, SOUND_ALIKE_PROMPT, sound_alikes)
 
 
 def keypad_probes(spec: DialogSpec, pattern: str) -> Probes:
-    """The codes to look up for keys typed for an order number ``pattern`` (the keys' letters'
-    codes) where the pattern holds letters and the dialog can offer them, else none.
+    """The codes to look up for keys typed for an order number ``pattern``: the codes their
+    letters make (:func:`_offered`).
     """
-    if admits_letters(pattern) and KEYPAD_PROMPT in spec.prompts:
-        return partial(keypad_codes, pattern=pattern)
-    return lambda _keys: []
+    return _offered(spec, pattern, KEYPAD_PROMPT, keypad_codes)
+
+
+def _offered(
+    spec: DialogSpec, pattern: str, prompt: str, codes: Callable[..., list[str]]
+) -> Probes:
+    """``codes`` of ``pattern`` where the pattern holds letters and the dialog has the
+    ``prompt`` that offers the one found, else none.
+    """
+    if admits_letters(pattern) and prompt in spec.prompts:
+        return partial(codes, pattern=pattern)
+    return lambda _code: []
 
 
 def look_up_keys(t: Turn, keys: str, codes: list[str]) -> None:
