@@ -81,13 +81,14 @@ class Settings(BaseSettings):
     vad_stop_secs: float = 0.5
     vad_start_secs: float = 0.2
     vad_min_volume: float = Field(
-        default=0.3,
+        default=0.4,
         ge=0.0,
         le=1.0,
         description="The turn VAD's volume gate (pipecat's min_volume, loudness over the last "
         "0.4 s, 0-1). Pipecat's 0.6 builds up too late for a one-word answer: the turn VAD "
-        "started on 456 of 720 'Yes.', 'No.', ... (bench.short_answers), 0.3 on all 720; "
-        "noise alone started none either way.",
+        "started on 456 of 720 'Yes.', 'No.', ... (bench.short_answers), 0.4 on all 720; "
+        "noise alone started none either way. At 0.3 one QA fixture's order number was read "
+        "twice over ('4 8 1 5 2 6 4 8 1 5 2 6').",
     )
     pause_vad: Literal["silero", "webrtc"] = Field(
         default="silero",
