@@ -64,6 +64,10 @@ SIX = r"^[0-9]{6}$"
         ("Double 5 5, Double 01.", "555001"),  # only the first digit of "01" is doubled
         ("Double 27 602.", "227602"),
         ("It's 220417. No wait, 220471.", "220471"),  # a correction comes last
+        # said twice in one breath, or Whisper looping on it
+        ("4 8 1 5 2 6 4 8 1 5 2 6", "481526"),
+        ("908-822-908-822.", "908822"),
+        ("481481", "481481"),  # a code that is a group said twice stays whole
     ],
 )
 def test_order_numbers(said, code):
@@ -75,6 +79,7 @@ def test_order_numbers(said, code):
     [
         ("4 8 1", "481"),
         ("4 8 1 5 2 6 7", "4815267"),
+        ("4 8 1 5 2 6 4 8 1 5 2 7", "481526481527"),  # not the same code twice
         ("I want to return it", None),
         ("I need two of them", None),  # "two" alone: one word, still a digit run of length 1
     ],

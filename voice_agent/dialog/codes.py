@@ -342,6 +342,17 @@ def _spellings(pieces: list[_Piece]) -> list[str]:
     return out
 
 
+def _twice(variants: list[str], regex: re.Pattern[str]) -> str | None:
+    """A code said twice in one breath ("4 8 1 5 2 6 4 8 1 5 2 6": a caller repeating it, or
+    Whisper looping on it, as tiny.en did on a QA fixture): the code, once.
+    """
+    for v in variants:
+        half = len(v) // 2
+        if len(v) % 2 == 0 and v[:half] == v[half:] and regex.fullmatch(v[:half]):
+            return v[:half]
+    return None
+
+
 def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
     """Find an order number (or similar code) in an utterance.
 
@@ -354,7 +365,8 @@ def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
     heard: str | None = None
     match: str | None = None
     for run in digit_runs(text, admits_letters(pattern)):
-        found = next((v for v in _variants(run) if regex.fullmatch(v)), None)
+        variants = _variants(run)
+        found = next((v for v in variants if regex.fullmatch(v)), None) or _twice(variants, regex)
         if found is not None:
             match = found
             continue
