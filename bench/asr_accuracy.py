@@ -151,6 +151,22 @@ def noise_for(noise: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return noise[start : start + n].astype(np.float32)
 
 
+def on_the_phone(audio: np.ndarray) -> np.ndarray:
+    """``audio`` over the telephone band, first brought under 0.99 if it peaks above it (the
+    mu-law coder clips)."""
+    return telephone_band(audio / max(1.0, np.abs(audio).max() / 0.99), SR)
+
+
+def noise_clip(
+    noise: np.ndarray, seconds: float, speech_power: float, snr: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``seconds`` of ``noise`` at the level it has ``snr`` dB below speech of
+    ``speech_power``, on the phone: what a line carries with no one speaking."""
+    clip = noise_for(noise, int(seconds * SR), rng)
+    clip *= np.sqrt(speech_power / np.mean(clip**2)) * 10 ** (-snr / 20)
+    return on_the_phone(clip)
+
+
 def active_power(audio: np.ndarray) -> float:
     """Mean power over the 10 ms frames within 35 dB of the loudest (speech, not pauses)."""
     frames = audio[: len(audio) // 160 * 160].reshape(-1, 160)
@@ -427,7 +443,7 @@ def bench_vad(utts: list[Utt], noises: list[np.ndarray], quick: bool) -> dict[st
                 noise = noise_for(noises[int(rng.integers(len(noises)))], len(audio), rng)
                 noise *= np.sqrt(speech_power / np.mean(noise**2)) * 10 ** (-NOISY[cond] / 20)
                 audio = audio + noise
-            mixed.append((telephone_band(audio / max(1.0, np.abs(audio).max() / 0.99), SR), spans))
+            mixed.append((on_the_phone(audio), spans))
         for rate in (8000, 16000):
             for name, make in factories.items():
                 totals: dict[str, Any] = {}
@@ -443,9 +459,7 @@ def bench_vad(utts: list[Utt], noises: list[np.ndarray], quick: bool) -> dict[st
                 triggers = 0
                 seconds = 0.0
                 for noise in noises:
-                    clip = noise_for(noise, 20 * SR, rng)
-                    clip *= np.sqrt(speech_power / np.mean(clip**2)) * 10 ** (-snr / 20)
-                    clip = telephone_band(clip / max(1.0, np.abs(clip).max() / 0.99), SR)
+                    clip = noise_clip(noise, 20, speech_power, snr, rng)
                     triggers += len(vad_segments(make(), resample(clip, SR, rate), rate))
                     seconds += 20.0
                 out["noise_only"][f"{int(snr)}db/{rate}/{name}"] = {
@@ -639,10 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     speech_power = statistics.mean(active_power(u.audio) for u in utts)
     noise_clips = []
     for snr in NOISY.values():
-        for noise in noises:
-            clip = noise_for(noise, 2 * SR, rng)
-            clip *= np.sqrt(speech_power / np.mean(clip**2)) * 10 ** (-snr / 20)
-            noise_clips.append(telephone_band(clip / max(1.0, np.abs(clip).max() / 0.99), SR))
+        noise_clips += [noise_clip(noise, 2, speech_power, snr, rng) for noise in noises]
     for model_name in args.models.split(","):
         t_load = time.perf_counter()
         model = load_whisper(whisper_model_path(model_name, cache), cpu_threads=args.threads)  # type: ignore[arg-type]

@@ -29,8 +29,8 @@ from bench.asr_accuracy import (
     active_power,
     bench_voices,
     load_manifest,
-    noise_for,
-    telephone_band,
+    noise_clip,
+    on_the_phone,
     vad_segments,
 )
 from bench.common import report
@@ -48,8 +48,7 @@ def on_the_line(audio: np.ndarray, lead_s: float, level_db: float) -> np.ndarray
     """``audio`` after ``lead_s`` of silence and before 1 s of it, telephone band, at
     ``level_db`` from its rendering."""
     pad = np.zeros(int(SR), np.float32)
-    x = np.concatenate([pad[: int(lead_s * SR)], audio, pad]).astype(np.float32)
-    x = telephone_band(x / max(1.0, np.abs(x).max() / 0.99), SR)
+    x = on_the_phone(np.concatenate([pad[: int(lead_s * SR)], audio, pad]).astype(np.float32))
     return (x * 10 ** (level_db / 20)).astype(np.float32)
 
 
@@ -87,11 +86,7 @@ def main() -> int:
     noises = load_manifest(settings.speech_dir)[1]
     noise_turns: dict[float, dict[str, int]] = {v: {} for v in MIN_VOLUMES}
     for cond, snr in NOISY.items():
-        clips = []
-        for noise in noises:
-            clip = noise_for(noise, 20 * SR, rng)
-            clip *= np.sqrt(speech_power / np.mean(clip**2)) * 10 ** (-snr / 20)
-            clips.append(telephone_band(clip / max(1.0, np.abs(clip).max() / 0.99), SR))
+        clips = [noise_clip(noise, 20, speech_power, snr, rng) for noise in noises]
         for v in MIN_VOLUMES:
             noise_turns[v][cond] = sum(starts(v, clip) for clip in clips)
     minutes = 20 * len(noises) / 60
