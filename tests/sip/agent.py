@@ -9,11 +9,14 @@ from typing import Any
 
 import numpy as np
 from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
-    OutputAudioRawFrame,
     StartFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -47,6 +50,7 @@ class _Probe(FrameProcessor):
         self._tone_s = tone_s
         self._keep_audio = keep_audio
         self.started = asyncio.Event()
+        self.spoken = asyncio.Event()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -58,11 +62,18 @@ class _Probe(FrameProcessor):
             return
         if isinstance(frame, InputDTMFFrame):
             self._record.dtmf.append(frame.button.value)
+        if isinstance(frame, BotStoppedSpeakingFrame):
+            self.spoken.set()
         await self.push_frame(frame, direction)
         if isinstance(frame, StartFrame):
             if self._tone_s > 0:
                 # 16 kHz on purpose: the output transport must resample to the 8 kHz line.
-                await self.push_frame(OutputAudioRawFrame(tone(self._tone_s), 16000, 1))
+                # Framed as TTS speech, so the output transport says when it has all played.
+                await self.push_frame(TTSStartedFrame())
+                await self.push_frame(TTSAudioRawFrame(tone(self._tone_s), 16000, 1))
+                await self.push_frame(TTSStoppedFrame())
+            else:
+                self.spoken.set()
             self.started.set()
 
 
@@ -101,8 +112,10 @@ class ToneAgent:
             await worker.cancel()
 
         async def act() -> None:
-            await probe.started.wait()
-            await asyncio.sleep(0.1)  # let the tone reach the playout buffer
+            # As the dialog does: act once the output transport says the agent stopped
+            # speaking. A fixed wait raced the transport on a loaded box (the playout buffer
+            # holds only 80 ms ahead, so a stalled loop left it empty mid-tone).
+            await probe.spoken.wait()
             if self.then == "hang_up":
                 await control.hang_up()
             elif self.then == "transfer":
