@@ -87,7 +87,11 @@ class SipCall:
         self._transfer: asyncio.Future[int] | None = None
 
     async def hang_up(self) -> None:
-        """Send BYE once the agent's queued audio has played (no error if already gone)."""
+        """Send BYE once the audio the transport holds has played (no error if already gone).
+
+        The transport holds only ~80 ms ahead of the line; audio still queued in the pipeline
+        is not waited for, so call this after the bot stopped speaking, as the dialog does.
+        """
         await self._drain()
         await self._bye()
 
