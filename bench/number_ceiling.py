@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the bench set only (48 readings)")
     parser.add_argument("--threads", type=int, default=2, help="ASR CPU threads")
     parser.add_argument("--name", default="number_ceiling", help="results file name")
+    parser.add_argument(
+        "--order-prompt",
+        help="prime both models with this text instead of the dialog's ORDER_NUMBER_PROMPT",
+    )
     args = parser.parse_args(argv)
     logger.remove()
     started = time.perf_counter()
@@ -136,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     check = replace(
         asr_options(settings, SIX_DIGITS, {"asr_number_check": "base"})[2], expect_code=SIX_DIGITS
     )
+    if args.order_prompt:
+        first = replace(first, initial_prompt=args.order_prompt)
+        check = replace(check, initial_prompt=args.order_prompt)
     result = score(samples, tiny, base, first, check)
+    result["prompt"] = first.initial_prompt
     result["seconds"] = round(time.perf_counter() - started, 1)
     rows = [
         [voice, f"{v['captured']}/{v['n']}", f"{v['ceiling']}/{v['n']}"]

@@ -344,7 +344,10 @@ def _spellings(pieces: list[_Piece]) -> list[str]:
 
 def _twice(variants: list[str], regex: re.Pattern[str]) -> str | None:
     """A code said twice in one breath ("4 8 1 5 2 6 4 8 1 5 2 6": a caller repeating it, or
-    Whisper looping on it, as tiny.en did on a QA fixture): the code, once.
+    Whisper echoing it): the code, once. The echo is the order-number prompt's doing: it shows
+    a number in digits and then in words, and on a QA fixture's "Four eight one five two six."
+    both models wrote the digits twice with it and once without it (a prompt of digits alone
+    lost more numbers than it saved, ``bench/README.md``).
     """
     for v in variants:
         half = len(v) // 2
