@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,13 @@ async def settle(server: SipServer, timeout: float = 8.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while server.calls:
         assert asyncio.get_running_loop().time() < deadline, f"calls left: {server.calls}"
+        await asyncio.sleep(0.05)
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll ``condition`` every 50 ms until it holds or ``timeout`` passes (callers assert)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
 
 
@@ -284,10 +292,7 @@ async def test_register_with_digest_to_a_trunk(tmp_path, start_server):
         register_user="agent",
         register_password="pw",
     )
-    for _ in range(100):
-        if server.registration and server.registration[0] == 200:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: server.registration and server.registration[0] == 200)
     assert server.registration is not None and server.registration[0] == 200, server.registration
     await server.stop()  # sends the un-REGISTER the registrar scenario waits for
     run = await sipp
@@ -382,7 +387,7 @@ async def test_calls_beyond_capacity_get_486(tmp_path, start_server):
             call_scenario(first_dir, "agent_bye.xml"), target_port=server.options.port, timeout_s=20
         )
     )
-    await asyncio.sleep(0.5)  # the first call is up and talking
+    await until(lambda: agent.calls, timeout=10)  # the first call is up (SIPp may start slowly)
     second = await run_sipp(
         render("rejected.xml", second_dir, code=486), target_port=server.options.port, timeout_s=10
     )
@@ -423,10 +428,7 @@ async def test_server_stop_hangs_up_live_calls(tmp_path, start_server):
             timeout_s=20,
         )
     )
-    for _ in range(100):
-        if agent.calls:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: agent.calls)
     await asyncio.sleep(0.5)
     await server.stop()  # shutdown mid-call: BYE, pipeline ended, nothing left running
     run = await caller
