@@ -48,19 +48,17 @@ async def start_server():
     assert not left, f"tasks left running after the SIP server stopped: {left}"
 
 
-async def settle(server: SipServer, timeout: float = 8.0) -> None:
-    """Wait until every call has been torn down and its pipeline finished."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while server.calls:
-        assert asyncio.get_running_loop().time() < deadline, f"calls left: {server.calls}"
-        await asyncio.sleep(0.05)
-
-
 async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
     """Poll ``condition`` every 50 ms until it holds or ``timeout`` passes (callers assert)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition() and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
+
+
+async def settle(server: SipServer, timeout: float = 8.0) -> None:
+    """Wait until every call has been torn down and its pipeline finished."""
+    await until(lambda: not server.calls, timeout)
+    assert not server.calls, f"calls left: {server.calls}"
 
 
 def call_scenario(tmp_path: Path, name: str = "caller_bye.xml", **values: object) -> Path:
