@@ -157,14 +157,21 @@ def on_the_phone(audio: np.ndarray) -> np.ndarray:
     return telephone_band(audio / max(1.0, np.abs(audio).max() / 0.99), SR)
 
 
+def noise_at(
+    noise: np.ndarray, n: int, speech_power: float, snr: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``n`` samples of ``noise`` at the level ``snr`` dB below speech of ``speech_power``."""
+    clip = noise_for(noise, n, rng)
+    clip *= np.sqrt(speech_power / np.mean(clip**2)) * 10 ** (-snr / 20)
+    return clip
+
+
 def noise_clip(
     noise: np.ndarray, seconds: float, speech_power: float, snr: float, rng: np.random.Generator
 ) -> np.ndarray:
     """``seconds`` of ``noise`` at the level it has ``snr`` dB below speech of
     ``speech_power``, on the phone: what a line carries with no one speaking."""
-    clip = noise_for(noise, int(seconds * SR), rng)
-    clip *= np.sqrt(speech_power / np.mean(clip**2)) * 10 ** (-snr / 20)
-    return on_the_phone(clip)
+    return on_the_phone(noise_at(noise, int(seconds * SR), speech_power, snr, rng))
 
 
 def active_power(audio: np.ndarray) -> float:
@@ -440,9 +447,8 @@ def bench_vad(utts: list[Utt], noises: list[np.ndarray], quick: bool) -> dict[st
         mixed = []
         for audio, spans in calls:
             if cond in NOISY:
-                noise = noise_for(noises[int(rng.integers(len(noises)))], len(audio), rng)
-                noise *= np.sqrt(speech_power / np.mean(noise**2)) * 10 ** (-NOISY[cond] / 20)
-                audio = audio + noise
+                noise = noises[int(rng.integers(len(noises)))]
+                audio = audio + noise_at(noise, len(audio), speech_power, NOISY[cond], rng)
             mixed.append((on_the_phone(audio), spans))
         for rate in (8000, 16000):
             for name, make in factories.items():
