@@ -10,6 +10,11 @@ decoded freely and digits-only with several hypotheses. ``ceiling`` is the captu
 always found the right number among them would reach: the sure turns as read, plus the unsure
 ones whose number is in some reading. A pick rule, a vote or a look-up in the OMS cannot do
 better with these models; only a better reading can.
+
+``ceiling_with_grammar`` adds, for the same unsure turns, both models' readings held to six
+digits (:mod:`bench.digit_grammar`, not a pipeline decode): numbers a decode free to stop at any
+length does not write. ``grammar_first_right`` counts the unsure turns whose first such reading
+is right, beside ``unsure_pipeline_right``, the pipeline's own.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from bench.asr_accuracy import (
     order_bench_inputs,
 )
 from bench.common import report
+from bench.digit_grammar import grammar_readings
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech import window
 from voice_agent.speech.asr import AsrOptions, hear, slow_down, transcribe
@@ -77,9 +83,12 @@ def score(
     """The pipeline's capture, and the ceiling of a pick among every reading (module doc)."""
     captured: Counter[str] = Counter()
     ceiling: Counter[str] = Counter()
+    with_grammar: Counter[str] = Counter()
     totals: Counter[str] = Counter()
-    unsure = in_reading = 0
+    first_right: Counter[str] = Counter()
+    unsure = in_reading = unsure_right = 0
     unreachable: list[dict[str, str]] = []
+    grammar_only: list[dict[str, Any]] = []
     for sample in samples:
         voice = sample.extra["voice"]
         audio = sample.asr_input(False)
@@ -89,8 +98,10 @@ def score(
         captured[voice] += ok
         if hear(tiny, audio, first).number_sure:
             ceiling[voice] += ok
+            with_grammar[voice] += ok
             continue
         unsure += 1
+        unsure_right += ok
         slowed = slow_down(audio)
         texts = [
             *readings(tiny, audio, first),
@@ -101,6 +112,17 @@ def score(
         found = sample.reference in {order_number(t) for t in texts}
         in_reading += found
         ceiling[voice] += found
+        held = {
+            "tiny": grammar_readings(tiny, audio, first),
+            "base": grammar_readings(base, audio, check),
+        }
+        numbers = {name: [order_number(t) for t in texts] for name, texts in held.items()}
+        for name, read in numbers.items():
+            first_right[name] += bool(read) and read[0] == sample.reference
+        reached = found or any(sample.reference in read for read in numbers.values())
+        with_grammar[voice] += reached
+        if reached and not found:
+            grammar_only.append({"voice": voice, "said": sample.extra["text"], "grammar": held})
         if not found:
             unreachable.append({"voice": voice, "said": sample.extra["text"], "heard": text})
     n = sum(totals.values())
@@ -108,11 +130,21 @@ def score(
         "n": n,
         "captured": sum(captured.values()) / n,
         "ceiling": sum(ceiling.values()) / n,
+        "ceiling_with_grammar": sum(with_grammar.values()) / n,
         "unsure": unsure,
         "unsure_number_in_some_reading": in_reading,
+        "unsure_pipeline_right": unsure_right,
+        "grammar_first_right": dict(first_right),
         "by_voice": {
-            v: {"n": totals[v], "captured": captured[v], "ceiling": ceiling[v]} for v in totals
+            v: {
+                "n": totals[v],
+                "captured": captured[v],
+                "ceiling": ceiling[v],
+                "ceiling_with_grammar": with_grammar[v],
+            }
+            for v in totals
         },
+        "grammar_only": grammar_only,
         "unreachable": unreachable,
     }
 
@@ -146,14 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     result = score(samples, tiny, base, first, check)
     result["prompt"] = first.initial_prompt
     result["seconds"] = round(time.perf_counter() - started, 1)
+    keys = ("captured", "ceiling", "ceiling_with_grammar")
     rows = [
-        [voice, f"{v['captured']}/{v['n']}", f"{v['ceiling']}/{v['n']}"]
-        for voice, v in result["by_voice"].items()
+        [voice, *(f"{v[key]}/{v['n']}" for key in keys)] for voice, v in result["by_voice"].items()
     ]
     n = result["n"]
-    totals = [round(result[key] * n) for key in ("captured", "ceiling")]
-    rows.append(["all", *(f"{k}/{n}" for k in totals)])
-    return report(args.name, result, ["voice", "captured", "ceiling"], rows)
+    rows.append(["all", *(f"{round(result[key] * n)}/{n}" for key in keys)])
+    return report(args.name, result, ["voice", "captured", "ceiling", "with grammar"], rows)
 
 
 if __name__ == "__main__":
