@@ -93,7 +93,8 @@ def grammar_readings(
     for _ in range(MAX_STEPS):
         prompts = [item.prompt + tokens for tokens, _, _ in beams]
         rows = ctranslate2.StorageView.from_array(np.repeat(encoded, len(beams), axis=0))
-        # One new token each (for Whisper, max_length counts from the start of transcript).
+        # max_length = the prompt's length gives one new token (checked for both models); the
+        # result's tokens and logits also cover the hypothesis' own, so its step is at len(tokens).
         results = model.model.generate(
             rows,
             prompts,
