@@ -116,7 +116,7 @@ def score(
             "tiny": grammar_readings(tiny, audio, first),
             "base": grammar_readings(base, audio, check),
         }
-        numbers = {name: [order_number(t) for t in texts] for name, texts in held.items()}
+        numbers = {name: [order_number(t) for t in said] for name, said in held.items()}
         for name, read in numbers.items():
             first_right[name] += bool(read) and read[0] == sample.reference
         reached = found or any(sample.reference in read for read in numbers.values())
