@@ -64,7 +64,7 @@ def spawn_child(db_url: str, oms_url: str, call_sid: str, key: str) -> subproces
 
 
 async def wait_for_row(db: Database, call_sid: str, timeout_s: float = 30.0) -> None:
-    from voice_agent.store.outbox import entries_for_call
+    from voice_agent.store.outbox_rows import entries_for_call
 
     deadline = time.monotonic() + timeout_s
     while not entries_for_call(db, call_sid):

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from voice_agent.pii import mask_data, mask_phone, mask_text
 from voice_agent.store.db import Database, call_events, call_turns, calls, utcnow
-from voice_agent.store.outbox import entries_for_call
+from voice_agent.store.outbox_rows import entries_for_call
 
 Outcome = Literal["resolved", "handed_off", "abandoned"]
 Speaker = Literal["user", "agent"]

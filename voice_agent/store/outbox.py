@@ -17,9 +17,8 @@ import os
 import random
 import socket
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from loguru import logger
 from sqlalchemy import Engine, insert, or_, select, update
@@ -28,70 +27,21 @@ from sqlalchemy.exc import IntegrityError
 from voice_agent.oms.client import OmsClient, OmsError, OmsRejected
 from voice_agent.oms.models import WorkOrderCreate
 from voice_agent.store.db import Database, outbox, utcnow
-
-Status = Literal["pending", "delivered", "rejected"]
+from voice_agent.store.outbox_rows import (
+    OutboxEntry,
+    Receipt,
+    entries_for_call,
+    entry_by_id,
+    entry_by_key,
+    find_entry,
+    pending_count,
+)
 
 REFERENCE_BASE = 100000
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """What the dialog tells the caller about a submitted work order.
-
-    Attributes:
-        reference: the OMS's work-order id when delivered, else our own ``local_reference``.
-        delivered: the OMS has the work order.
-        local_reference: our reference (``R`` + digits), stable for the idempotency key.
-        oms_id: the OMS's id once delivered.
-        status: ``pending`` (will be retried), ``delivered`` or ``rejected`` (the OMS refused it;
-            it will never be opened, hand the caller to a person).
-        error: why the last attempt failed, if it did.
-
-    """
-
-    reference: str
-    delivered: bool
-    local_reference: str
-    oms_id: str | None
-    status: Status
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    id: int
-    reference: str
-    idempotency_key: str
-    call_sid: str
-    payload: dict[str, Any]
-    status: Status
-    oms_id: str | None
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    delivered_at: datetime | None
-    claimed_until: datetime | None
-    claimed_by: str | None
-
-    def receipt(self) -> Receipt:
-        delivered = self.status == "delivered"
-        return Receipt(
-            reference=self.oms_id if delivered and self.oms_id else self.reference,
-            delivered=delivered,
-            local_reference=self.reference,
-            oms_id=self.oms_id,
-            status=self.status,
-            error=self.last_error,
-        )
-
-
 class OutboxConflict(Exception):
     """The idempotency key was already used for a different work order."""
-
-
-def _entry(row: Any) -> OutboxEntry:
-    return OutboxEntry(**{k: row[k] for k in OutboxEntry.__dataclass_fields__})
 
 
 def _comparable(payload: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +118,7 @@ class WorkOrderOutbox:
             await self.db.run(self._record_failure, entry.id, error, entry.attempts + 1)
             self._wake.set()
             logger.info("work order {} pending: {}", entry.reference, error)
-            return (await self.db.run(self._get_by_id, entry.id)).receipt()
+            return (await self.db.run(entry_by_id, self.db, entry.id)).receipt()
 
     def _insert_or_claim(self, req: WorkOrderCreate, key: str) -> tuple[OutboxEntry, bool]:
         now = utcnow()
@@ -199,9 +149,9 @@ class WorkOrderOutbox:
                     .where(outbox.c.id == row_id)
                     .values(reference=reference, payload=payload)
                 )
-            return self._get_by_id(row_id), True
+            return entry_by_id(self.db, row_id), True
         except IntegrityError:
-            existing = self._get_by_key(key)
+            existing = entry_by_key(self.db, key)
             if existing is None:
                 raise
             if _comparable(existing.payload) != _comparable(payload):
@@ -210,7 +160,7 @@ class WorkOrderOutbox:
                     "with a different request"
                 ) from None
             if existing.status == "pending" and self._try_claim(existing.id, now, lease):
-                return self._get_by_id(existing.id), True
+                return entry_by_id(self.db, existing.id), True
             return existing, False
 
     # --- delivering -----------------------------------------------------------------------------
@@ -239,7 +189,7 @@ class WorkOrderOutbox:
                 # gets the same id back. The caller can still hear the OMS's number.
                 logger.exception("could not record delivery of {}", entry.reference)
                 return Receipt(work_order.id, True, entry.reference, work_order.id, "delivered")
-        return (await self.db.run(self._get_by_id, entry.id)).receipt()
+        return (await self.db.run(entry_by_id, self.db, entry.id)).receipt()
 
     async def deliver_due(self) -> int:
         """Claim the rows that are due and deliver them; returns how many were claimed."""
@@ -288,13 +238,13 @@ class WorkOrderOutbox:
     # --- reading --------------------------------------------------------------------------------
     async def get(self, reference_or_key: str) -> OutboxEntry | None:
         """Find the entry with this local reference, OMS id or idempotency key."""
-        return await self.db.run(self._find, reference_or_key)
+        return await self.db.run(find_entry, self.db, reference_or_key)
 
     async def for_call(self, call_sid: str) -> list[OutboxEntry]:
         return await self.db.run(entries_for_call, self.db, call_sid)
 
     async def pending_count(self) -> int:
-        return await self.db.run(self._pending_count)
+        return await self.db.run(pending_count, self.db)
 
     # --- SQL (runs in a worker thread) ----------------------------------------------------------
     def _claim_due(self) -> list[OutboxEntry]:
@@ -311,7 +261,7 @@ class WorkOrderOutbox:
                 .all()
             )
         lease = now + timedelta(seconds=self.lease_s)
-        return [self._get_by_id(i) for i in ids if self._try_claim(i, now, lease)]
+        return [entry_by_id(self.db, i) for i in ids if self._try_claim(i, now, lease)]
 
     def _try_claim(self, row_id: int, now: datetime, lease: datetime) -> bool:
         with self.db.engine.begin() as conn:
@@ -373,50 +323,6 @@ class WorkOrderOutbox:
         with self.db.engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
 
-    def _get_by_id(self, row_id: int) -> OutboxEntry:
-        with self.db.engine.connect() as conn:
-            row = conn.execute(select(outbox).where(outbox.c.id == row_id)).mappings().one()
-        return _entry(row)
-
-    def _get_by_key(self, key: str) -> OutboxEntry | None:
-        with self.db.engine.connect() as conn:
-            row = (
-                conn.execute(select(outbox).where(outbox.c.idempotency_key == key))
-                .mappings()
-                .first()
-            )
-        return None if row is None else _entry(row)
-
-    def _find(self, ref: str) -> OutboxEntry | None:
-        with self.db.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    select(outbox).where(
-                        or_(
-                            outbox.c.reference == ref,
-                            outbox.c.oms_id == ref,
-                            outbox.c.idempotency_key == ref,
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return None if row is None else _entry(row)
-
-    def _pending_count(self) -> int:
-        with self.db.engine.connect() as conn:
-            return len(conn.execute(select(outbox.c.id).where(outbox.c.status == "pending")).all())
-
 
 def _free(now: datetime) -> Any:
     return or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
-
-
-def entries_for_call(db: Database, call_sid: str) -> list[OutboxEntry]:
-    """Read the outbox rows of one call, oldest first (synchronous)."""
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            select(outbox).where(outbox.c.call_sid == call_sid).order_by(outbox.c.id)
-        ).mappings()
-        return [_entry(row) for row in rows]

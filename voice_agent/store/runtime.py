@@ -22,7 +22,8 @@ from voice_agent.oms.models import WorkOrderCreate
 from voice_agent.settings import Settings
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import Database, default_database_url
-from voice_agent.store.outbox import Receipt, WorkOrderOutbox
+from voice_agent.store.outbox import WorkOrderOutbox
+from voice_agent.store.outbox_rows import Receipt
 
 
 def database_url(settings: Settings) -> str:
