@@ -38,17 +38,11 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from bench.asr_accuracy import (
-    STYLES,
-    espeak_voice,
-    load_manifest,
-    noise_for,
-    order_numbers,
-    speak,
-    speech_spans,
-)
 from bench.common import format_table, write_results
 from bench.domain_speech import SENTENCES
+from bench.order_speech import STYLES, espeak_voice, order_numbers, speak
+from bench.speech_samples import load_manifest, noise_for
+from bench.vad_quality import speech_spans
 from voice_agent.audio import float_to_pcm16, resample, telephone_band
 from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.stt import TRAILING_SILENCE_S

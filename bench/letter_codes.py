@@ -35,19 +35,9 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from bench.asr_accuracy import (
-    SEED,
-    SR,
-    STYLES,
-    Sample,
-    Utt,
-    Voice,
-    bench_voices,
-    make_sample,
-    order_bench_inputs,
-    speak,
-)
 from bench.common import report
+from bench.order_speech import STYLES, Voice, bench_voices, order_bench_inputs, speak
+from bench.speech_samples import SEED, SR, Sample, Utt, make_sample
 from voice_agent.dialog.codes import find_code
 from voice_agent.dialog.lookup import sound_alikes
 from voice_agent.pipeline.call import asr_options

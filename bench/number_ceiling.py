@@ -28,17 +28,11 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from bench.asr_accuracy import (
-    BIASES,
-    HELDOUT_SETS,
-    SEED,
-    Sample,
-    bench_voices,
-    entity_samples,
-    order_bench_inputs,
-)
+from bench.asr_runs import BIASES
 from bench.common import report
 from bench.digit_grammar import grammar_readings
+from bench.order_speech import HELDOUT_SETS, bench_voices, entity_samples, order_bench_inputs
+from bench.speech_samples import SEED, Sample
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech import window
 from voice_agent.speech.asr import AsrOptions, hear, slow_down, transcribe

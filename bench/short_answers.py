@@ -22,18 +22,18 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from bench.asr_accuracy import (
+from bench.common import report
+from bench.order_speech import bench_voices
+from bench.speech_samples import (
     NOISY,
     SEED,
     SR,
     active_power,
-    bench_voices,
     load_manifest,
     noise_clip,
     on_the_phone,
-    vad_segments,
 )
-from bench.common import report
+from bench.vad_quality import vad_segments
 from voice_agent.settings import Settings
 from voice_agent.speech.silero import load_silero_session
 from voice_agent.speech.vad import make_vad_analyzer

@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from bench.asr_accuracy import STYLES
 from bench.letter_codes import LETTER_STYLES, PATTERN, letter_codes, oms_answer, oms_codes, say
+from bench.order_speech import STYLES
 from voice_agent.dialog.codes import find_code
 
 
