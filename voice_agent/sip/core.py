@@ -28,15 +28,16 @@ from voice_agent.sip.events import (
 from voice_agent.sip.message import (
     SipMessage,
     SipParseError,
+    info_digit,
     new_branch,
     new_tag,
     parse,
     response,
+    sipfrag_status,
     uri_of,
 )
 from voice_agent.sip.policy import parse_auth_params
 from voice_agent.sip.register import RegistrationState, build_register, granted_expires
-from voice_agent.sip.rtp import DTMF_KEYS
 
 T1, T2 = 0.5, 4.0
 TRANSACTION_TIMEOUT = 64 * T1
@@ -233,7 +234,7 @@ class UserAgent:
                 return [self._reply(req, source, 481)]
             out = [self._reply(req, source, 200)]
             if (req.get("Event") or "").split(";")[0].strip().lower() == "refer":
-                code = _sipfrag_status(req.body)
+                code = sipfrag_status(req.body)
                 final = "terminated" in (req.get("Subscription-State") or "").lower()
                 if code is not None:
                     out.append(TransferStatus(call.key, code, final or code >= 200))
@@ -244,7 +245,7 @@ class UserAgent:
             if method == "UPDATE":
                 return self._refresh(call, req, source)
             out = [self._reply(req, source, 200)]
-            digit = _info_digit(req)
+            digit = info_digit(req)
             return [*out, Dtmf(call.key, digit)] if digit else out
         if method == "REFER":  # a caller must never make the agent dial out (toll fraud)
             return [self._reply(req, source, 603)]
@@ -385,27 +386,3 @@ class UserAgent:
                     reg.refresh_at = now + max(expires * 0.8, 5)
             return [Registration(code, reason, expires if code == 200 else 0)]
         return []
-
-
-def _sipfrag_status(body: bytes) -> int | None:
-    first = body.decode(errors="replace").strip().split("\n", 1)[0].split()
-    if len(first) >= 2 and first[0].startswith("SIP/") and first[1].isdigit():
-        return int(first[1])
-    return None
-
-
-def _info_digit(req: SipMessage) -> str | None:
-    kind = (req.get("Content-Type") or "").split(";")[0].strip().lower()
-    text = req.body.decode(errors="replace").strip()
-    if kind == "application/dtmf-relay":
-        for line in text.splitlines():
-            name, _, value = line.partition("=")
-            if name.strip().lower() == "signal":
-                text = value.strip()
-                break
-        else:
-            return None
-    elif kind != "application/dtmf":
-        return None
-    text = text.upper()
-    return text if len(text) == 1 and text in DTMF_KEYS else None

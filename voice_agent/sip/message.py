@@ -7,6 +7,8 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from voice_agent.sip.rtp import DTMF_KEYS
+
 MAX_MESSAGE_BYTES = 65_535
 
 COMPACT = {
@@ -249,3 +251,29 @@ def response(
         out.add(key, value)
     out.body = body
     return out
+
+
+def sipfrag_status(body: bytes) -> int | None:
+    """The status code a ``message/sipfrag`` body (a REFER's NOTIFY) reports, if any."""
+    first = body.decode(errors="replace").strip().split("\n", 1)[0].split()
+    if len(first) >= 2 and first[0].startswith("SIP/") and first[1].isdigit():
+        return int(first[1])
+    return None
+
+
+def info_digit(req: SipMessage) -> str | None:
+    """The key an INFO request carries (``application/dtmf-relay`` or ``application/dtmf``)."""
+    kind = (req.get("Content-Type") or "").split(";")[0].strip().lower()
+    text = req.body.decode(errors="replace").strip()
+    if kind == "application/dtmf-relay":
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal":
+                text = value.strip()
+                break
+        else:
+            return None
+    elif kind != "application/dtmf":
+        return None
+    text = text.upper()
+    return text if len(text) == 1 and text in DTMF_KEYS else None
