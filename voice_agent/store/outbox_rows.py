@@ -79,29 +79,20 @@ def entry_by_id(db: Database, row_id: int) -> OutboxEntry:
     return _entry(row)
 
 
-def entry_by_key(db: Database, key: str) -> OutboxEntry | None:
+def _first(db: Database, where: Any) -> OutboxEntry | None:
     with db.engine.connect() as conn:
-        row = conn.execute(select(outbox).where(outbox.c.idempotency_key == key)).mappings().first()
+        row = conn.execute(select(outbox).where(where)).mappings().first()
     return None if row is None else _entry(row)
+
+
+def entry_by_key(db: Database, key: str) -> OutboxEntry | None:
+    return _first(db, outbox.c.idempotency_key == key)
 
 
 def find_entry(db: Database, ref: str) -> OutboxEntry | None:
     """The entry with this local reference, OMS id or idempotency key."""
-    with db.engine.connect() as conn:
-        row = (
-            conn.execute(
-                select(outbox).where(
-                    or_(
-                        outbox.c.reference == ref,
-                        outbox.c.oms_id == ref,
-                        outbox.c.idempotency_key == ref,
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-    return None if row is None else _entry(row)
+    where = or_(outbox.c.reference == ref, outbox.c.oms_id == ref, outbox.c.idempotency_key == ref)
+    return _first(db, where)
 
 
 def pending_count(db: Database) -> int:
