@@ -30,11 +30,11 @@ from voice_agent.store.db import Database, outbox, utcnow
 from voice_agent.store.outbox_rows import (
     OutboxEntry,
     Receipt,
+    count_pending,
     entries_for_call,
     entry_by_id,
     entry_by_key,
     find_entry,
-    pending_count,
 )
 
 REFERENCE_BASE = 100000
@@ -244,7 +244,7 @@ class WorkOrderOutbox:
         return await self.db.run(entries_for_call, self.db, call_sid)
 
     async def pending_count(self) -> int:
-        return await self.db.run(pending_count, self.db)
+        return await self.db.run(count_pending, self.db)
 
     # --- SQL (runs in a worker thread) ----------------------------------------------------------
     def _claim_due(self) -> list[OutboxEntry]:

@@ -95,7 +95,7 @@ def find_entry(db: Database, ref: str) -> OutboxEntry | None:
     return _first(db, where)
 
 
-def pending_count(db: Database) -> int:
+def count_pending(db: Database) -> int:
     with db.engine.connect() as conn:
         return len(conn.execute(select(outbox.c.id).where(outbox.c.status == "pending")).all())
 
