@@ -62,6 +62,13 @@ def _vocab(model: Any, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
     return digit_count, filler
 
 
+def turn_input(model: Any, audio: np.ndarray, opts: AsrOptions) -> tuple[Any, Tokenizer, Any]:
+    """What the pipeline decodes a turn from (:mod:`voice_agent.speech.window`'s own steps): the
+    request with its prompt, the tokenizer, and the encoder's output."""
+    item, features = window._request(model, 0, np.asarray(audio, dtype=np.float32), opts)
+    return item, window._tokenizer(model, opts), model.encode(features[None])
+
+
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max()
     return shifted - np.log(np.exp(shifted).sum())  # type: ignore[no-any-return]
@@ -80,9 +87,8 @@ def grammar_readings(
     Decoded as the pipeline decodes an order-number turn (:mod:`voice_agent.speech.window`'s
     window and prompt), ranked by average log-probability per token.
     """
-    item, features = window._request(model, 0, np.asarray(audio, dtype=np.float32), opts)
-    tokenizer = window._tokenizer(model, opts)
-    encoded = np.asarray(model.encode(features[None]))
+    item, tokenizer, encoded_view = turn_input(model, audio, opts)
+    encoded = np.asarray(encoded_view)
     digit_count, filler = _vocab(model, tokenizer)
     # allowed[k]: the tokens a hypothesis with k digits still to say may take next; with
     # none left it can only end, which is scored on its own.

@@ -30,7 +30,7 @@ from loguru import logger
 
 from bench.asr_runs import BIASES
 from bench.common import report
-from bench.digit_grammar import grammar_readings
+from bench.digit_grammar import grammar_readings, turn_input
 from bench.order_speech import HELDOUT_SETS, bench_voices, entity_samples, order_bench_inputs
 from bench.speech_samples import SEED, Sample
 from voice_agent.pipeline.call import asr_options
@@ -49,9 +49,7 @@ def readings(model: Any, audio: np.ndarray, opts: AsrOptions) -> list[str]:
     Built from :mod:`voice_agent.speech.window`'s own steps, so the free decode is the
     pipeline's and the digits-only one differs only in keeping ``HYPOTHESES`` hypotheses.
     """
-    item, features = window._request(model, 0, np.asarray(audio, dtype=np.float32), opts)
-    tokenizer = window._tokenizer(model, opts)
-    encoded = model.encode(features[None])
+    item, tokenizer, encoded = turn_input(model, audio, opts)
     free = window._texts(
         tokenizer,
         [item],
