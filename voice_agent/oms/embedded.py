@@ -86,9 +86,19 @@ def create_oms_app(
 
     app.state.close = repo.engine.dispose
 
-    @app.get("/orders", response_model=list[Order], summary="List all orders")
-    def list_orders() -> list[Order]:
-        return repo.list_orders()
+    @app.get("/orders", response_model=list[Order], summary="List orders")
+    def list_orders(
+        phone: Annotated[
+            str | None,
+            Query(
+                max_length=32,
+                description=(
+                    "Only the orders under this phone number, in any form (E.164 or national)"
+                ),
+            ),
+        ] = None,
+    ) -> list[Order]:
+        return repo.list_orders() if phone is None else repo.orders_for_phone(phone)
 
     @app.get("/orders/{order_id}", response_model=Order, responses=_NOT_FOUND, summary="One order")
     def get_order(order_id: str) -> Order:

@@ -6,6 +6,7 @@ swapped in with ``VOICE_AGENT_OMS_URL``.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -15,6 +16,23 @@ OrderStatus = Literal["processing", "shipped", "delivered", "cancelled"]
 WorkOrderType = Literal[
     "return", "refund", "exchange", "investigation", "price_adjustment", "cancellation"
 ]
+
+_NON_DIGITS = re.compile(r"[^0-9]")
+#: Fewer digits than this is a SIP user name or an extension ("alice", "101"), not a number.
+_MIN_PHONE_DIGITS = 7
+
+
+def phone_key(phone: str | None) -> str | None:
+    """The number's last 10 digits, so one caller's number matches whichever form it came in.
+
+    Twilio gives the caller's number in E.164 (``+15550142211``); a SIP trunk may give the
+    national form (``5550142211``) and an OMS may store it formatted (``+1 (555) 014-2211``).
+    Returns None when ``phone`` is None or has fewer than 7 digits.
+    """
+    if phone is None:
+        return None
+    digits = _NON_DIGITS.sub("", phone)
+    return digits[-10:] if len(digits) >= _MIN_PHONE_DIGITS else None
 
 
 class OrderItem(BaseModel):

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate
+from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate, phone_key
 from voice_agent.oms.seed import DEFAULT_SEED, load_seed
 from voice_agent.store.db import make_engine
 
@@ -132,6 +132,15 @@ class OmsRepository:
         with self.engine.connect() as conn:
             rows = conn.execute(select(orders_table.c.doc).order_by(orders_table.c.order_id))
             return [Order.model_validate_json(doc) for (doc,) in rows]
+
+    def orders_for_phone(self, phone: str) -> list[Order]:
+        """The orders under ``phone`` (any form of the number; see :func:`phone_key`)."""
+        key = phone_key(phone)
+        if key is None:
+            return []
+        # Phones sit inside the JSON docs in whatever form they were stored, so match in Python:
+        # fine for the demo store's handful of orders.
+        return [order for order in self.list_orders() if phone_key(order.phone) == key]
 
     def get_order(self, order_id: str) -> Order | None:
         with self.engine.connect() as conn:
