@@ -17,8 +17,10 @@ from voice_agent.dialog.types import (
     CallStarted,
     CreateWorkOrder,
     Event,
+    FindCallerOrders,
     LookupOrder,
     OrderLookedUp,
+    OrdersOnFile,
     WorkOrderOpened,
 )
 from voice_agent.oms.embedded import create_oms_app
@@ -55,12 +57,14 @@ Run = Callable[..., tuple[Transcript, MemoryOms]]
 
 class EmbeddedOms(MemoryOms):
     """The script executor backed by the real embedded OMS (its FastAPI app over HTTP, its own
-    SQLite file): lookups are ``GET /orders/{id}``, work orders ``POST /work-orders`` with the
-    action's request id as ``Idempotency-Key``. ``down``/``fail_work_orders`` still simulate an
-    unreachable OMS."""
+    SQLite file): lookups are ``GET /orders/{id}``, the caller's orders ``GET /orders?phone=``,
+    work orders ``POST /work-orders`` with the action's request id as ``Idempotency-Key``.
+    ``down``/``fail_work_orders`` still simulate an unreachable OMS."""
 
-    def __init__(self, http: TestClient, call_sid: str, **flags: bool) -> None:
-        super().__init__(orders={}, **flags)
+    def __init__(
+        self, http: TestClient, call_sid: str, caller: str | None = None, **flags: bool
+    ) -> None:
+        super().__init__(orders={}, caller=caller, **flags)
         self.http = http
         self.call_sid = call_sid
 
@@ -70,6 +74,10 @@ class EmbeddedOms(MemoryOms):
             found = Order.model_validate(response.json()) if response.status_code == 200 else None
             assert response.status_code in (200, 404), response.text
             return OrderLookedUp(action.order_id, found)
+        if isinstance(action, FindCallerOrders) and not self.down:
+            response = self.http.get("/orders", params={"phone": self.caller})
+            assert response.status_code == 200, response.text
+            return OrdersOnFile(tuple(o["order_id"] for o in response.json()))
         if isinstance(action, CreateWorkOrder) and not self.fail_work_orders:
             body = WorkOrderCreate(
                 call_sid=self.call_sid,
@@ -102,15 +110,18 @@ def run(engine: DialogEngine, tmp_path: Path) -> Iterator[Run]:
     with TestClient(app) as http:
 
         def _run(
-            *turns: str, down: bool = False, fail_work_orders: bool = False
+            *turns: str,
+            down: bool = False,
+            fail_work_orders: bool = False,
+            caller: str | None = None,
         ) -> tuple[Transcript, MemoryOms]:
             nonlocal calls
             calls += 1
             call_sid = f"CA-test-{calls}"
-            oms = EmbeddedOms(http, call_sid, down=down, fail_work_orders=fail_work_orders)
+            oms = EmbeddedOms(http, call_sid, caller, down=down, fail_work_orders=fail_work_orders)
             events = [e for t in turns for e in to_event(t)]
-            transcript = run_events(engine, oms, CallStarted(call_sid, TODAY), events)
-            return transcript, oms
+            start = CallStarted(call_sid, TODAY, caller_known=caller is not None)
+            return run_events(engine, oms, start, events), oms
 
         yield _run
     app.state.close()

@@ -9,6 +9,8 @@ Each line is one caller turn. Special lines:
 * ``/quit``    -- leave
 
 Orders come from the seeded demo orders in-process, or from a real OMS with ``--oms-url``.
+``--caller +15550142211`` plays a call from that phone number: the orders on file under it
+are asked for, and a number typed a digit or two away from one of them is offered back.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ from voice_agent.dialog.types import (
     CallStarted,
     CreateWorkOrder,
     Event,
+    FindCallerOrders,
     HangUp,
     LookupOrder,
     OrderLookedUp,
+    OrdersOnFile,
     Say,
     Transfer,
     WorkOrderOpened,
 )
-from voice_agent.oms.models import Order
+from voice_agent.oms.models import Order, phone_key
 from voice_agent.oms.seed import load_seed
 from voice_agent.settings import Settings
 
@@ -43,11 +47,14 @@ from voice_agent.settings import Settings
 class HttpOms:
     """Executes OMS actions against the REST API (``GET /orders/{id}``, ``POST /work-orders``)."""
 
-    def __init__(self, base_url: str, call_sid: str, timeout: float = 3.0):
+    def __init__(
+        self, base_url: str, call_sid: str, caller: str | None = None, timeout: float = 3.0
+    ):
         import httpx
 
         self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
         self._call_sid = call_sid
+        self._caller = caller
 
     def execute(self, action: Action) -> Event | None:
         import httpx
@@ -59,6 +66,12 @@ class HttpOms:
                     return OrderLookedUp(action.order_id, None)
                 resp.raise_for_status()
                 return OrderLookedUp(action.order_id, Order.model_validate(resp.json()))
+            if isinstance(action, FindCallerOrders):
+                key = phone_key(self._caller)
+                resp = self._client.get("/orders", params={"phone": self._caller or ""})
+                resp.raise_for_status()
+                orders = [Order.model_validate(o) for o in resp.json()]
+                return OrdersOnFile(tuple(o.order_id for o in orders if phone_key(o.phone) == key))
             if isinstance(action, CreateWorkOrder):
                 body = {
                     "call_sid": self._call_sid,
@@ -78,6 +91,8 @@ class HttpOms:
                 return OrderLookedUp(action.order_id, None, error=str(exc))
             if isinstance(action, CreateWorkOrder):
                 return WorkOrderOpened(action.request_id, None, error=str(exc))
+            if isinstance(action, FindCallerOrders):
+                return OrdersOnFile((), error=str(exc))
         return None
 
 
@@ -101,6 +116,7 @@ def main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | None = N
     parser.add_argument("--oms-url", help="OMS REST base URL (default: demo orders in-process)")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     parser.add_argument("--call-sid", default="CHAT-1")
+    parser.add_argument("--caller", help="the phone number the call comes from")
     args = parser.parse_args(argv)
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     try:
@@ -112,11 +128,12 @@ def main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | None = N
     engine = DialogEngine(spec)
     oms: MemoryOms | HttpOms
     if args.oms_url:
-        oms = HttpOms(args.oms_url, args.call_sid)
+        oms = HttpOms(args.oms_url, args.call_sid, args.caller)
     else:
-        oms = MemoryOms.from_orders(load_seed(today))
+        oms = MemoryOms.from_orders(load_seed(today), caller=args.caller)
     print("Type what the caller says. #123# = keypad, /silence, /unheard, /state, /quit.", file=out)
-    state, actions = engine.start(CallStarted(call_sid=args.call_sid, today=today))
+    start = CallStarted(call_sid=args.call_sid, today=today, caller_known=bool(args.caller))
+    state, actions = engine.start(start)
     pending: list[Any] = list(actions)
     while True:
         while pending:

@@ -13,13 +13,14 @@ from voice_agent.dialog.codes import read_back, spell
 from voice_agent.dialog.fill import SlotFiller
 from voice_agent.dialog.flows import advance
 from voice_agent.dialog.lookup import (
-    answer_sound_alike,
+    answer_offer,
     keypad_probes,
     look_up_keys,
     on_order_looked_up,
     sound_alike_probes,
 )
 from voice_agent.dialog.normalize import find_phrases, tokens, yes_no
+from voice_agent.dialog.on_file import ON_FILE_PROMPT, offer_on_file
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.state import DialogState
 from voice_agent.dialog.turn import Turn
@@ -28,8 +29,10 @@ from voice_agent.dialog.types import (
     CallStarted,
     DtmfKey,
     Event,
+    FindCallerOrders,
     NotHeard,
     OrderLookedUp,
+    OrdersOnFile,
     Silence,
     UserSaid,
     WorkOrderOpened,
@@ -58,6 +61,8 @@ class DialogEngine:
     def start(self, event: CallStarted) -> tuple[DialogState, list[Action]]:
         t = Turn(self.spec, DialogState(call_sid=event.call_sid, today=event.today))
         t.ask("greeting", None)
+        if event.caller_known and ON_FILE_PROMPT in self.spec.prompts:
+            t.actions.append(FindCallerOrders())
         return t.finish()
 
     def step(self, state: DialogState, event: Event) -> tuple[DialogState, list[Action]]:
@@ -74,6 +79,8 @@ class DialogEngine:
             self._on_not_heard(t)
         elif isinstance(event, OrderLookedUp):
             self._on_lookup(t, event)
+        elif isinstance(event, OrdersOnFile):
+            t.set(on_file=tuple(o.upper() for o in event.order_ids))
         elif isinstance(event, WorkOrderOpened):
             self._on_work_order(t, event)
         elif isinstance(event, CallStarted):
@@ -141,7 +148,8 @@ class DialogEngine:
                 return
             key = pending or "intent"
             if key == "order_id" and t.s.partial:
-                t.ask("order_incomplete", "order_id", heard=read_back(t.s.partial))
+                if not offer_on_file(t, t.s.partial):
+                    t.ask("order_incomplete", "order_id", heard=read_back(t.s.partial))
                 return
             if t.bump(key) >= self.spec.limits.max_attempts:
                 t.transfer(f"no answer understood for {key}", "transfer_stuck")
@@ -165,11 +173,11 @@ class DialogEngine:
                 t.set(intent=str(proposal["intent"]), proposal=None)
                 advance(t)
             elif kind == "order":
-                answer_sound_alike(t, str(proposal["order_id"]), yes=True)
+                answer_offer(t, proposal, True, self._order_pattern)
             return
         if answer is False:
             if proposal.get("kind") == "order":
-                answer_sound_alike(t, str(proposal["order_id"]), yes=False)
+                answer_offer(t, proposal, False, self._order_pattern)
                 return
             if proposal.get("type") in ("return", "exchange"):
                 t.ask("what_to_change", "correction")

@@ -19,6 +19,7 @@ from voice_agent.dialog.normalize import (
     tokens,
     yes_no,
 )
+from voice_agent.dialog.on_file import on_file_match
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.state import ALL_ITEMS
 from voice_agent.dialog.turn import ORDER_BOUND, Turn
@@ -108,8 +109,8 @@ class SlotFiller:
             combined = t.s.partial + heard
             if re.fullmatch(self._order_pattern, combined):
                 match = combined
-            elif len(combined) < self._order_digits:
-                t.set(partial=combined)
+            elif len(combined) < self._order_digits or on_file_match(combined, t.s.on_file):
+                t.set(partial=combined)  # the rest is asked for, or the order on file offered
                 return
             else:
                 t.set(partial="")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from voice_agent.dialog.normalize import match_item, means_all_items
+from voice_agent.dialog.on_file import offer_on_file
 from voice_agent.dialog.render import say_date, say_money
 from voice_agent.dialog.state import ALL_ITEMS
 from voice_agent.dialog.turn import Turn
@@ -39,7 +40,8 @@ def need_order(t: Turn) -> bool:
         t.ask("ask_order_id", "order_id", t.attempt("order_id"))
         return True
     if t.s.order is None or t.s.order.order_id != order_id:
-        t.lookup(order_id)
+        if not offer_on_file(t, order_id):
+            t.lookup(order_id)
         return True
     return False
 

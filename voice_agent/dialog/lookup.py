@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from voice_agent.dialog.codes import admits_letters, read_back
 from voice_agent.dialog.flows import advance
@@ -151,14 +152,30 @@ def on_order_looked_up(t: Turn, event: OrderLookedUp, probes_for: Probes) -> Ord
     return None
 
 
-def answer_sound_alike(t: Turn, code: str, yes: bool) -> None:
-    """The caller's yes or no to "Did you mean ...?": look the offered code up, or ask again."""
+def answer_offer(t: Turn, proposal: dict[str, Any], yes: bool, pattern: str) -> None:
+    """The caller's yes or no to "Did you mean ...?": a yes looks the offered code up. A no to
+    a sound-alike or a keypad code asks again; a no to an order on file
+    (:mod:`~voice_agent.dialog.on_file`) goes on with the number heard.
+    """
+    code, heard = str(proposal["order_id"]), proposal.get("heard")
     t.set(proposal=None)
     if yes:
         t.set_slot("order_id", code)
         advance(t)
-    else:
+    elif heard is None:
         _ask_again(t, None)
+    else:
+        t.set(on_file=tuple(o for o in t.s.on_file if o != code))  # not offered again
+        if re.fullmatch(pattern, str(heard)):
+            t.set_slot("order_id", str(heard))
+            advance(t)
+        else:
+            t.drop_slots("order_id")
+            t.tell("order_invalid", heard=read_back(str(heard)))
+            if t.bump("order_id") >= t.spec.limits.max_attempts:
+                t.transfer("no answer understood for order_id", "transfer_stuck")
+            else:
+                advance(t)
 
 
 def _ask_again(t: Turn, not_found: str | None) -> None:

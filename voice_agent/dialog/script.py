@@ -1,6 +1,7 @@
 """Run a scripted conversation against the engine with an in-memory OMS (tests, chat, demos).
 
-The tiny executor here answers :class:`LookupOrder` from a dict of orders and
+The tiny executor here answers :class:`LookupOrder` from a dict of orders,
+:class:`FindCallerOrders` with those under the caller's phone number, and
 :class:`CreateWorkOrder` by recording the work order and handing back a reference; it is the
 same contract the voice pipeline fulfils over HTTP, with no I/O.
 """
@@ -19,14 +20,16 @@ from voice_agent.dialog.types import (
     CreateWorkOrder,
     DtmfKey,
     Event,
+    FindCallerOrders,
     LookupOrder,
     NotHeard,
     OrderLookedUp,
+    OrdersOnFile,
     Silence,
     UserSaid,
     WorkOrderOpened,
 )
-from voice_agent.oms.models import Order
+from voice_agent.oms.models import Order, phone_key
 
 
 @dataclass
@@ -34,10 +37,11 @@ class MemoryOms:
     """Orders by id, and the work orders opened (keyed by request id, so replays dedupe).
 
     ``down`` makes every lookup fail as if the OMS were unreachable; ``fail_work_orders``
-    does the same for creating work orders.
+    does the same for creating work orders. ``caller`` is the phone number the call came from.
     """
 
     orders: Mapping[str, Order]
+    caller: str | None = None
     down: bool = False
     fail_work_orders: bool = False
     work_orders: dict[str, CreateWorkOrder] = field(default_factory=dict)
@@ -45,9 +49,14 @@ class MemoryOms:
 
     @classmethod
     def from_orders(
-        cls, orders: Iterable[Order], down: bool = False, fail_work_orders: bool = False
+        cls,
+        orders: Iterable[Order],
+        down: bool = False,
+        fail_work_orders: bool = False,
+        caller: str | None = None,
     ) -> MemoryOms:
-        return cls({o.order_id: o for o in orders}, down=down, fail_work_orders=fail_work_orders)
+        by_id = {o.order_id: o for o in orders}
+        return cls(by_id, caller=caller, down=down, fail_work_orders=fail_work_orders)
 
     def execute(self, action: Action) -> Event | None:
         """Carry out an OMS action; return the event to feed back (None for other actions)."""
@@ -55,6 +64,12 @@ class MemoryOms:
             if self.down:
                 return OrderLookedUp(action.order_id, None, error="OMS unreachable")
             return OrderLookedUp(action.order_id, self.orders.get(action.order_id))
+        if isinstance(action, FindCallerOrders):
+            if self.down:
+                return OrdersOnFile((), error="OMS unreachable")
+            key = phone_key(self.caller)
+            mine = [o.order_id for o in self.orders.values() if key and phone_key(o.phone) == key]
+            return OrdersOnFile(tuple(sorted(mine)))
         if isinstance(action, CreateWorkOrder):
             if self.fail_work_orders:
                 return WorkOrderOpened(action.request_id, None, error="OMS unreachable")
@@ -129,8 +144,11 @@ def run_events(engine: DialogEngine, oms: MemoryOms, start: CallStarted,
 
 def run_script(engine: DialogEngine, orders: Iterable[Order], turns: Iterable[Event],
                today: date, call_sid: str = "CA-test", down: bool = False,
-               fail_work_orders: bool = False) -> tuple[Transcript, MemoryOms]:  # fmt: skip
-    """Run caller turns (events) against a fresh in-memory OMS holding ``orders``."""
-    oms = MemoryOms.from_orders(orders, down=down, fail_work_orders=fail_work_orders)
-    transcript = run_events(engine, oms, CallStarted(call_sid=call_sid, today=today), turns)
-    return transcript, oms
+               fail_work_orders: bool = False,
+               caller: str | None = None) -> tuple[Transcript, MemoryOms]:  # fmt: skip
+    """Run caller turns (events) against a fresh in-memory OMS holding ``orders``, the call
+    from the phone number ``caller`` when given.
+    """
+    oms = MemoryOms.from_orders(orders, down, fail_work_orders, caller)
+    start = CallStarted(call_sid=call_sid, today=today, caller_known=caller is not None)
+    return run_events(engine, oms, start, turns), oms

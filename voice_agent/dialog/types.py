@@ -17,9 +17,15 @@ from voice_agent.oms.models import Order, WorkOrderType
 # --- events -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CallStarted:
+    """A call began. ``caller_known``: the call came with the caller's phone number, so the
+    orders on file under it can be asked for (:class:`FindCallerOrders`); the number itself
+    stays with the pipeline.
+    """
+
     call_sid: str
     today: date
     channel: str = "twilio"
+    caller_known: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,16 @@ class OrderLookedUp:
 
 
 @dataclass(frozen=True)
+class OrdersOnFile:
+    """Result of a :class:`FindCallerOrders` action: the order numbers the OMS has under the
+    caller's phone number; ``error`` is set when the OMS could not be asked.
+    """
+
+    order_ids: tuple[str, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class WorkOrderOpened:
     """Result of a :class:`CreateWorkOrder` action. ``reference`` is what the caller is told
     (the OMS id, or the agent's own reference when delivery is still pending).
@@ -72,7 +88,16 @@ class WorkOrderOpened:
     error: str | None = None
 
 
-Event = CallStarted | UserSaid | DtmfKey | Silence | NotHeard | OrderLookedUp | WorkOrderOpened
+Event = (
+    CallStarted
+    | UserSaid
+    | DtmfKey
+    | Silence
+    | NotHeard
+    | OrderLookedUp
+    | OrdersOnFile
+    | WorkOrderOpened
+)
 #: The events that are a caller's turn (what a call record counts as one).
 CALLER_INPUTS = (UserSaid, DtmfKey, Silence, NotHeard)
 
@@ -86,6 +111,13 @@ class Say:
 @dataclass(frozen=True)
 class LookupOrder:
     order_id: str
+
+
+@dataclass(frozen=True)
+class FindCallerOrders:
+    """Ask the OMS for the orders on file under the caller's phone number (the pipeline
+    knows the number; the dialog and its records don't need it).
+    """
 
 
 @dataclass(frozen=True)
@@ -115,13 +147,15 @@ class HangUp:
     """End the call once everything said before it has been played."""
 
 
-Action = Say | LookupOrder | CreateWorkOrder | Transfer | HangUp
+Action = Say | LookupOrder | FindCallerOrders | CreateWorkOrder | Transfer | HangUp
 
 
 def describe_event(event: Event) -> dict[str, Any]:
     """A JSON-able description of an event, for call records and replay output."""
     data: dict[str, Any] = {"type": type(event).__name__}
-    if isinstance(event, UserSaid):
+    if isinstance(event, CallStarted) and event.caller_known:
+        data["caller_known"] = True
+    elif isinstance(event, UserSaid):
         data["text"] = event.text
     elif isinstance(event, DtmfKey):
         data["key"] = event.key
@@ -129,6 +163,8 @@ def describe_event(event: Event) -> dict[str, Any]:
         data["speech_s"] = round(event.speech_s, 2)
     elif isinstance(event, OrderLookedUp):
         data |= {"order_id": event.order_id, "found": event.order is not None, "error": event.error}
+    elif isinstance(event, OrdersOnFile):
+        data |= {"order_ids": list(event.order_ids), "error": event.error}
     elif isinstance(event, WorkOrderOpened):
         data |= {"reference": event.reference, "error": event.error}
     return data
