@@ -83,11 +83,12 @@ async def return_call(
     order_reading: str = READING,
     request: str = REQUEST,
     order_keys: str = "",
+    caller_number: str = "+15550100999",
 ) -> ReturnCall:
     """A caller returns their headphones, answering each prompt as they hear it; asked for the
     order number, they type ``order_keys`` on the keypad if given."""
     heard_log: list[str] = []
-    async with await place_call(server.base_url) as caller:
+    async with await place_call(server.base_url, caller_number=caller_number) as caller:
         since = caller.started_at
         work_orders: list[dict] = []
         for _turn in range(10):
@@ -152,6 +153,27 @@ async def test_return_call_opens_work_order_before_hangup(agent_server, caller_v
     pcm = pcm16_to_float(ulaw_decode(b"".join(m.payload for m in media)))
     assert float(np.sqrt(np.mean(pcm**2))) > 0.01
     assert time.monotonic() - caller.started_at < 120
+
+
+async def test_an_order_number_misheard_is_offered_as_the_order_on_file_for_the_callers_phone(
+    agent_server, caller_voice, ear
+):
+    # The headphones' order, 735902, is on file under +15550178830. Calling from that phone,
+    # the caller gives the number with its last digit wrong, as a line can make a "two" heard;
+    # the agent offers the order on file and opens the return for it once the caller says yes.
+    call = await return_call(
+        agent_server,
+        caller_voice,
+        ear,
+        order_reading="It's seven three five nine oh three.",
+        caller_number="+15550178830",
+    )
+    assert [w["order_id"] for w in call.work_orders] == [ORDER_ID], call.heard
+    agent_said = " ".join(t["text"] for t in call.record["turns"] if t["speaker"] == "agent")
+    offer = "I heard 7, 3, 5, 9, 0, 3. Did you mean your order 7, 3, 5, 9, 0, 2?"
+    assert offer in agent_said, agent_said
+    assert any("mean" in h for h in call.heard), call.heard
+    assert "5550178830" not in str(call.record)  # the caller's number is kept masked
 
 
 @pytest.fixture(scope="module")

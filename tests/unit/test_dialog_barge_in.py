@@ -90,9 +90,11 @@ async def run_dialog(
     recorder: Recorder | None = None,
     orders: Any = None,
     spec: DialogSpec = SPEC,
+    caller: str | None = None,
 ) -> tuple[DialogProcessor, list[str], list[tuple[str, dict[str, Any]]]]:
     """The dialog processor after ``script`` (after the greeting started), what it said and
-    the call record's dialog events. ``orders`` answers order look-ups (default: none found)."""
+    the call record's dialog events. ``orders`` answers order look-ups (default: none found);
+    ``caller`` is the phone number the call came from."""
     recorder = recorder or Recorder()
     services = AgentServices(
         settings=settings or Settings(),
@@ -105,7 +107,7 @@ async def run_dialog(
     # Nothing has been played yet: the whole prompt counts as unheard.
     prompt = PromptProgress(PlaybackClock(), split_sentences, lambda _: 1.0)
     dialog = DialogProcessor(
-        call=CallInfo(call_sid="CA-test", channel="test"),
+        call=CallInfo(call_sid="CA-test", channel="test", caller=caller),
         control=Control(),
         services=services,
         prompt=prompt,

@@ -61,6 +61,8 @@ class CallControl(Protocol):
 class OrderLookup(Protocol):
     async def get_order(self, order_id: str) -> Order | None: ...
 
+    async def orders_for_phone(self, phone: str) -> list[Order]: ...
+
 
 class WorkOrderSink(Protocol):
     """Opens work orders; returns the reference the caller hears."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import asdict
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,6 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
-    EndWorkerFrame,
     Frame,
     InputDTMFFrame,
     InterimTranscriptionFrame,
@@ -38,18 +38,22 @@ from voice_agent.dialog.types import (
     CreateWorkOrder,
     DtmfKey,
     Event,
+    FindCallerOrders,
     HangUp,
     LookupOrder,
     OrderLookedUp,
+    OrdersOnFile,
     Say,
     Transfer,
     UserSaid,
     describe_event,
 )
+from voice_agent.oms.models import phone_key
 from voice_agent.pipeline.barge_in_hooks import BargeInHooks
 from voice_agent.pipeline.call_log import CallLog
+from voice_agent.pipeline.ending_hooks import EndingHooks
 from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
-from voice_agent.pipeline.oms_calls import oms_answer
+from voice_agent.pipeline.oms_calls import oms_answer, orders_on_file
 from voice_agent.pipeline.prompt_playback import PromptProgress
 from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
 from voice_agent.pipeline.waiting_hooks import WaitingHooks
@@ -57,12 +61,10 @@ from voice_agent.pipeline.waiting_hooks import WaitingHooks
 if TYPE_CHECKING:
     from voice_agent.pipeline.call import AgentServices, CallControl, CallInfo
 
-# If the TTS never produces audio for a prompt, deferred hang-ups/transfers still happen.
-PLAYBACK_FALLBACK_S = 30.0
 APOLOGY = "Sorry, something went wrong on my side. Let me get you a person."
 
 
-class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
+class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
     """Drives :class:`~voice_agent.dialog.engine.DialogEngine` from pipeline frames.
 
     (``WaitingHooks`` comes first: it implements the silence timer ``BargeInHooks`` declares.)
@@ -129,8 +131,9 @@ class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
             self._loop_task = self.create_task(self._event_loop(), name="dialog-events")
             today = self.call.today or date.today()
             await self._log.start()
+            caller_known = phone_key(self.call.caller) is not None
             await self._events.put(
-                CallStarted(call_sid=self.call.call_sid, today=today, channel=self.call.channel)
+                CallStarted(self.call.call_sid, today, self.call.channel, caller_known)
             )
             return
         if isinstance(frame, TranscriptionFrame):
@@ -295,7 +298,9 @@ class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
                 await self._defer(Transfer(reason="internal_error", summary=self._summary()))
             finally:
                 self._stepping = False
-            if not self._user_speaking and self._nothing_on_its_way():
+            # The caller's orders come in the background: no new wait for the caller.
+            background = isinstance(event, OrdersOnFile)
+            if not background and not self._user_speaking and self._nothing_on_its_way():
                 self._wait_for_caller()
 
     async def _step(self, event: Event) -> None:
@@ -335,8 +340,17 @@ class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
         elif isinstance(action, (LookupOrder, CreateWorkOrder)):
             answer = oms_answer(action, self._services, self.call.call_sid, self._log.event)
             await self._events.put(await self._oms_with_hold_on(answer, chained))
+        elif isinstance(action, FindCallerOrders) and self.call.caller:
+            # Asked at the greeting, answered whenever the OMS answers: nothing waits for it.
+            on_file = orders_on_file(
+                self._services.orders, self.call.call_sid, self.call.caller, self._log.event
+            )
+            self.create_task(self._put_when_done(on_file), name="orders-on-file")
         elif isinstance(action, (Transfer, HangUp)):
             await self._defer(action)
+
+    async def _put_when_done(self, answer: Awaitable[Event]) -> None:
+        await self._events.put(await answer)
 
     async def _speak(self, text: str) -> None:
         await self._note_answer()
@@ -351,62 +365,9 @@ class DialogProcessor(WaitingHooks, BargeInHooks, FrameProcessor):
         await self.push_frame(TTSSpeakFrame(text))
         await self._log.turn("agent", text)
 
-    async def _defer(self, action: Action) -> None:
-        """Transfers and hang-ups wait until what was said before them has been played."""
-        if self._prompt_pending:
-            self._after_playback.append(action)
-            self.create_task(self._playback_fallback(), name="playback-fallback")
-        else:
-            await self._finish_call(action)
-
-    async def _playback_fallback(self) -> None:
-        await asyncio.sleep(PLAYBACK_FALLBACK_S)
-        if self._after_playback and not self._finished:
-            logger.warning(f"[{self.call.call_sid}] no end of playback seen; ending anyway")
-            self._prompt_pending, self._queued_says = True, 0
-            await self._on_bot_stopped()
-
-    async def _finish_call(self, action: Action) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        self._cancel_silence_timer()
-        if isinstance(action, Transfer):
-            self.outcome = "handed_off"
-            target = self._services.settings.transfer_target
-            ok = await self._control.transfer(target, action.summary | {"reason": action.reason})
-            await self._log.event(
-                "transfer",
-                {"target": target, "ok": ok, "reason": action.reason, "summary": action.summary},
-            )
-        else:
-            self.outcome = self.outcome or "resolved"
-            await self._control.hang_up()
-        self.ended.set()
-        await self.push_frame(EndWorkerFrame(reason=self.outcome))
-
-    # -- records ----------------------------------------------------------------------------------
-    def _summary(self) -> dict[str, Any]:
-        state = self.state
-        return {
-            "intent": getattr(state, "intent", None),
-            "slots": dict(getattr(state, "slots", {}) or {}),
-            "last_turns": self.transcript[-6:],
-        }
-
-    def mark_abandoned(self) -> None:
-        if self.outcome is None:
-            self.outcome = "abandoned"
-
     async def _stop_loop(self) -> None:
         self._cancel_silence_timer()
         self._cancel(self._hold_task)
         if self._loop_task is not None:
             await self._events.put(None)
             self._loop_task = None
-
-    async def finish(self) -> None:
-        """Close the call record once the pipeline has ended."""
-        if self.outcome is None:
-            self.outcome = "abandoned"
-        await self._log.end(self.outcome)

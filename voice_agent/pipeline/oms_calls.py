@@ -1,4 +1,4 @@
-"""The dialog's two OMS requests, turned into the engine events that answer them.
+"""The dialog's OMS requests, turned into the engine events that answer them.
 
 A failed request is an event too (with ``error``): the engine speaks a fallback, the call goes on.
 """
@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from voice_agent.dialog.types import CreateWorkOrder, LookupOrder, OrderLookedUp, WorkOrderOpened
+from voice_agent.dialog.types import (
+    CreateWorkOrder,
+    LookupOrder,
+    OrderLookedUp,
+    OrdersOnFile,
+    WorkOrderOpened,
+)
 from voice_agent.oms.models import WorkOrderCreate
 
 if TYPE_CHECKING:
@@ -39,6 +45,20 @@ async def lookup_order(
         return OrderLookedUp(order_id=order_id, order=None, error=error)
     await record("order_lookup", {"order_id": order_id, "found": order is not None})
     return OrderLookedUp(order_id=order_id, order=order)
+
+
+async def orders_on_file(
+    orders: OrderLookup, call_sid: str, phone: str, record: Record
+) -> OrdersOnFile:
+    """The orders on file under the caller's phone number; none when the OMS can't say."""
+    try:
+        found = await orders.orders_for_phone(phone)
+    except Exception as exc:
+        logger.warning(f"[{call_sid}] orders on file not found: {exc}")
+        return OrdersOnFile((), error=str(exc) or type(exc).__name__)
+    order_ids = tuple(o.order_id for o in found)
+    await record("orders_on_file", {"order_ids": list(order_ids)})
+    return OrdersOnFile(order_ids)
 
 
 async def open_work_order(
