@@ -298,6 +298,13 @@ def print_tables(p: dict[str, Any]) -> None:
             pooled = variants["pooled order+check"]
             by_voice = ", ".join(f"{v} {x:.3f}" for v, x in pooled["by_voice"].items())
             print(f"pooled order+check, {cond}, n={pooled['n']}, by voice: {by_voice}")
+            if "on_file" in pooled:
+                f = pooled["on_file"]
+                print(
+                    f"  with the caller's orders on file: {f['found']} found + {f['offered']}"
+                    f" offered = reached {f['reached']:.3f}; {f['wrong_offer']} wrong offers;"
+                    f" a number not on file offered one {f['made_up_offered']:.2%} of the time"
+                )
     rows = [
         [m, v["load_s"], v["order_numbers"]["median_s"], v["order_numbers"]["p95_s"],
          v["speech_set_phone"]["median_s"], v["speech_set_phone"]["rtf"]]

@@ -16,8 +16,11 @@ import numpy as np
 
 from bench.asr_runs import BIASES, RunResult, latency_summary, run_asr
 from bench.common import number_words
+from bench.on_file import on_file_reach
 from bench.speech_samples import SEED, SR, Sample, Utt, load_manifest, make_sample
 from voice_agent.audio import read_audio, resample
+from voice_agent.dialog.engine import DialogEngine
+from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.call import asr_options
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import AsrOptions
@@ -199,7 +202,9 @@ def bench_number_check(
 
     The check was designed on the bench's order numbers, so it is also scored on held-out sets
     read from other numbers (other seeds), next to ``order_prompt`` on them; ``pooled
-    order+check`` is both. One set of 48 readings is too few to tell 91% from 95%.
+    order+check`` is both. One set of 48 readings is too few to tell 91% from 95%. Its
+    ``on_file`` is what the dialog makes of those turns with the caller's orders on file
+    (:mod:`bench.on_file`).
     """
     tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
     base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
@@ -210,6 +215,7 @@ def bench_number_check(
         for cond, more in entity_samples(voices, noises, quick, seed=SEED + 1002 + k).items():
             heldout[cond] += more
     opts = AsrOptions(**BIASES["order_prompt"])  # type: ignore[arg-type]
+    engine = DialogEngine(load_dialog(Settings().dialog_file))
     out: dict[str, Any] = {}
     for cond in entities:
         checked = run_asr(tiny, entities[cond], opts, False, second)
@@ -221,5 +227,9 @@ def bench_number_check(
             run = run_asr(tiny, heldout[cond], opts, False, extra)
             out[cond][variant] = score_entities(heldout[cond], run)
         pooled = RunResult(0.0, 0, checked.hyps + run.hyps, [], [])
-        out[cond]["pooled order+check"] = score_entities(entities[cond] + heldout[cond], pooled)
+        samples = entities[cond] + heldout[cond]
+        out[cond]["pooled order+check"] = score_entities(samples, pooled)
+        out[cond]["pooled order+check"]["on_file"] = on_file_reach(
+            engine, [s.reference for s in samples], pooled.hyps, SEED
+        )
     return out
