@@ -24,16 +24,14 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from loguru import logger
 
 from bench.asr_runs import BIASES, latency_summary, run_asr
-from bench.common import format_table, write_results
+from bench.common import MODEL_CACHE, format_table, write_results
 from bench.domain_speech import SENTENCES
 from bench.order_speech import (
     HELDOUT_SETS,
@@ -142,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     voices = bench_voices(args.quick)
     entities = entity_samples(voices, noises, args.quick)
     domain = domain_samples(voices, noises, args.quick)
-    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
 
     wer: dict[str, Any] = {}
     wer_domain: dict[str, Any] = {}
@@ -158,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         noise_clips += [noise_clip(noise, 2, speech_power, snr, rng) for noise in noises]
     for model_name in args.models.split(","):
         t_load = time.perf_counter()
-        model = load_whisper(whisper_model_path(model_name, cache), cpu_threads=args.threads)  # type: ignore[arg-type]
+        model = load_whisper(whisper_model_path(model_name, MODEL_CACHE), cpu_threads=args.threads)  # type: ignore[arg-type]
         load_s = time.perf_counter() - t_load
         transcribe(model, samples["phone"][0].asr_input(False))  # warm-up
         full = model_name == args.models.split(",")[0]
@@ -215,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.models.split(",")
     if names[0] == "tiny.en" and "base" in names:
         ent["tiny.en+check"] = bench_number_check(
-            voices, noises, entities, args.quick, args.threads, cache
+            voices, noises, entities, args.quick, args.threads
         )
         print(f"[number check] done at {time.perf_counter() - started:.0f} s", flush=True)
     vad = {} if args.skip_vad else bench_vad(utts, noises, args.quick)

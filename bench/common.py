@@ -6,12 +6,15 @@ import json
 import os
 import platform
 import re
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Where the benches assemble the base model: a scratch folder, not the user's model cache.
+MODEL_CACHE = Path(tempfile.gettempdir()) / "voice_agent_models"
 
 _ONES = [
     "zero",

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from bench.common import format_table, write_results
+from bench.common import MODEL_CACHE, format_table, write_results
 from bench.domain_speech import SENTENCES
 from bench.order_speech import STYLES, espeak_voice, order_numbers, speak
 from bench.speech_samples import load_manifest, noise_for
@@ -167,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     slot = code_slot_of(load_dialog(settings.dialog_file))  # the order number, as on a call
     assert slot is not None, "the dialog has no order-number slot"
-    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
-    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=2)
+    tiny = load_whisper(whisper_model_path("tiny.en", MODEL_CACHE), cpu_threads=2)
     model = SmartTurnModel(options=SmartTurnOptions(settings.smart_turn_incomplete_below))
     plain = default_asr_options("tiny.en")
     number = default_asr_options(

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from loguru import logger
 from piper import PiperVoice
 
-from bench.common import format_table, write_results
+from bench.common import MODEL_CACHE, format_table, write_results
 from voice_agent.audio import pcm16_to_float, resample, ulaw_decode
 from voice_agent.pipeline.call import asr_options
 from voice_agent.registry import load_piper_voice
@@ -61,13 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logger.remove()
     settings = Settings()
-    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
     tiny = load_whisper(
-        whisper_model_path("tiny.en", cache),
+        whisper_model_path("tiny.en", MODEL_CACHE),
         cpu_threads=settings.asr_cpu_threads,
         num_workers=settings.asr_workers,
     )
-    base = load_whisper(whisper_model_path("base", cache), cpu_threads=0)  # as the registry
+    base = load_whisper(whisper_model_path("base", MODEL_CACHE), cpu_threads=0)  # as the registry
     warm_up(tiny)
     warm_up(base)
     voice = load_piper_voice()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.asr_runs import BIASES, RunResult, latency_summary, run_asr
-from bench.common import number_words
+from bench.common import MODEL_CACHE, number_words
 from bench.on_file import on_file_reach
 from bench.speech_samples import SEED, SR, Sample, Utt, load_manifest, make_sample
 from voice_agent.audio import read_audio, resample
@@ -39,9 +39,8 @@ def order_bench_inputs(threads: int) -> tuple[Settings, list[np.ndarray], Any, A
         print(f"no speech data at {settings.speech_dir}; nothing to do")
         return None
     noises = load_manifest(settings.speech_dir)[1]
-    cache = Path(tempfile.gettempdir()) / "voice_agent_models"
-    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
-    base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
+    tiny = load_whisper(whisper_model_path("tiny.en", MODEL_CACHE), cpu_threads=threads)
+    base = load_whisper(whisper_model_path("base", MODEL_CACHE), cpu_threads=threads)
     return settings, noises, tiny, base
 
 
@@ -196,7 +195,6 @@ def bench_number_check(
     entities: dict[str, list[Sample]],
     quick: bool,
     threads: int,
-    cache: Path,
 ) -> dict[str, Any]:
     """The order-number turn as the pipeline runs it: tiny.en, base as number check.
 
@@ -206,8 +204,8 @@ def bench_number_check(
     ``on_file`` is what the dialog makes of those turns with the caller's orders on file
     (:mod:`bench.on_file`).
     """
-    tiny = load_whisper(whisper_model_path("tiny.en", cache), cpu_threads=threads)
-    base = load_whisper(whisper_model_path("base", cache), cpu_threads=threads)
+    tiny = load_whisper(whisper_model_path("tiny.en", MODEL_CACHE), cpu_threads=threads)
+    base = load_whisper(whisper_model_path("base", MODEL_CACHE), cpu_threads=threads)
     check = asr_options(Settings(), SIX_DIGITS, {"asr_number_check": "base"})[2]  # as a call's
     second = (base, check)
     heldout: dict[str, list[Sample]] = {cond: [] for cond in entities}
