@@ -39,7 +39,7 @@ from voice_agent.dialog.types import (
     Transfer,
     WorkOrderOpened,
 )
-from voice_agent.oms.models import Order, phone_key
+from voice_agent.oms.models import Order, orders_under
 from voice_agent.oms.seed import load_seed
 from voice_agent.settings import Settings
 
@@ -67,11 +67,11 @@ class HttpOms:
                 resp.raise_for_status()
                 return OrderLookedUp(action.order_id, Order.model_validate(resp.json()))
             if isinstance(action, FindCallerOrders):
-                key = phone_key(self._caller)
                 resp = self._client.get("/orders", params={"phone": self._caller or ""})
                 resp.raise_for_status()
                 orders = [Order.model_validate(o) for o in resp.json()]
-                return OrdersOnFile(tuple(o.order_id for o in orders if phone_key(o.phone) == key))
+                mine = orders_under(self._caller, orders)
+                return OrdersOnFile(tuple(o.order_id for o in mine))
             if isinstance(action, CreateWorkOrder):
                 body = {
                     "call_sid": self._call_sid,

@@ -29,7 +29,7 @@ from voice_agent.dialog.types import (
     UserSaid,
     WorkOrderOpened,
 )
-from voice_agent.oms.models import Order, phone_key
+from voice_agent.oms.models import Order, orders_under
 
 
 @dataclass
@@ -67,9 +67,8 @@ class MemoryOms:
         if isinstance(action, FindCallerOrders):
             if self.down:
                 return OrdersOnFile((), error="OMS unreachable")
-            key = phone_key(self.caller)
-            mine = [o.order_id for o in self.orders.values() if key and phone_key(o.phone) == key]
-            return OrdersOnFile(tuple(sorted(mine)))
+            mine = orders_under(self.caller, self.orders.values())
+            return OrdersOnFile(tuple(sorted(o.order_id for o in mine)))
         if isinstance(action, CreateWorkOrder):
             if self.fail_work_orders:
                 return WorkOrderOpened(action.request_id, None, error="OMS unreachable")

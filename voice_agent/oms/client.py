@@ -20,7 +20,7 @@ import httpx
 from loguru import logger
 from pydantic import ValidationError
 
-from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate, phone_key
+from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate, orders_under, phone_key
 
 M = TypeVar("M", Order, WorkOrder)
 
@@ -142,14 +142,13 @@ class OmsClient:
 
     async def orders_for_phone(self, phone: str) -> list[Order]:
         """The orders under the caller's number (any form); [] for a non-number like a SIP user."""
-        key = phone_key(phone)
-        if key is None:
+        if phone_key(phone) is None:
             return []
         response = await self._request("GET", "orders", ok=(200,), params={"phone": phone})
         assert response is not None
         orders = [self._parse(Order, item) for item in self._json_list(response)]
         # A retailer's OMS may ignore an unknown ?phone= and send every order.
-        return [order for order in orders if phone_key(order.phone) == key]
+        return orders_under(phone, orders)
 
     async def create_work_order(
         self, req: WorkOrderCreate, idempotency_key: str, *, retries: int | None = None

@@ -7,6 +7,7 @@ swapped in with ``VOICE_AGENT_OMS_URL``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -33,6 +34,14 @@ def phone_key(phone: str | None) -> str | None:
         return None
     digits = _NON_DIGITS.sub("", phone)
     return digits[-10:] if len(digits) >= _MIN_PHONE_DIGITS else None
+
+
+def orders_under(phone: str | None, orders: Iterable[Order]) -> list[Order]:
+    """The ``orders`` under ``phone`` in any of its forms (:func:`phone_key`); none when
+    ``phone`` is not a phone number.
+    """
+    key = phone_key(phone)
+    return [] if key is None else [o for o in orders if phone_key(o.phone) == key]
 
 
 class OrderItem(BaseModel):

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate, phone_key
+from voice_agent.oms.models import Order, WorkOrder, WorkOrderCreate, orders_under
 from voice_agent.oms.seed import DEFAULT_SEED, load_seed
 from voice_agent.store.db import make_engine
 
@@ -135,12 +135,9 @@ class OmsRepository:
 
     def orders_for_phone(self, phone: str) -> list[Order]:
         """The orders under ``phone`` (any form of the number; see :func:`phone_key`)."""
-        key = phone_key(phone)
-        if key is None:
-            return []
         # Phones sit inside the JSON docs in whatever form they were stored, so match in Python:
         # fine for the demo store's handful of orders.
-        return [order for order in self.list_orders() if phone_key(order.phone) == key]
+        return orders_under(phone, self.list_orders())
 
     def get_order(self, order_id: str) -> Order | None:
         with self.engine.connect() as conn:
