@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -34,10 +35,14 @@ CALLER = "+15550100777"
 _TODAY = date(2026, 11, 22)
 
 
+@cache
+def _template() -> Order:
+    return load_seed(_TODAY)[0]
+
+
 def _orders(numbers: list[str]) -> list[Order]:
     """The caller's orders under ``numbers``: the seed's first order, renumbered."""
-    template = load_seed(_TODAY)[0]
-    return [template.model_copy(update={"order_id": n, "phone": CALLER}) for n in numbers]
+    return [_template().model_copy(update={"order_id": n, "phone": CALLER}) for n in numbers]
 
 
 def _numbers(rng: np.random.Generator, n: int) -> list[str]:

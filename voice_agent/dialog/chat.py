@@ -39,7 +39,7 @@ from voice_agent.dialog.types import (
     Transfer,
     WorkOrderOpened,
 )
-from voice_agent.oms.models import Order, orders_under
+from voice_agent.oms.models import Order, orders_under, phone_key
 from voice_agent.oms.seed import load_seed
 from voice_agent.settings import Settings
 
@@ -132,7 +132,8 @@ def main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | None = N
     else:
         oms = MemoryOms.from_orders(load_seed(today), caller=args.caller)
     print("Type what the caller says. #123# = keypad, /silence, /unheard, /state, /quit.", file=out)
-    start = CallStarted(call_sid=args.call_sid, today=today, caller_known=bool(args.caller))
+    known = phone_key(args.caller) is not None
+    start = CallStarted(call_sid=args.call_sid, today=today, caller_known=known)
     state, actions = engine.start(start)
     pending: list[Any] = list(actions)
     while True:

@@ -29,7 +29,7 @@ from voice_agent.dialog.types import (
     UserSaid,
     WorkOrderOpened,
 )
-from voice_agent.oms.models import Order, orders_under
+from voice_agent.oms.models import Order, orders_under, phone_key
 
 
 @dataclass
@@ -149,5 +149,5 @@ def run_script(engine: DialogEngine, orders: Iterable[Order], turns: Iterable[Ev
     from the phone number ``caller`` when given.
     """
     oms = MemoryOms.from_orders(orders, down, fail_work_orders, caller)
-    start = CallStarted(call_sid=call_sid, today=today, caller_known=caller is not None)
+    start = CallStarted(call_sid=call_sid, today=today, caller_known=phone_key(caller) is not None)
     return run_events(engine, oms, start, turns), oms
