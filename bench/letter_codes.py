@@ -23,26 +23,35 @@ and offers the first the OMS has ("Did you mean Z as in Zulu, ...?"). The bench 
 offers against an OMS of a million other orders of the same pattern (``--oms-orders``): the
 caller's code offered, or another order's offered first (a "no" from the caller, then the
 question again).
+
+``on_file``: the same turns played through the dialog with the caller's orders on file (their
+code and two more), as :mod:`bench.on_file` does for six-digit numbers: a code heard a
+character or two from one of them is offered back before it is looked up.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from loguru import logger
 
 from bench.common import report
+from bench.on_file import on_file_reach
 from bench.order_speech import STYLES, Voice, bench_voices, order_bench_inputs, speak
 from bench.speech_samples import SEED, SR, Sample, Utt, make_sample
 from voice_agent.dialog.codes import find_code
+from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.lookup import sound_alikes
+from voice_agent.dialog.spec import load_dialog
 from voice_agent.pipeline.call import asr_options
 from voice_agent.speech.asr import ORDER_NUMBER_PROMPT, transcribe
-from voice_agent.testing.dialogs import LETTER_PATTERN
+from voice_agent.testing.dialogs import LETTER_PATTERN, letter_dialog
 
 PATTERN = LETTER_PATTERN
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -189,9 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     others = oms_codes(args.oms_orders, args.seed)
     result["made_up_code_is_an_order"] = round(len(others) / (len(LETTERS) ** 2 * 10**6), 4)
     result["made_up_code_offered"] = made_up_offered(others, 20_000, args.seed + 1)
+    engine = DialogEngine(load_dialog(letter_dialog(Path(tempfile.mkdtemp()))))
     for cond, found in samples(bench_voices(False), noises, args.per_voice, args.seed).items():
         heard = [transcribe(tiny, s.asr_input(False), first, (base, check)) for s in found]
         result[cond] = score(found, heard, others | {s.reference for s in found})
+        codes = [s.reference for s in found]
+        result[cond]["on_file"] = on_file_reach(engine, codes, heard, args.seed, letter_codes)
     result["seconds"] = round(time.perf_counter() - started, 1)
     conds = ("phone", "phone_10db")
     rows = [
@@ -202,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(["all", *(f"{result[c]['captured']}/{result[c]['n']}" for c in conds)])
     rows.append(["+ sound-alikes offered", *(f"+{result[c]['offered']}" for c in conds)])
     rows.append(["  another order offered", *(str(result[c]["wrong_order"]) for c in conds)])
+    on_file = [result[c]["on_file"] for c in conds]
+    rows.append(["with their orders on file", *(f"+{f['offered']}" for f in on_file)])
+    rows.append(["  another of theirs offered", *(str(f["wrong_offer"]) for f in on_file)])
     return report(args.name, result, ["voice / letters said", "clean", "10 dB"], rows)
 
 

@@ -16,6 +16,7 @@ costs that caller one "no".
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import Any
@@ -33,6 +34,8 @@ from voice_agent.oms.seed import load_seed
 OTHERS = 2
 CALLER = "+15550100777"
 _TODAY = date(2026, 11, 22)
+#: Draws ``n`` order numbers of the retailer's pattern.
+Draw = Callable[[int, np.random.Generator], list[str]]
 
 
 @cache
@@ -45,7 +48,7 @@ def _orders(numbers: list[str]) -> list[Order]:
     return [_template().model_copy(update={"order_id": n, "phone": CALLER}) for n in numbers]
 
 
-def _numbers(rng: np.random.Generator, n: int) -> list[str]:
+def six_digits(n: int, rng: np.random.Generator) -> list[str]:
     return ["".join(map(str, rng.integers(0, 10, 6))) for _ in range(n)]
 
 
@@ -65,12 +68,17 @@ def on_file_answer(engine: DialogEngine, heard: str, number: str, others: list[s
 
 
 def on_file_reach(
-    engine: DialogEngine, references: list[str], heard: list[str], seed: int
+    engine: DialogEngine,
+    references: list[str],
+    heard: list[str],
+    seed: int,
+    draw: Draw = six_digits,
 ) -> dict[str, Any]:
-    """Each number turn through the dialog with the caller's orders on file (module doc)."""
+    """Each number turn through the dialog with the caller's orders on file (module doc), the
+    other orders drawn by ``draw``."""
     rng = np.random.default_rng(seed)
     answers = Counter(
-        on_file_answer(engine, h, number, _numbers(rng, OTHERS))
+        on_file_answer(engine, h, number, draw(OTHERS, rng))
         for number, h in zip(references, heard, strict=True)
     )
     n = len(references)
@@ -79,15 +87,14 @@ def on_file_reach(
         "others_on_file": OTHERS,
         **{k: answers[k] for k in ("found", "offered", "wrong_offer", "none")},
         "reached": round((answers["found"] + answers["offered"]) / n, 4),
-        "made_up_offered": made_up_offered(rng, 100_000),
+        "made_up_offered": made_up_offered(rng, 100_000, draw),
     }
 
 
-def made_up_offered(rng: np.random.Generator, n: int) -> float:
+def made_up_offered(rng: np.random.Generator, n: int, draw: Draw = six_digits) -> float:
     """The share of ``n`` numbers heard right but not on file that get one of ``OTHERS + 1``
     orders on file offered."""
     offered = sum(
-        on_file_match(heard, tuple(_numbers(rng, OTHERS + 1))) is not None
-        for heard in _numbers(rng, n)
+        on_file_match(heard, tuple(draw(OTHERS + 1, rng))) is not None for heard in draw(n, rng)
     )
     return round(offered / n, 5)

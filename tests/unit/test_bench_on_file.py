@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.letter_codes import letter_codes
 from bench.on_file import made_up_offered, on_file_answer, on_file_reach
 from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.spec import load_dialog
 from voice_agent.settings import PROJECT_ROOT
+from voice_agent.testing.dialogs import letter_dialog
 
 ENGINE = DialogEngine(load_dialog(PROJECT_ROOT / "dialogs" / "returns.yaml"))
 
@@ -31,3 +33,12 @@ def test_reach_counts_each_turn_once() -> None:
 
 def test_a_number_not_on_file_is_seldom_a_digit_or_two_from_one_that_is() -> None:
     assert 0.0 < made_up_offered(np.random.default_rng(2), 20_000) < 0.02
+
+
+def test_codes_with_letters_are_offered_back_too(tmp_path) -> None:
+    engine = DialogEngine(load_dialog(letter_dialog(tmp_path)))
+    others = letter_codes(2, np.random.default_rng(4))
+    # "Z" said alone comes out "C" on a phone line: one edit from the caller's code on file.
+    assert on_file_answer(engine, "C B 2 3 5 4 1 0", "ZB235410", others) == "offered"
+    assert on_file_answer(engine, "Z B 2 3 5 4 1 0", "ZB235410", others) == "found"
+    assert 0.0 <= made_up_offered(np.random.default_rng(2), 5_000, letter_codes) < 0.01
