@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from voice_agent.store.db import Database, outbox
 
@@ -96,8 +96,9 @@ def find_entry(db: Database, ref: str) -> OutboxEntry | None:
 
 
 def count_pending(db: Database) -> int:
+    query = select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
     with db.engine.connect() as conn:
-        return len(conn.execute(select(outbox.c.id).where(outbox.c.status == "pending")).all())
+        return int(conn.execute(query).scalar_one())
 
 
 def entries_for_call(db: Database, call_sid: str) -> list[OutboxEntry]:
