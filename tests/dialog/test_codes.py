@@ -42,7 +42,13 @@ SIX = r"^[0-9]{6}$"
         ("I want to return order 735902 please", "735902"),
         ("I'm calling for order 7 3 5 9 0 2", "735902"),
         ("three oh seven seven five five", "307755"),
-        ("seven three five nine or two", "735902"),
+        ("seven three five nine owe two", "735902"),
+        # "four" with its "f" lost on the phone band (Whisper on a bench voice)
+        ("Or 9 2, or eight 0.", "492480"),
+        ("Or one one six oh three.", "411603"),
+        # "eight" run into the ten before it
+        ("90, 80 day, 22.", "908822"),
+        ("ninety, eighty day, twenty two", "908822"),
         ("It's 7-3-5-9-0-2.", "735902"),
         ("735-902", "735902"),
         ("O2 46 61.", "024661"),  # Whisper glues a spoken "oh" to the next digit

@@ -32,11 +32,15 @@ _UNITS = {
 }  # fmt: skip
 # Words that are digits only next to other digits: "oh", and what ASR writes for a digit it
 # misheard as a word ("won", "to", "for", "ate").
-# "or"/"owe" are how ASR often writes a spoken "oh" between digits.
+# "owe" is how ASR writes a spoken "oh" between digits. "or" is mostly "four" with its "f" lost:
+# the phone band stops at 4 kHz, below most of that sound ("Or 9 2, or eight 0" for "four nine
+# two, four eight zero"; 6 numbers of the bench's readings in 3 voices, against 1 "oh").
 # tiny.en on the phone band writes a spoken "oh" as "L" too ("L 6 0 1 16" for "oh six, oh one,
 # sixteen"); no code of digits holds a letter, and one with letters is read as before.
-_WEAK = {"oh": "0", "o": "0", "or": "0", "owe": "0", "l": "0", "won": "1", "to": "2",
+_WEAK = {"oh": "0", "o": "0", "or": "4", "owe": "0", "l": "0", "won": "1", "to": "2",
          "too": "2", "for": "4", "fore": "4", "ate": "8", "tree": "3", "free": "3"}  # fmt: skip
+# "eight" after a ten runs into it: Whisper writes "eighty eight" as "80 day" or "eighty day".
+_EIGHT_AFTER_TEN = "day"
 # A zero after a ten stays a digit of its own: "twenty zero" is 200, where "twenty five" is 25.
 _ZEROS = {"zero", "nought", "naught"}
 _TEENS = {
@@ -200,6 +204,10 @@ def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
                 out.append(_Piece(text[:1] * _REPEAT[w] + text[1:], True))
                 i += 2
                 continue
+        if nxt == _EIGHT_AFTER_TEN and (ten := _TENS.get(w) or _ten_numeral(w)):
+            out.append(_Piece(ten + "8", True))
+            i += 2
+            continue
         if w.isdigit():
             out.append(_Piece(w, True))
         elif re.fullmatch(r"[a-z]+\d[a-z0-9]*|\d+[a-z]+[a-z0-9]*", w):
@@ -241,6 +249,11 @@ def _pieces(words: Sequence[str], letters: bool = False) -> list[_Piece | None]:
             out.append(None)
         i += 1
     return out
+
+
+def _ten_numeral(word: str) -> str | None:
+    """The tens digit of a ten written as a numeral ("80" -> "8"), else None."""
+    return word[0] if len(word) == 2 and word[0] in "23456789" and word[1] == "0" else None
 
 
 def _two_digits(words: Sequence[str]) -> tuple[str | None, int]:
