@@ -13,9 +13,11 @@ from voice_agent.dialog.codes import read_back, spell
 from voice_agent.dialog.fill import SlotFiller
 from voice_agent.dialog.flows import advance
 from voice_agent.dialog.lookup import (
+    NOT_THEIRS_PROMPT,
     answer_offer,
     keypad_probes,
     look_up_keys,
+    not_their_order,
     on_order_looked_up,
     sound_alike_probes,
 )
@@ -136,10 +138,24 @@ class DialogEngine:
             return True
         return False
 
+    def _not_theirs(self, t: Turn, words: list[str]) -> bool:
+        """Whether the caller says the order in hand is not theirs; if so it is dropped and the
+        number asked for again (:func:`~voice_agent.dialog.lookup.not_their_order`).
+        """
+        phrases = self.spec.not_my_order_phrases
+        if t.s.order is None or NOT_THEIRS_PROMPT not in self.spec.prompts:
+            return False
+        if not find_phrases(words, phrases, negation=False):
+            return False
+        not_their_order(t)
+        return True
+
     def _on_answer(self, t: Turn, text: str, words: list[str]) -> None:
         pending = t.s.pending
         changed = self._slots.fill(t, text, words)
         if not changed:
+            if self._not_theirs(t, words):
+                return
             if self._ends_call(t, words) or self._wants_repeat(t, words):
                 return
             if pending is None and all(w in _FILLERS for w in words):
@@ -161,8 +177,10 @@ class DialogEngine:
             t.set(proposal=None)
             advance(t)
             return
-        answer = yes_no(text)
         proposal = t.s.proposal or {}
+        if proposal.get("kind") != "order" and self._not_theirs(t, words):
+            return
+        answer = yes_no(text)
         if answer is True:
             kind = proposal.get("kind")
             if kind == "work_order":
@@ -193,6 +211,8 @@ class DialogEngine:
         t.say(t.render("yes_or_no") + " " + t.s.question)
 
     def _on_anything_else(self, t: Turn, text: str, words: list[str]) -> None:
+        if self._not_theirs(t, words):  # "Your order shipped on ..." about somebody else's
+            return
         previous = t.s.intent
         kept = {k: v for k, v in t.s.slots.items() if k == "order_id"}
         t.set(intent=None, slots=kept, proposal=None, mentions=(), attempts={}, pending=None)

@@ -31,6 +31,9 @@ SOUND_ALIKE_PROMPT = "order_sound_alike"
 DECLINED_PROMPT = "order_sound_alike_no"
 #: The prompt that offers the code found for keys typed; without it keys are read as digits.
 KEYPAD_PROMPT = "order_keypad_match"
+#: Asks for the order number again when the caller says the order found is not theirs; a dialog
+#: without it goes on as before.
+NOT_THEIRS_PROMPT = "order_not_theirs"
 
 Probes = Callable[[str], list[str]]
 
@@ -192,3 +195,20 @@ def _ask_again(t: Turn, not_found: str | None) -> None:
         t.ask(DECLINED_PROMPT, "order_id", t.attempt("order_id") - 1)
         return
     advance(t)
+
+
+def not_their_order(t: Turn) -> None:
+    """The caller says the order found is not theirs ("That's not my order", "None of those"):
+    its number was misheard, and another order has that number. It is forgotten, and not
+    offered again from the caller's orders on file; a try is counted and the number asked for
+    again. A person takes over after the dialog's attempts.
+    """
+    wrong = str(t.s.slots.get("order_id", ""))
+    t.set(
+        order=None, proposal=None, partial="", on_file=tuple(o for o in t.s.on_file if o != wrong)
+    )
+    t.drop_slots("order_id", *ORDER_BOUND)
+    if t.bump("order_id") >= t.spec.limits.max_attempts:
+        t.transfer("the orders found were not the caller's", "transfer_stuck")
+        return
+    t.ask(NOT_THEIRS_PROMPT, "order_id")

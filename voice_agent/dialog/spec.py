@@ -133,6 +133,7 @@ class DialogSpec(_Model):
     handoff_phrases: list[str] = Field(min_length=1)
     goodbye_phrases: list[str] = Field(default_factory=list)
     repeat_phrases: list[str] = Field(default_factory=list)
+    not_my_order_phrases: list[str] = Field(default_factory=list)
     colours: list[str] = Field(default_factory=list)
     upset: UpsetSpec
 
@@ -164,6 +165,7 @@ class DialogSpec(_Model):
                 "handoff_phrases": norm(self.handoff_phrases),
                 "goodbye_phrases": norm(self.goodbye_phrases),
                 "repeat_phrases": norm(self.repeat_phrases),
+                "not_my_order_phrases": norm(self.not_my_order_phrases),
                 "colours": norm(self.colours),
                 "upset": self.upset.model_copy(
                     update={"lexicon": {clean(k): w for k, w in self.upset.lexicon.items()}}
