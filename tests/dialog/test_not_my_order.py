@@ -103,6 +103,19 @@ def test_an_answer_about_the_order_is_not_taken_for_a_wrong_number(run: Run, ans
     assert not any(line.startswith(ASK_AGAIN) for line in said(transcript))
 
 
+def test_a_second_wrong_order_asks_for_the_keypad(run: Run) -> None:
+    # The same voice is often misheard the same way: the keys cannot be.
+    transcript, _ = run(
+        HEADPHONES, "4 8 1 5 2 6", "not mine", "4 8 1 5 2 6", "not mine", "#735902#"
+    )
+    lines = said(transcript)
+    assert any(
+        line.startswith("Sorry, I still have the wrong order. Please type") for line in lines
+    )
+    assert lookups(transcript) == ["481526", "481526", "735902"]
+    assert transcript.state.order is not None and transcript.state.order.order_id == "735902"
+
+
 def test_a_person_takes_over_when_no_order_found_is_theirs(run: Run) -> None:
     turns = [HEADPHONES] + ["4 8 1 5 2 6", "none of those"] * 3
     transcript, _ = run(*turns)

@@ -211,4 +211,4 @@ def not_their_order(t: Turn) -> None:
     if t.bump("order_id") >= t.spec.limits.max_attempts:
         t.transfer("the orders found were not the caller's", "transfer_stuck")
         return
-    t.ask(NOT_THEIRS_PROMPT, "order_id")
+    t.ask(NOT_THEIRS_PROMPT, "order_id", t.attempt("order_id") - 1)
