@@ -173,9 +173,14 @@ def entity_samples(
 
 
 def score_entities(samples: list[Sample], run: RunResult) -> dict[str, Any]:
-    """Order numbers captured exactly, read by the dialog's own parser (``order_number``)."""
-    exact = [order_number(h) == s.reference for s, h in zip(samples, run.hyps, strict=True)]
+    """Order numbers captured exactly, read by the dialog's own parser (``order_number``), and
+    ``wrong``: readings of a whole number that is not the one said (the OMS may well have it:
+    the caller is then asked about somebody else's order).
+    """
+    read = [order_number(h) for h in run.hyps]
+    exact = [number == s.reference for s, number in zip(samples, read, strict=True)]
     result: dict[str, Any] = {"n": len(samples), "exact": sum(exact) / len(samples)}
+    result["wrong"] = sum(n is not None and not ok for n, ok in zip(read, exact, strict=True))
     for key in ("voice", "style"):
         groups: dict[str, list[bool]] = {}
         for s, ok in zip(samples, exact, strict=True):
