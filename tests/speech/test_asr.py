@@ -117,3 +117,22 @@ def test_slow_down_lengthens_the_turn_and_lowers_its_pitch() -> None:
     spectrum = np.abs(np.fft.rfft(slowed))
     peak_hz = np.argmax(spectrum) * SAMPLE_RATE / len(slowed)
     assert abs(peak_hz - 440 * 0.9) < 2
+
+
+@pytest.mark.models
+def test_a_decode_that_ran_out_of_tokens_keeps_its_loop_once(tiny_model) -> None:
+    from types import SimpleNamespace
+
+    from voice_agent.speech.window import _Item, _texts, _tokenizer
+
+    opts = AsrOptions()
+    tokenizer = _tokenizer(tiny_model, opts)
+    looped = tokenizer.encode(" Eight oh, whoa. Eight oh, two eight oh, two eight oh, two eight oh")
+    result = SimpleNamespace(sequences_ids=[looped], scores=[-0.3], no_speech_prob=0.01)
+
+    def text(budget: int) -> str:
+        item = _Item(0, np.zeros(1, np.float32), opts, [], budget)
+        return _texts(tokenizer, [item], [result])[0][0]
+
+    assert text(len(looped)) == "Eight oh, whoa. Eight oh, two"  # no end within the budget
+    assert text(len(looped) + 1).endswith("two eight oh")  # it ended: kept as decoded

@@ -31,6 +31,7 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 from voice_agent.dialog.codes import NATO_ALPHABET, admits_letters
 from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, Heard, join_segments
 from voice_agent.speech.entities import SIX_DIGITS, order_number
+from voice_agent.speech.loops import cut_loop
 from voice_agent.speech.models import model_busy
 
 if TYPE_CHECKING:
@@ -246,6 +247,8 @@ def _texts(
         tokens = result.sequences_ids[0][: item.new_tokens]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         text = tokenizer.decode(tokens).strip()
+        if len(tokens) >= item.new_tokens:  # no end before the budget ran out: a loop
+            text = cut_loop(text)
         if (
             opts.no_speech_threshold is not None
             and opts.log_prob_threshold is not None
