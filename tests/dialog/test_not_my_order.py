@@ -67,6 +67,8 @@ def test_the_number_said_again_finds_the_callers_order_and_the_return_goes_on(ru
 @pytest.mark.parametrize(
     ("turns", "before"),
     [
+        # a one-item order goes straight to the reason: not taken for a reason in words
+        (("I want to return something", "7 3 5 9 0 2", "that's not my order"), "reason"),
         # the order's status was told, then "anything else?"
         (("where is my order", "6 6 4 2 0 9", "that's not my order"), "is on its way"),
         # the confirmation of a return for an item of that order

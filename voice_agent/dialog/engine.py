@@ -13,12 +13,12 @@ from voice_agent.dialog.codes import read_back, spell
 from voice_agent.dialog.fill import SlotFiller
 from voice_agent.dialog.flows import advance
 from voice_agent.dialog.lookup import (
-    NOT_THEIRS_PROMPT,
     answer_offer,
     keypad_probes,
     look_up_keys,
     not_their_order,
     on_order_looked_up,
+    says_not_theirs,
     sound_alike_probes,
 )
 from voice_agent.dialog.normalize import find_phrases, tokens, yes_no
@@ -142,10 +142,7 @@ class DialogEngine:
         """Whether the caller says the order in hand is not theirs; if so it is dropped and the
         number asked for again (:func:`~voice_agent.dialog.lookup.not_their_order`).
         """
-        phrases = self.spec.not_my_order_phrases
-        if t.s.order is None or NOT_THEIRS_PROMPT not in self.spec.prompts:
-            return False
-        if not find_phrases(words, phrases, negation=False):
+        if t.s.order is None or not says_not_theirs(self.spec, words):
             return False
         not_their_order(t)
         return True

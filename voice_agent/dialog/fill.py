@@ -11,6 +11,7 @@ from voice_agent.dialog.codes import find_code, read_back
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.exchange import exchange_wish
 from voice_agent.dialog.flows import multi_item_ok
+from voice_agent.dialog.lookup import says_not_theirs
 from voice_agent.dialog.normalize import (
     best_phrase_key,
     find_phrases,
@@ -146,7 +147,13 @@ class SlotFiller:
             return
         content = [w for w in words if len(w) > 2]
         question = text.strip().endswith("?") or words[0] in _QUESTION_WORDS
-        if t.s.pending == "reason" and len(content) >= 3 and yes_no(text) is None and not question:
+        if (
+            t.s.pending == "reason"
+            and len(content) >= 3
+            and yes_no(text) is None
+            and not question
+            and not says_not_theirs(self.spec, words)  # "that's not my order": not a reason
+        ):
             t.set_slot("reason", "other")
             t.set_slot("reason_text", text.strip())
 

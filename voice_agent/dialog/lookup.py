@@ -20,6 +20,7 @@ from typing import Any
 from voice_agent.dialog.codes import admits_letters, read_back
 from voice_agent.dialog.flows import advance
 from voice_agent.dialog.keypad import keypad_codes
+from voice_agent.dialog.normalize import find_phrases
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.turn import ORDER_BOUND, Turn
 from voice_agent.dialog.types import OrderLookedUp
@@ -195,6 +196,15 @@ def _ask_again(t: Turn, not_found: str | None) -> None:
         t.ask(DECLINED_PROMPT, "order_id", t.attempt("order_id") - 1)
         return
     advance(t)
+
+
+def says_not_theirs(spec: DialogSpec, words: list[str]) -> bool:
+    """Whether a caller's turn says the order in hand is not theirs (the dialog's
+    ``not_my_order_phrases``), in a dialog with the prompt that asks for the number again.
+    """
+    if NOT_THEIRS_PROMPT not in spec.prompts:
+        return False
+    return bool(find_phrases(words, spec.not_my_order_phrases, negation=False))
 
 
 def not_their_order(t: Turn) -> None:
