@@ -174,10 +174,10 @@ class DialogEngine:
             t.set(proposal=None)
             advance(t)
             return
-        proposal = t.s.proposal or {}
-        if proposal.get("kind") != "order" and self._not_theirs(t, words):
+        if self._not_theirs(t, words):
             return
         answer = yes_no(text)
+        proposal = t.s.proposal or {}
         if answer is True:
             kind = proposal.get("kind")
             if kind == "work_order":

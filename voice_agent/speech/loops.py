@@ -5,7 +5,8 @@ Whisper sometimes repeats a phrase until its token budget runs out
 order-number turn as "Eight oh, whoa. Eight oh, two eight oh, two eight oh, two eight oh, two",
 in which the dialog read 802802, an order number the caller never said. Whisper's own guard,
 the gzip compression ratio (``AsrOptions.compression_ratio_threshold``), misses loops that
-short. A decode that used its whole budget has looped, so its text keeps the phrase once.
+short. A decode that used its whole budget has looped, so its text keeps the phrase once
+(in :mod:`voice_agent.speech.window`, the decoder of every turn shorter than 29 s).
 """
 
 from __future__ import annotations
