@@ -21,6 +21,7 @@ from voice_agent.dialog.types import (
     LookupOrder,
     OrderLookedUp,
     OrdersOnFile,
+    Say,
     WorkOrderOpened,
 )
 from voice_agent.oms.embedded import create_oms_app
@@ -50,6 +51,16 @@ def orders() -> list[Order]:
 def to_event(turn: str) -> list[Event]:
     """Caller turn shorthand: "#481526#" keys, "/silence", else speech."""
     return parse_turn(turn) or []
+
+
+def said(transcript: Transcript) -> list[str]:
+    """What the agent said in a scripted call, one entry per turn."""
+    return [a.text for a in transcript.actions if isinstance(a, Say)]
+
+
+def lookups(transcript: Transcript) -> list[str]:
+    """The order numbers looked up in a scripted call."""
+    return [a.order_id for a in transcript.actions if isinstance(a, LookupOrder)]
 
 
 Run = Callable[..., tuple[Transcript, MemoryOms]]

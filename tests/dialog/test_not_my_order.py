@@ -15,21 +15,13 @@ from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.lookup import NOT_THEIRS_PROMPT
 from voice_agent.dialog.script import MemoryOms, run_events
 from voice_agent.dialog.spec import DialogSpec
-from voice_agent.dialog.types import CallStarted, LookupOrder, Say, Transfer
+from voice_agent.dialog.types import CallStarted, Transfer
 from voice_agent.oms.models import Order
 
-from .conftest import TODAY, Run, to_event
+from .conftest import TODAY, Run, lookups, said, to_event
 
 ASK_AGAIN = "Sorry, I must have heard your order number wrong."
 HEADPHONES = "I want to return my headphones"
-
-
-def said(transcript) -> list[str]:
-    return [a.text for a in transcript.actions if isinstance(a, Say)]
-
-
-def lookups(transcript) -> list[str]:
-    return [a.order_id for a in transcript.actions if isinstance(a, LookupOrder)]
 
 
 @pytest.mark.parametrize(

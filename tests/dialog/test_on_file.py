@@ -11,21 +11,13 @@ import pytest
 from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.on_file import ON_FILE_PROMPT, on_file_match
 from voice_agent.dialog.spec import DialogSpec
-from voice_agent.dialog.types import CallStarted, FindCallerOrders, LookupOrder, Say
+from voice_agent.dialog.types import CallStarted, FindCallerOrders, Say
 
-from .conftest import TODAY, Run
+from .conftest import TODAY, Run, lookups, said
 
 DANA = "+15550142211"  # order 481526: the blue running shoes and the rain jacket
 OFFER = "Did you mean your order 4, 8, 1, 5, 2, 6?"
 RETURN = "I want to return something"
-
-
-def said(transcript) -> list[str]:
-    return [a.text for a in transcript.actions if isinstance(a, Say)]
-
-
-def lookups(transcript) -> list[str]:
-    return [a.order_id for a in transcript.actions if isinstance(a, LookupOrder)]
 
 
 @pytest.mark.parametrize(
