@@ -73,6 +73,11 @@ def test_order_numbers(said, code):
     ("said", "heard"),
     [
         ("4 8 1", "481"),
+        # half a number: its "oh"s inside and at its end are zeros, not at its start
+        ("Eight oh oh.", "800"),
+        ("4 8 oh 1", "4801"),
+        ("Oh, 4 8 1.", "481"),
+        ("4 8 1 to", "481"),
         ("4 8 1 5 2 6 7", "4815267"),
         ("4 8 1 5 2 6 4 8 1 5 2 7", "481526481527"),  # not the same code twice
         ("I want to return it", None),

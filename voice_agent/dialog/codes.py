@@ -375,7 +375,7 @@ def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
     Returns ``(match, heard)``: ``match`` is the last run that fully matches ``pattern`` (a
     correction comes last: "220417, no wait, 220471"); otherwise ``heard`` is the longest digit
     string spoken (for "I heard ..." and for numbers a caller splits across two turns), with
-    its letters where the pattern admits them.
+    its letters where the pattern admits them (:func:`_heard`).
     """
     regex = re.compile(pattern)
     heard: str | None = None
@@ -386,10 +386,24 @@ def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
         if found is not None:
             match = found
             continue
-        strong = "".join(p.text for p in run if p.strong)
-        if heard is None or len(strong) > len(heard):
-            heard = strong
+        said = _heard(run)
+        if heard is None or len(said) > len(heard):
+            heard = said
     return (match, None) if match is not None else (None, heard)
+
+
+def _heard(run: list[_Piece]) -> str:
+    """A run that is not a whole code, as said: its words that are digits only next to digits
+    are digits inside it ("4 8 oh 1" is 4801) and a zero at its end ("Eight oh oh." is 800: the
+    first half of a number, whose rest the caller says next); at its start they are words
+    ("Oh, 4 8 1", "for 4 8 1").
+    """
+    lo, hi = 0, len(run)
+    while lo < hi and not run[lo].strong:
+        lo += 1
+    while hi > lo and not run[hi - 1].strong and run[hi - 1].text != "0":
+        hi -= 1
+    return "".join(p.text for p in run[lo:hi])
 
 
 def spell(code: str) -> str:

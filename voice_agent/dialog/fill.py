@@ -106,6 +106,10 @@ class SlotFiller:
 
     def _fill_order(self, t: Turn, text: str) -> None:
         match, heard = find_code(text, self._order_pattern)
+        if match is None and t.s.partial and t.s.pending == "order_id":
+            # The rest of a number, read on from the digits so far: its "oh"s are digits then
+            # ("Eight oh oh." and "oh four six." are 800046).
+            match = find_code(f"{' '.join(t.s.partial)} {text}", self._order_pattern)[0]
         if match is None and heard and t.s.pending == "order_id":
             combined = t.s.partial + heard
             if re.fullmatch(self._order_pattern, combined):
