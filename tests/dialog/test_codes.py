@@ -182,6 +182,12 @@ def test_no_letter_code(said):
     assert find_code(said, LETTER_PATTERN)[0] is None
 
 
+def test_half_a_letter_code_keeps_its_zeros_but_not_its_letters_that_are_words():
+    # bench.letter_codes: "a" there is a word as likely as a letter, left out as before
+    assert find_code("F. R a 3 2 5 3 8 4.", LETTER_PATTERN) == (None, "FR325384")
+    assert find_code("you have an uncle, two one oh, eight three", LETTER_PATTERN)[1] == "U21083"
+
+
 def test_a_code_of_digits_reads_no_letters():
     # The same words, read for six digits: letters end a run, as before letter codes.
     assert find_code("S B 0 8 4 5 6 2", SIX) == ("084562", None)

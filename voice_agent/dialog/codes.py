@@ -396,14 +396,14 @@ def _heard(run: list[_Piece]) -> str:
     """A run that is not a whole code, as said: its words that are digits only next to digits
     are digits inside it ("4 8 oh 1" is 4801) and a zero at its end ("Eight oh oh." is 800: the
     first half of a number, whose rest the caller says next); at its start they are words
-    ("Oh, 4 8 1", "for 4 8 1").
+    ("Oh, 4 8 1", "for 4 8 1"). Letters that are words too ("a", "see") are left out, as before.
     """
     lo, hi = 0, len(run)
     while lo < hi and not run[lo].strong:
         lo += 1
     while hi > lo and not run[hi - 1].strong and run[hi - 1].text != "0":
         hi -= 1
-    return "".join(p.text for p in run[lo:hi])
+    return "".join(p.text for p in run[lo:hi] if p.strong or p.text.isdigit())
 
 
 def spell(code: str) -> str:
