@@ -1,7 +1,7 @@
 """A misheard order number that is another order's: the caller says so, and is asked again.
 
 With six digits nearly every number heard is somebody's order (``bench.asr_accuracy`` reads
-a wrong six-digit number in ~4-6% of order-number turns), so the OMS finds one and the dialog
+a wrong six-digit number in 3-6% of order-number turns), so the OMS finds one and the dialog
 asks about its items. The calls run against the real embedded OMS (its FastAPI app over HTTP,
 its own SQLite file): 481526 is the blue running shoes and the rain jacket, 735902 the
 headphones, 664209 a tote bag on its way, 307755 mugs not shipped yet.
