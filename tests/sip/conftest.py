@@ -66,3 +66,14 @@ class RtpSink(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         self.packets.append((asyncio.get_running_loop().time(), data))
+
+
+@pytest.fixture
+async def rtp_sink():
+    """A socket on a free port that records the RTP sent to it: (its port, the recorder)."""
+    port = free_udp_port()
+    transport, sink = await asyncio.get_running_loop().create_datagram_endpoint(
+        RtpSink, local_addr=("127.0.0.1", port)
+    )
+    yield port, sink
+    transport.close()

@@ -18,7 +18,7 @@ import pytest
 from voice_agent.audio import ulaw_decode
 
 from .agent import TONE_HZ, ToneAgent
-from .conftest import RtpSink, call_scenario, settle, until
+from .conftest import call_scenario, settle, until
 from .sipp import PCAPS, dtmf_actions, free_udp_port, render, requires_sipp, run_sipp
 
 pytestmark = [requires_sipp, pytest.mark.sipp]
@@ -60,21 +60,16 @@ async def test_pcma_call_with_audio_dtmf_and_caller_bye(tmp_path, start_server):
     assert call.leg.frames_received >= 160
 
 
-async def test_pcmu_agent_hangs_up_after_its_audio_played_paced_at_20ms(tmp_path, start_server):
-    loop = asyncio.get_running_loop()
-    sink_port = free_udp_port()
-    sink_transport, sink = await loop.create_datagram_endpoint(
-        RtpSink, local_addr=("127.0.0.1", sink_port)
-    )
-    try:
-        agent = ToneAgent(tone_s=1.0, then="hang_up")
-        server = await start_server(agent)
-        scenario = call_scenario(tmp_path, "agent_bye.xml", media_port=sink_port)
-        run = await run_sipp(scenario, target_port=server.options.port, timeout_s=20)
-        assert run.returncode == 0, run.explain()
-        await settle(server)
-    finally:
-        sink_transport.close()
+async def test_pcmu_agent_hangs_up_after_its_audio_played_paced_at_20ms(
+    tmp_path, start_server, rtp_sink
+):
+    sink_port, sink = rtp_sink
+    agent = ToneAgent(tone_s=1.0, then="hang_up")
+    server = await start_server(agent)
+    scenario = call_scenario(tmp_path, "agent_bye.xml", media_port=sink_port)
+    run = await run_sipp(scenario, target_port=server.options.port, timeout_s=20)
+    assert run.returncode == 0, run.explain()
+    await settle(server)
 
     (call,) = server.finished
     assert call.hung_up_by_agent

@@ -14,7 +14,7 @@ from voice_agent.sip.options import SipOptions
 from voice_agent.sip.server import SipServer
 
 from .agent import ToneAgent, tone
-from .conftest import RtpSink, call_scenario, settle, until
+from .conftest import call_scenario, settle, until
 from .rtp_pcap import ulaw_pcap
 from .sipp import dtmf_actions, free_udp_port, render, requires_sipp, run_sipp
 
@@ -58,24 +58,17 @@ async def test_concurrent_calls_are_answered_and_torn_down(tmp_path, start_serve
     )
 
 
-async def test_concurrent_calls_keep_20ms_pacing(tmp_path, start_server):
+async def test_concurrent_calls_keep_20ms_pacing(tmp_path, start_server, rtp_sink):
     calls = 12
-    loop = asyncio.get_running_loop()
-    sink_port = free_udp_port()
-    sink_transport, sink = await loop.create_datagram_endpoint(
-        RtpSink, local_addr=("127.0.0.1", sink_port)
+    sink_port, sink = rtp_sink
+    agent = ToneAgent(tone_s=2.0, then="hang_up")
+    server = await start_server(agent)
+    scenario = call_scenario(tmp_path, "agent_bye.xml", media_port=sink_port)
+    run = await run_sipp(
+        scenario, target_port=server.options.port, calls=calls, rate=calls * 2, timeout_s=30
     )
-    try:
-        agent = ToneAgent(tone_s=2.0, then="hang_up")
-        server = await start_server(agent)
-        scenario = call_scenario(tmp_path, "agent_bye.xml", media_port=sink_port)
-        run = await run_sipp(
-            scenario, target_port=server.options.port, calls=calls, rate=calls * 2, timeout_s=30
-        )
-        assert run.returncode == 0, run.explain()
-        await settle(server)
-    finally:
-        sink_transport.close()
+    assert run.returncode == 0, run.explain()
+    await settle(server)
 
     assert server.stats.peak_active >= 10 and len(server.finished) == calls
     streams: dict[int, list[tuple[float, int]]] = {}
