@@ -79,7 +79,7 @@ def test_conversation(conv, run):
         assert len(transfers) == 1, debug
         assert exp["transfer"] in transfers[0].reason, debug
         summary = transfers[0].summary
-        assert set(summary) == {"intent", "slots", "last_turns", "reason"}
+        assert set(summary) == {"intent", "slots", "orders_not_theirs", "last_turns", "reason"}
         assert summary["last_turns"], debug
     else:
         assert not transfers, debug

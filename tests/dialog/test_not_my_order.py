@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from voice_agent.dialog.engine import DialogEngine
-from voice_agent.dialog.lookup import NOT_THEIRS_PROMPT
-from voice_agent.dialog.script import MemoryOms, run_events
+from voice_agent.dialog.lookup import HEARD_AGAIN_PROMPT, NOT_THEIRS_PROMPT
+from voice_agent.dialog.script import MemoryOms, Transcript, run_events
 from voice_agent.dialog.spec import DialogSpec
 from voice_agent.dialog.types import CallStarted, Transfer
 from voice_agent.oms.models import Order
@@ -100,18 +100,20 @@ def test_an_answer_about_the_order_is_not_taken_for_a_wrong_number(run: Run, ans
 def test_a_second_wrong_order_asks_for_the_keypad(run: Run) -> None:
     # The same voice is often misheard the same way: the keys cannot be.
     transcript, _ = run(
-        HEADPHONES, "4 8 1 5 2 6", "not mine", "4 8 1 5 2 6", "not mine", "#735902#"
+        HEADPHONES, "4 8 1 5 2 6", "not mine", "3 0 7 7 5 5", "not mine", "#735902#"
     )
     lines = said(transcript)
     assert any(
         line.startswith("Sorry, I still have the wrong order. Please type") for line in lines
     )
-    assert lookups(transcript) == ["481526", "481526", "735902"]
+    assert lookups(transcript) == ["481526", "307755", "735902"]
     assert transcript.state.order is not None and transcript.state.order.order_id == "735902"
 
 
 def test_a_person_takes_over_when_no_order_found_is_theirs(run: Run) -> None:
-    turns = [HEADPHONES] + ["4 8 1 5 2 6", "none of those"] * 3
+    turns = [HEADPHONES]
+    for number in ("4 8 1 5 2 6", "6 6 4 2 0 9", "3 0 7 7 5 5"):
+        turns += [number, "none of those"]
     transcript, _ = run(*turns)
     transfers = [a for a in transcript.actions if isinstance(a, Transfer)]
     assert len(transfers) == 1 and transcript.state.ended
@@ -128,12 +130,69 @@ def test_the_order_said_to_be_not_theirs_is_not_offered_again_from_their_orders_
     assert lookups(transcript) == ["481526", "481527"]
 
 
+HEARD_AGAIN = "I heard 4, 8, 1, 5, 2, 6 again, the order you said isn't yours. Please type"
+
+
+def test_the_same_number_heard_again_is_not_looked_up_again_but_the_keys_asked_for(
+    run: Run,
+) -> None:
+    transcript, _ = run(HEADPHONES, "4 8 1 5 2 6", "not mine", "4 8 1 5 2 6")
+    assert said(transcript)[-1].startswith(HEARD_AGAIN)
+    assert lookups(transcript) == ["481526"]
+    state = transcript.state
+    assert state.pending == "order_id" and state.attempts["order_id"] == 2
+    assert state.rejected == ("481526",) and "order_id" not in state.slots
+
+
+def test_the_keys_typed_then_find_the_callers_order(run: Run) -> None:
+    transcript, oms = run(HEADPHONES, "4 8 1 5 2 6", "not mine", "4 8 1 5 2 6", "#735902#",
+                          "they stopped working", "yes", "yes")  # fmt: skip
+    assert lookups(transcript) == ["481526", "735902"]
+    assert [w["order_id"] for w in oms.opened()] == ["735902"]
+
+
+def test_heard_again_as_the_rest_of_half_a_number(run: Run) -> None:
+    transcript, _ = run(HEADPHONES, "4 8 1 5 2 6", "not mine", "4 8 1", "5 2 6")
+    assert said(transcript)[-2].startswith("I have 4, 8, 1 so far")
+    assert said(transcript)[-1].startswith(HEARD_AGAIN)
+    assert lookups(transcript) == ["481526"] and transcript.state.partial == ""
+
+
+def test_the_number_typed_is_looked_up_even_if_its_order_was_turned_down(run: Run) -> None:
+    # The keys are the caller's own: "not mine" may have been about something else.
+    transcript, _ = run(HEADPHONES, "4 8 1 5 2 6", "not mine", "#481526#")
+    assert lookups(transcript) == ["481526", "481526"]
+    assert said(transcript)[-1].startswith("Which item is it: the blue running shoes")
+
+
+def test_a_person_takes_over_when_the_number_is_heard_wrong_each_time(run: Run) -> None:
+    transcript, _ = run(HEADPHONES, "4 8 1 5 2 6", "not mine", "4 8 1 5 2 6", "4 8 1 5 2 6")
+    transfers = [a for a in transcript.actions if isinstance(a, Transfer)]
+    assert len(transfers) == 1 and transcript.state.ended
+    assert transfers[0].reason == "the orders found were not the caller's"
+    assert transfers[0].summary["orders_not_theirs"] == ["481526"]  # for the person taking over
+    assert lookups(transcript) == ["481526"]
+
+
+def _without(spec: DialogSpec, orders: list[Order], prompt: str, *turns: str) -> Transcript:
+    """A call in the dialog without ``prompt``."""
+    prompts = {k: v for k, v in spec.prompts.items() if k != prompt}
+    engine = DialogEngine(spec.model_copy(update={"prompts": prompts}))
+    oms = MemoryOms(orders={o.order_id: o for o in orders})
+    events = [e for turn in (HEADPHONES, *turns) for e in to_event(turn)]
+    return run_events(engine, oms, CallStarted("CA-1", TODAY), events)
+
+
 def test_a_dialog_without_the_prompt_goes_on_as_before(
     spec: DialogSpec, orders: list[Order]
 ) -> None:
-    prompts = {k: v for k, v in spec.prompts.items() if k != NOT_THEIRS_PROMPT}
-    engine = DialogEngine(spec.model_copy(update={"prompts": prompts}))
-    oms = MemoryOms(orders={o.order_id: o for o in orders})
-    events = [e for turn in (HEADPHONES, "4 8 1 5 2 6", "neither") for e in to_event(turn)]
-    transcript = run_events(engine, oms, CallStarted("CA-1", TODAY), events)
+    transcript = _without(spec, orders, NOT_THEIRS_PROMPT, "4 8 1 5 2 6", "neither")
     assert said(transcript)[-1].startswith("Sorry, which item do you mean")
+
+
+def test_a_dialog_without_the_heard_again_prompt_looks_the_number_up_again(
+    spec: DialogSpec, orders: list[Order]
+) -> None:
+    transcript = _without(spec, orders, HEARD_AGAIN_PROMPT, "4 8 1 5 2 6", "neither",
+                          "4 8 1 5 2 6")  # fmt: skip
+    assert lookups(transcript) == ["481526", "481526"]

@@ -13,7 +13,9 @@ from voice_agent.dialog.codes import read_back, spell
 from voice_agent.dialog.fill import SlotFiller
 from voice_agent.dialog.flows import advance
 from voice_agent.dialog.lookup import (
+    HEARD_AGAIN_PROMPT,
     answer_offer,
+    heard_again,
     keypad_probes,
     look_up_keys,
     not_their_order,
@@ -106,6 +108,8 @@ class DialogEngine:
             return
         if score >= self.spec.upset.empathy_at:
             t.tell("empathy")
+        if not keypad and self._heard_again(t, text):
+            return
         if t.s.phase == "confirm":
             self._on_confirm(t, text, words)
         elif t.s.phase == "anything_else":
@@ -145,6 +149,19 @@ class DialogEngine:
         if t.s.order is None or not says_not_theirs(self.spec, words):
             return False
         not_their_order(t)
+        return True
+
+    def _heard_again(self, t: Turn, text: str) -> bool:
+        """Whether the number said is again one whose order the caller said is not theirs; if
+        so the keys are asked for (:func:`~voice_agent.dialog.lookup.heard_again`). Keys typed
+        are looked up whatever they are.
+        """
+        if t.s.pending != "order_id" or HEARD_AGAIN_PROMPT not in self.spec.prompts:
+            return False
+        code = self._slots.order_heard(t, text)[0]
+        if code is None or code not in t.s.rejected:
+            return False
+        heard_again(t, code)
         return True
 
     def _on_answer(self, t: Turn, text: str, words: list[str]) -> None:

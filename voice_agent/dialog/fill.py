@@ -104,12 +104,19 @@ class SlotFiller:
             t.set(intent=intent, proposal=None, attempts={})
         return False
 
-    def _fill_order(self, t: Turn, text: str) -> None:
+    def order_heard(self, t: Turn, text: str) -> tuple[str | None, str | None]:
+        """The whole order number in the turn, else the digits heard (as
+        :func:`~voice_agent.dialog.codes.find_code` returns them); a turn that says the rest
+        of a number is read on from the digits so far.
+        """
         match, heard = find_code(text, self._order_pattern)
         if match is None and t.s.partial and t.s.pending == "order_id":
-            # The rest of a number, read on from the digits so far: its "oh"s are digits then
-            # ("Eight oh oh." and "oh four six." are 800046).
+            # its "oh"s are digits then ("Eight oh oh." and "oh four six." are 800046)
             match = find_code(f"{' '.join(t.s.partial)} {text}", self._order_pattern)[0]
+        return match, heard
+
+    def _fill_order(self, t: Turn, text: str) -> None:
+        match, heard = self.order_heard(t, text)
         if match is None and heard and t.s.pending == "order_id":
             combined = t.s.partial + heard
             if re.fullmatch(self._order_pattern, combined):

@@ -35,6 +35,9 @@ KEYPAD_PROMPT = "order_keypad_match"
 #: Asks for the order number again when the caller says the order found is not theirs; a dialog
 #: without it goes on as before.
 NOT_THEIRS_PROMPT = "order_not_theirs"
+#: Asks for the keys when the number heard again is that of an order the caller said is not
+#: theirs; a dialog without it looks that number up again.
+HEARD_AGAIN_PROMPT = "order_heard_again"
 
 Probes = Callable[[str], list[str]]
 
@@ -209,16 +212,36 @@ def says_not_theirs(spec: DialogSpec, words: list[str]) -> bool:
 
 def not_their_order(t: Turn) -> None:
     """The caller says the order found is not theirs ("That's not my order", "None of those"):
-    its number was misheard, and another order has that number. It is forgotten, and not
-    offered again from the caller's orders on file; a try is counted and the number asked for
-    again. A person takes over after the dialog's attempts.
+    its number was misheard, and another order has that number. It is forgotten, remembered as
+    not theirs, and not offered again from the caller's orders on file; a try is counted and the
+    number asked for again. A person takes over after the dialog's attempts.
     """
     wrong = str(t.s.slots.get("order_id", ""))
     t.set(
-        order=None, proposal=None, partial="", on_file=tuple(o for o in t.s.on_file if o != wrong)
+        order=None,
+        proposal=None,
+        partial="",
+        on_file=tuple(o for o in t.s.on_file if o != wrong),
+        rejected=(*t.s.rejected, wrong) if wrong else t.s.rejected,
     )
     t.drop_slots("order_id", *ORDER_BOUND)
+    _try_again(t, NOT_THEIRS_PROMPT, t.attempt("order_id"))
+
+
+def heard_again(t: Turn, code: str) -> None:
+    """The number heard is again that of an order the caller said is not theirs: the same voice
+    misheard the same way. It is not looked up again; a try is counted and the keys asked for
+    (the dialog's ``order_heard_again``).
+    """
+    t.set(partial="")
+    _try_again(t, HEARD_AGAIN_PROMPT, heard=read_back(code))
+
+
+def _try_again(t: Turn, key: str, attempt: int = 0, **extra: Any) -> None:
+    """Count a try at the order number and ask for it with ``key``; a person takes over after
+    the dialog's attempts.
+    """
     if t.bump("order_id") >= t.spec.limits.max_attempts:
         t.transfer("the orders found were not the caller's", "transfer_stuck")
         return
-    t.ask(NOT_THEIRS_PROMPT, "order_id", t.attempt("order_id") - 1)
+    t.ask(key, "order_id", attempt, **extra)

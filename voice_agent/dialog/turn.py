@@ -143,6 +143,7 @@ class Turn:
         return {
             "intent": self.s.intent,
             "slots": dict(self.s.slots),
+            "orders_not_theirs": list(self.s.rejected),  # not to be looked up again
             "last_turns": [{"speaker": who, "text": text} for who, text in self.s.turns[-n:]],
             "reason": reason,
         }
