@@ -164,10 +164,33 @@ def test_a_no_asks_for_the_number_again_and_counts_as_a_try(
     assert tr.state.attempts["order_id"] == 1
     assert says(tr.steps[-1][1]) == engine.spec.prompt("order_sound_alike_no", 0)
     assert "a word for each letter" in tr.state.question
-    again = ["C B 2 3 5 4 1 0", "No."]
-    tr = run_letters(engine, [zb], "Return please, C B 2 3 5 4 1 0", "No.", *again, *again)
-    assert len(offers(tr)) == 3
-    assert any(isinstance(a, Transfer) for a in tr.actions) and tr.state.ended
+
+
+def test_a_sound_alike_turned_down_is_not_offered_again(
+    engine: DialogEngine, orders: list[Order]
+) -> None:
+    zb = order_as(orders, "ZB235410")
+    heard = "C B 2 3 5 4 1 0"
+    tr = run_letters(engine, [zb], f"Return please, {heard}", "No.", heard)
+    assert len(offers(tr)) == 1 and tr.state.declined == ("ZB235410",)
+    assert lookups(tr.actions).count("ZB235410") == 2  # found again, but not offered
+    assert says(tr.steps[-1][1]).startswith("I couldn't find order C as in Charlie")
+    assert tr.state.attempts["order_id"] == 2 and tr.state.pending == "order_id"
+    tr = run_letters(engine, [zb], f"Return please, {heard}", "No.", heard, heard)
+    transfers = [a for a in tr.actions if isinstance(a, Transfer)]
+    assert len(offers(tr)) == 1 and tr.state.ended
+    assert [t.reason for t in transfers] == ["order number not found"]
+
+
+def test_an_order_said_to_be_not_theirs_is_not_offered_as_a_sound_alike(
+    engine: DialogEngine, orders: list[Order]
+) -> None:
+    zb = order_as(orders, "ZB235410")
+    tr = run_letters(engine, [zb], "Return, Z B 2 3 5 4 1 0", "That's not my order.",
+                     "C B 2 3 5 4 1 0")  # fmt: skip
+    assert tr.state.rejected == ("ZB235410",) and offers(tr) == []
+    assert lookups(tr.actions).count("ZB235410") == 2
+    assert says(tr.steps[-1][1]).startswith("I couldn't find order C as in Charlie")
 
 
 def test_without_its_own_prompt_a_no_gets_the_order_number_question(

@@ -138,7 +138,8 @@ def on_order_looked_up(t: Turn, event: OrderLookedUp, probes_for: Probes) -> Ord
     if event.order is not None and not s.probes:
         return event.order
     heard = s.keys or str(s.slots["order_id"])
-    if event.order is not None:
+    turned_down = (*s.rejected, *s.declined)  # not offered again: the next probe instead
+    if event.order is not None and event.order_id not in turned_down:
         t.set(probes=(), keys="")
         t.drop_slots("order_id", *ORDER_BOUND)
         proposal = {"kind": "order", "order_id": event.order_id}
@@ -161,7 +162,8 @@ def on_order_looked_up(t: Turn, event: OrderLookedUp, probes_for: Probes) -> Ord
 
 def answer_offer(t: Turn, proposal: dict[str, Any], yes: bool, pattern: str) -> None:
     """The caller's yes or no to "Did you mean ...?": a yes looks the offered code up. A no to
-    a sound-alike or a keypad code asks again; a no to an order on file
+    a sound-alike or a keypad code asks again, and that code is not offered again; a no to an
+    order on file
     (:mod:`~voice_agent.dialog.on_file`) goes on with the number heard.
     """
     code, heard = str(proposal["order_id"]), proposal.get("heard")
@@ -170,6 +172,7 @@ def answer_offer(t: Turn, proposal: dict[str, Any], yes: bool, pattern: str) -> 
         t.set_slot("order_id", code)
         advance(t)
     elif heard is None:
+        t.set(declined=(*t.s.declined, code))
         _ask_again(t, None)
     else:
         t.set(on_file=tuple(o for o in t.s.on_file if o != code))  # not offered again

@@ -34,6 +34,7 @@ class DialogState:
     probes: tuple[str, ...] = ()  # sound-alikes of an order number not found, left to look up
     on_file: tuple[str, ...] = ()  # the orders the OMS has under the caller's phone number
     rejected: tuple[str, ...] = ()  # orders found that the caller said are not theirs
+    declined: tuple[str, ...] = ()  # codes offered as sound-alikes or for keys, answered no
     keys: str = ""  # keys typed for a letter code whose codes (the probes) are being looked up
     proposal: dict[str, Any] | None = None  # what a yes in the confirm phase does
     question: str = ""  # the last question asked (repeats, silence reprompts)
