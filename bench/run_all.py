@@ -27,6 +27,12 @@ BENCHMARKS = [
         *("--noise-db", "10", "--loads", "1 call", "--loads", "4 concurrent"),
         *("--name", "latency_noisy_10db"),
     ],
+    # How many calls the box holds: 8 to 24 calls started 1.7 s apart (the default max_calls).
+    [
+        "latency",
+        *("--staggered", "8", "--staggered", "12", "--staggered", "16", "--staggered", "24"),
+        *("--name", "capacity"),
+    ],
     ["barge_in"],
     ["end_of_turn"],
     ["number_turns_at_once"],

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from loguru import logger
 
+from voice_agent.capacity import CallCapacity, default_limit
 from voice_agent.console.api import console_router
 from voice_agent.console.phone import phone_router
 from voice_agent.metrics import CallMetrics, metrics_router
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         loader = asyncio.create_task(load())
         backends.outbox.start()
-        sip = await start_sip(settings, lambda: app.state.services)
+        sip = await start_sip(settings, lambda: app.state.services, capacity=app.state.capacity)
         try:
             yield
         finally:
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="voice_agent", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.stream_secret = stream_secret(settings)
+    app.state.capacity = CallCapacity(settings.max_calls or default_limit())
     if not settings.twilio_auth_token:
         logger.warning(
             "VOICE_AGENT_TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned "
@@ -71,9 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             warm = services.warmer is None or services.warmer.done
             return JSONResponse({"status": "ok", "prompts_warm": warm})
         status = "error" if app.state.startup_error else "loading"
-        return JSONResponse(
-            {"status": status, "error": app.state.startup_error}, status_code=503
-        )
+        return JSONResponse({"status": status, "error": app.state.startup_error}, status_code=503)
 
     app.include_router(twilio_router())
     app.include_router(calls_router(backends.calls))

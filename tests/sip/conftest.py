@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from voice_agent.capacity import CallCapacity
 from voice_agent.sip.options import SipOptions
 from voice_agent.sip.server import SipServer
 
@@ -20,11 +21,13 @@ from .sipp import free_udp_port, render
 async def start_server():
     servers: list[SipServer] = []
 
-    async def start(agent: ToneAgent, **options: object) -> SipServer:
+    async def start(
+        agent: ToneAgent, capacity: CallCapacity | None = None, **options: object
+    ) -> SipServer:
         opts = SipOptions(
             host="127.0.0.1", port=free_udp_port(), rtp_port=free_udp_port(), **options
         )
-        server = SipServer(opts, agent.on_call)
+        server = SipServer(opts, agent.on_call, capacity=capacity)
         await server.start()
         servers.append(server)
         return server

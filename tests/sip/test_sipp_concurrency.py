@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import statistics
 import struct
+import time
 
 import numpy as np
 import pytest
 
+from voice_agent.capacity import CallCapacity
 from voice_agent.sip.options import SipOptions
 from voice_agent.sip.server import SipServer
 
@@ -110,6 +112,34 @@ async def test_calls_beyond_capacity_get_486(tmp_path, start_server):
     assert (await first).returncode == 0
     await settle(server)
     assert len(agent.calls) == 1
+
+
+async def test_the_agents_calls_on_other_channels_count_against_its_capacity(
+    tmp_path, start_server
+):
+    # One slot, held by a Twilio call: the SIP call is busy until that call ends.
+    slots = CallCapacity(1)
+    agent = ToneAgent(tone_s=0.5, then="hang_up")
+    server = await start_server(agent, capacity=slots)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "answered").mkdir()
+    assert slots.take("CA-twilio", time.monotonic())
+    busy = await run_sipp(
+        render("rejected.xml", tmp_path / "busy", code=486),
+        target_port=server.options.port,
+        timeout_s=10,
+    )
+    assert busy.returncode == 0, busy.explain()
+    assert agent.calls == [] and server.stats.rejected == 1
+    slots.release("CA-twilio")
+    answered = await run_sipp(
+        call_scenario(tmp_path / "answered", "agent_bye.xml"),
+        target_port=server.options.port,
+        timeout_s=20,
+    )
+    assert answered.returncode == 0, answered.explain()
+    await settle(server)
+    assert len(agent.calls) == 1 and slots.in_use == 0  # its slot freed when it ended
 
 
 async def test_invites_get_503_until_the_agent_is_ready(tmp_path):

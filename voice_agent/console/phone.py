@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ from pipecat.frames.frames import Frame, InputAudioRawFrame, InputDTMFFrame, Out
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 
+from voice_agent.capacity import CallCapacity
 from voice_agent.console.api import STATIC
 from voice_agent.pipeline.call import AgentServices, CallInfo, CallSession
 
@@ -104,8 +106,14 @@ def phone_router() -> APIRouter:
                 await websocket.close(code=1013, reason="models are loading")
             return
         call_sid = "WB" + uuid.uuid4().hex
-        await websocket.send_text(json.dumps({"event": "start", "call_sid": call_sid}))
-        await run_browser_call(websocket, call_sid, services)
+        capacity: CallCapacity = websocket.app.state.capacity
+        with capacity.holding(call_sid, time.monotonic()) as taken:
+            if not taken:
+                with contextlib.suppress(RuntimeError):
+                    await websocket.close(code=1013, reason="all lines busy")
+                return
+            await websocket.send_text(json.dumps({"event": "start", "call_sid": call_sid}))
+            await run_browser_call(websocket, call_sid, services)
 
     return router
 
@@ -126,7 +134,10 @@ async def run_browser_call(websocket: WebSocket, call_sid: str, services: AgentS
     )
     control = BrowserCallControl()
     session = CallSession(
-        transport, CallInfo(call_sid=call_sid, channel="web"), control, services,
+        transport,
+        CallInfo(call_sid=call_sid, channel="web"),
+        control,
+        services,
         audio_out_sample_rate=PHONE_RATE,
     )
     serializer.on_hangup = lambda: asyncio.ensure_future(session.end_by_caller())

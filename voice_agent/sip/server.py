@@ -23,6 +23,7 @@ from typing import Any
 from loguru import logger as log
 from pipecat.transports.base_transport import TransportParams
 
+from voice_agent.capacity import CallCapacity
 from voice_agent.sip.options import SipOptions
 from voice_agent.sip.policy import (
     AllowList,
@@ -174,10 +175,12 @@ class SipServer:
         on_call: OnCall,
         transport_params: TransportParams | None = None,
         accepting: Callable[[], bool] | None = None,
+        capacity: CallCapacity | None = None,
     ):
         self.options = options
         self._on_call = on_call
         self._accepting = accepting
+        self._capacity = capacity
         self._params = transport_params
         self._allow = AllowList(options.allow_from)
         self._auth = (
@@ -213,7 +216,7 @@ class SipServer:
     # ----- policy -----
 
     def screen(self, message: str, source: str) -> tuple[int, Headers] | None:
-        """Allow-list, digest auth, then readiness; None accepts the INVITE."""
+        """Allow-list, digest auth, readiness, then a free call slot; None accepts the INVITE."""
         self.stats.offered += 1
         if not self._allow.allows(source_host(source)):
             self.stats.rejected += 1
@@ -230,11 +233,19 @@ class SipServer:
         if self._accepting is not None and not self._accepting():
             self.stats.rejected += 1
             return 503, [("Retry-After", "10")]  # models still loading: the trunk tries later
+        call_id = (header_values(message, "Call-ID", "i") or [""])[0]
+        if self._capacity is not None and not self._capacity.reserve(call_id, time.monotonic()):
+            # A slot lapses by itself if the INVITE fails after this (capacity.RESERVE_S).
+            self.stats.rejected += 1
+            log.warning("SIP INVITE {}: {} calls in progress, busy", call_id, self._capacity.limit)
+            return 486, []
         return None
 
     # ----- stack events, on the event loop -----
 
     def on_incoming(self, leg: CallLeg) -> None:
+        if self._capacity is not None:
+            self._capacity.take(leg.sip_call_id, time.monotonic())  # reserved by screen()
         params = self._params or sip_transport_params()
         call = self.calls[leg.key] = SipCall(self, leg, params)
         self._spawn(self._answer(call))
@@ -304,6 +315,8 @@ class SipServer:
                 self.stats.completed += 1
             if self.calls.get(call.leg.key) is call:
                 del self.calls[call.leg.key]
+                if self._capacity is not None:
+                    self._capacity.release(call.leg.sip_call_id)
             self.finished.append(call)
             del self.finished[:-100]
 
@@ -321,6 +334,7 @@ async def start_sip(
     settings: Any,
     get_services: Callable[[], Any],
     on_call: OnCall | None = None,
+    capacity: CallCapacity | None = None,
 ) -> SipServer | None:
     """Start the SIP endpoint for ``voice-agent serve`` (None when disabled or it cannot bind).
 
@@ -344,7 +358,9 @@ async def start_sip(
             options.host,
             options.port,
         )
-    server = SipServer(options, on_call, accepting=lambda: get_services() is not None)
+    server = SipServer(
+        options, on_call, accepting=lambda: get_services() is not None, capacity=capacity
+    )
     try:
         await server.start()
     except OSError as exc:

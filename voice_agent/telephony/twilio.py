@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -17,6 +18,7 @@ from pipecat.transports.websocket.fastapi import (
 )
 from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
+from voice_agent.capacity import CallCapacity
 from voice_agent.pipeline.call import AgentServices, CallInfo, CallSession
 from voice_agent.settings import Settings
 from voice_agent.telephony import twilio_protocol as tp
@@ -33,6 +35,7 @@ START_TIMEOUT_S = 10.0
 MAX_PRELUDE_MESSAGES = 20
 MARK_TIMEOUT_S = 5.0
 SUMMARY_PARAMS = ("intent", "reason", "order_id")
+LINES_BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
 
 
 def media_stream_url(public_url: str | None, request: Request) -> str:
@@ -70,6 +73,16 @@ def transfer_twiml(target: str, summary: dict[str, Any]) -> str:
     else:
         dial.number(target)
     response.append(dial)
+    return str(response)
+
+
+def busy_twiml(target: str | None) -> str:
+    """A call beyond the agent's capacity: to ``target`` (a person), else told to call again."""
+    if target:
+        return transfer_twiml(target, {"reason": "all lines busy"})
+    response = VoiceResponse()
+    response.say(LINES_BUSY)
+    response.hangup()
     return str(response)
 
 
@@ -171,6 +184,10 @@ def twilio_router() -> APIRouter:
             response.say("Sorry, the returns line is not available right now. Please call again.")
             response.hangup()
             return Response(str(response), media_type="application/xml")
+        capacity: CallCapacity = request.app.state.capacity
+        if not capacity.reserve(call_sid, time.monotonic()):
+            logger.warning(f"[{call_sid}] {capacity.limit} calls in progress: not taken")
+            return Response(busy_twiml(settings.transfer_target), media_type="application/xml")
         connect = Connect()
         stream = connect.stream(url=media_stream_url(settings.public_url, request))
         token = stream_token(request.app.state.stream_secret, call_sid)
@@ -201,7 +218,13 @@ def twilio_router() -> APIRouter:
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
             await _close(websocket, 1003, "only 8 kHz mu-law is supported")
             return
-        await _run_twilio_call(websocket, start, services)
+        capacity: CallCapacity = websocket.app.state.capacity
+        with capacity.holding(start.call_sid, time.monotonic()) as taken:
+            if not taken:  # the slot its webhook reserved lapsed, and none is free
+                logger.warning(f"[{start.call_sid}] {capacity.limit} calls in progress: closed")
+                await _close(websocket, 1013, "all lines busy")
+                return
+            await _run_twilio_call(websocket, start, services)
 
     return router
 

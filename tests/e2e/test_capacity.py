@@ -1,0 +1,59 @@
+"""A real agent process that takes one call at a time (``VOICE_AGENT_MAX_CALLS=1``): a Twilio
+call beyond that is told the lines are busy, over the real webhook and websocket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+
+from voice_agent.telephony.twilio import LINES_BUSY
+from voice_agent.testing.server import AgentProcess
+from voice_agent.testing.twilio_caller import TwilioCaller, place_call
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture(scope="module")
+def one_line_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    env = {"VOICE_AGENT_MAX_CALLS": "1"}
+    with AgentProcess(tmp_path_factory.mktemp("one-line"), env=env) as agent:
+        yield agent
+
+
+async def webhook(agent: AgentProcess, call_sid: str) -> ElementTree.Element:
+    form = {"CallSid": call_sid, "From": "+15550100999", "To": "+15550100000"}
+    async with httpx.AsyncClient(base_url=agent.base_url) as http:
+        response = await http.post("/twilio/voice", data=form)
+    assert response.status_code == 200
+    return ElementTree.fromstring(response.text)
+
+
+async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_ends(
+    one_line_agent: AgentProcess,
+) -> None:
+    async with await place_call(one_line_agent.base_url) as first:
+        await first.wait_for_prompt(first.started_at)  # the greeting: the call is up
+        busy = await webhook(one_line_agent, "CA-second")
+        assert busy.findtext("./Say") == LINES_BUSY and busy.find("./Hangup") is not None
+        assert busy.find("./Connect") is None
+        # A media stream Twilio opens anyway (its webhook's slot long gone) is closed unheard.
+        intruder = TwilioCaller(one_line_agent.ws_url, call_sid="CA-late")
+        async with intruder:
+            for _ in range(100):
+                if intruder.closed_by_server:
+                    break
+                await asyncio.sleep(0.05)
+        assert intruder.closed_by_server
+        assert not [r for r in intruder.received if r.event == "media"]
+        assert [r for r in first.received if r.event == "media"]
+    # The first call hung up: its slot is free for the next.
+    for _ in range(100):
+        answer = await webhook(one_line_agent, "CA-third")
+        if answer.find("./Connect/Stream") is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert answer.find("./Connect/Stream") is not None
