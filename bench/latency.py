@@ -32,7 +32,7 @@ from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resamp
 from voice_agent.pipeline.recording import read_events, recording_paths
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
-from voice_agent.testing.twilio_caller import place_call
+from voice_agent.testing.twilio_caller import NotConnected, place_call
 from voice_agent.testing.voices import caller_ulaw
 
 SCRIPT = [
@@ -154,8 +154,12 @@ async def one_call(
     await asyncio.sleep(delay_s)
     greeting_ms = None
     latencies: list[float] = []
+    try:
+        placed = await place_call(base_url)
+    except NotConnected:  # beyond the agent's max_calls: told the lines are busy
+        return {"busy": True}
     async with (
-        await place_call(base_url) as caller,
+        placed as caller,
         httpx.AsyncClient(base_url=base_url) as http,
     ):
         caller.line_noise = line_noise
@@ -211,11 +215,13 @@ async def run_round(
     return list(await asyncio.gather(*calls))
 
 
-def summarize(calls: list[dict[str, Any]], script: list[str]) -> dict[str, Any]:
+def summarize(offered: list[dict[str, Any]], script: list[str]) -> dict[str, Any]:
+    calls = [c for c in offered if not c.get("busy")]
     turn = [ms for c in calls for ms in c["turn_ms"]]
     greet = [c["greeting_ms"] for c in calls]
     return {
         "calls": len(calls),
+        "busy": len(offered) - len(calls),
         "turns": len(turn),
         "turn_p50_ms": statistics.median(turn),
         "turn_p95_ms": pct(turn, 0.95),
@@ -291,7 +297,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 lines = noises and noises[shift:] + noises[:shift]
                 calls += await run_round(agent.base_url, turns, concurrency, stagger, lines)
             for call in calls:
-                if call["answer_ms"]:
+                if call.get("answer_ms"):
                     call["heard_ms"] = answers_heard(
                         call, await read_recording(data_dir, call["call_sid"])
                     )
@@ -368,6 +374,8 @@ def main() -> None:
         if isinstance(r, dict):
             turns = ", ".join(f"{t['p50_ms']:.0f}/{t['max_ms']:.0f}" for t in r["by_turn"])
             print(f"{label}: per turn of the script, p50/max ms: {turns}")
+            if r["busy"]:
+                print(f"{label}: {r['busy']} calls were told the lines are busy (max_calls)")
             if r["hold_ons"]:
                 print(
                     f"{label}: {r['hold_ons']} turns got a hold-on ('Okay.', 'One moment.') "

@@ -39,6 +39,12 @@ class Received:
     name: str | None = None
 
 
+class NotConnected(RuntimeError):
+    """The webhook's TwiML connects no media stream (the lines are busy, or the agent is not
+    ready); the TwiML is the message.
+    """
+
+
 async def place_call(
     base_url: str,
     *,
@@ -69,7 +75,7 @@ async def place_call(
     response.raise_for_status()
     stream = ElementTree.fromstring(response.text).find("./Connect/Stream")
     if stream is None:
-        raise RuntimeError(f"no <Connect><Stream> in TwiML: {response.text}")
+        raise NotConnected(response.text)
     params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
     ws_url = base_url.replace("http", "ws", 1).rstrip("/") + urlsplit(stream.get("url", "")).path
     return TwilioCaller(ws_url, call_sid=call_sid, custom_parameters=params)
