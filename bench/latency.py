@@ -160,7 +160,11 @@ async def one_call(
         return {"busy": True}
     async with (
         placed as caller,
-        httpx.AsyncClient(base_url=base_url) as http,
+        # A fresh connection per request: a kept-alive one the server times out (uvicorn, 5 s)
+        # just as it is reused fails the request (httpx.ReadError, seen with 8 calls).
+        httpx.AsyncClient(
+            base_url=base_url, limits=httpx.Limits(max_keepalive_connections=0)
+        ) as http,
     ):
         caller.line_noise = line_noise
         start = caller.started_at
