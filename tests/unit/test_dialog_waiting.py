@@ -122,3 +122,20 @@ async def test_a_closing_prompt_that_plays_out_before_its_hand_off_is_logged_is_
     )
     assert len(said) == 2 and dialog.outcome == "handed_off"
     assert dialog.ended.is_set() and not dialog.idle.is_set()
+
+
+async def test_the_callers_silence_counts_from_the_end_of_a_prompt_that_paused_midway():
+    # A busy box synthesizes a prompt's next sentence late: its audio stops and goes on. The
+    # caller's silence starts when the prompt has played out, not at the gap.
+    script = [
+        Hook("_on_bot_stopped"),  # a gap in the greeting
+        SleepFrame(0.1),
+        Hook("_on_bot_started"),  # its next sentence
+        SleepFrame(0.4),  # still playing, past the re-prompt's wait from the gap
+    ]
+    _, said, _ = await run_dialog(script, QUICK_SILENCE)
+    assert not reprompts(said)
+    _, said, _ = await run_dialog(
+        [*script, Hook("_on_bot_stopped"), SleepFrame(0.5)], QUICK_SILENCE
+    )
+    assert len(reprompts(said)) == 1

@@ -97,6 +97,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         self.actions: list[Action] = []
         self.turns: list[dict[str, Any]] = []  # per caller input: what was heard, said and done
         self._speaking = False
+        self._quiet_since = 0.0  # when the agent's audio last stopped (monotonic)
         self._prompt_pending = False  # a Say was issued and has not finished playing
         # Says issued while another was pending: each plays as its own TTS context, whose end
         # the output transport reports with a BotStoppedSpeaking of its own.
@@ -262,7 +263,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
             await self._log.event("latency", {"end_of_speech_to_audio_ms": round(latency)})
 
     async def _on_bot_stopped(self) -> None:
-        self._speaking = False
+        self._speaking, self._quiet_since = False, time.monotonic()
         if not self._prompt_pending:
             return
         if self._queued_says:  # only an earlier Say ended ("One moment" before its answer)

@@ -33,6 +33,7 @@ class WaitingHooks:
     _events: asyncio.Queue[Event | None]
     _silence_task: asyncio.Task[None] | None
     _speaking: bool
+    _quiet_since: float  # when the agent's audio last stopped
     _prompt_pending: bool
     _finished: bool
     _pause_pending: list[str] | None
@@ -68,7 +69,13 @@ class WaitingHooks:
         self._silence_task = None
 
     async def _silence_after(self) -> None:
-        await asyncio.sleep(self._services.settings.silence_reprompt_s)
+        wait = reprompt_s = self._services.settings.silence_reprompt_s
+        while wait > 0:
+            await asyncio.sleep(wait)
+            # A prompt whose next sentence came late (a busy box) stopped and went on: the
+            # caller's silence counts from the end of the agent's audio.
+            quiet = 0.0 if self._speaking else time.monotonic() - self._quiet_since
+            wait = reprompt_s - quiet
         self._silence_task = None
         await self._events.put(Silence())
 
