@@ -71,7 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = app.state.services
         if services is not None:
             warm = services.warmer is None or services.warmer.done
-            return JSONResponse({"status": "ok", "prompts_warm": warm})
+            capacity = app.state.capacity
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "prompts_warm": warm,
+                    "calls": capacity.in_use,  # a balancer in front of several boxes reads these
+                    "max_calls": capacity.limit,
+                }
+            )
         status = "error" if app.state.startup_error else "loading"
         return JSONResponse({"status": status, "error": app.state.startup_error}, status_code=503)
 

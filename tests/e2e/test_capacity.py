@@ -37,6 +37,9 @@ async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_en
 ) -> None:
     async with await place_call(one_line_agent.base_url) as first:
         await first.wait_for_prompt(first.started_at)  # the greeting: the call is up
+        async with httpx.AsyncClient(base_url=one_line_agent.base_url) as http:
+            health = (await http.get("/health")).json()
+        assert (health["calls"], health["max_calls"]) == (1, 1)
         busy = await webhook(one_line_agent, "CA-second")
         assert busy.findtext("./Say") == LINES_BUSY and busy.find("./Hangup") is not None
         assert busy.find("./Connect") is None
