@@ -1,10 +1,11 @@
 """How many calls the agent takes at once, over every channel (Twilio, SIP, the browser phone).
 
 Past what the box's cores decode in time, every call's answers slow down together: on the
-2-core bench box, 16 calls started 1.7 s apart were answered p95 975 ms after the caller
-stopped, 24 calls 5.1 s (``python -m bench.latency --staggered 16 --staggered 24``). So a call
-beyond the limit is not taken (Twilio's goes to the transfer target or hears that the lines are
-busy, SIP's gets 486 Busy Here) and the calls in progress keep their pace.
+2-core bench box, calls started 1.7 s apart were answered p95 475-501 ms after the caller
+stopped with 8 calls, 508-1251 ms with 12 (4 runs), 804-1098 ms with 16 (3 runs) and 5.1-5.7 s
+with 24 (``python -m bench.latency --staggered N``). So a call beyond the limit is not taken
+(Twilio's goes to the transfer target or hears that the lines are busy, SIP's gets 486 Busy
+Here) and the calls in progress keep their pace.
 
 Pure and synchronous: the clock is passed in.
 """
@@ -15,8 +16,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Calls taken at once per CPU core when ``max_calls`` is not set (16 on the 2-core bench box).
-CALLS_PER_CORE = 8
+#: Calls taken at once per CPU core when ``max_calls`` is not set: 12 on the 2-core bench box,
+#: well short of the 24 at which answers took seconds.
+CALLS_PER_CORE = 6
 #: How long a slot promised to a call about to start (Twilio's webhook, before its media stream
 #: connects) is held for it.
 RESERVE_S = 30.0

@@ -174,9 +174,10 @@ class Settings(BaseSettings):
     max_calls: int | None = Field(
         default=None,
         description="Calls taken at once over every channel; more go to transfer_target or hear "
-        "that the lines are busy (Twilio), or get 486 Busy Here (SIP). Unset: 8 per CPU core. "
-        "On the 2-core bench box, 16 calls started 1.7 s apart were answered p95 975 ms after "
-        "the caller stopped, 24 calls 5.1 s (python -m bench.latency --staggered N).",
+        "that the lines are busy (Twilio), or get 486 Busy Here (SIP). Unset: 6 per CPU core. "
+        "On the 2-core bench box, calls started 1.7 s apart were answered p95 508-1251 ms "
+        "after the caller stopped with 12 calls, 804-1098 ms with 16, 5.1-5.7 s with 24 "
+        "(python -m bench.latency --staggered N).",
     )
 
     twilio_account_sid: str | None = None

@@ -128,11 +128,7 @@ async def test_stream_with_a_bad_token_is_closed(secured_agent):
             secured_agent.ws_url, call_sid=caller.call_sid, custom_parameters=params
         )
         async with intruder:
-            for _ in range(100):
-                if intruder.closed_by_server:
-                    break
-                await asyncio.sleep(0.05)
-            assert intruder.closed_by_server
+            assert await intruder.closed_by_agent()
             assert not [r for r in intruder.received if r.event == "media"]
 
 

@@ -130,6 +130,13 @@ class TwilioCaller:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
+    async def closed_by_agent(self, timeout_s: float = 5.0) -> bool:
+        """Wait up to ``timeout_s`` for the agent to close the stream; whether it did."""
+        deadline = time.monotonic() + timeout_s
+        while not self.closed_by_server and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.closed_by_server
+
     async def close(self) -> None:
         for handle in self._pending_marks.values():
             handle.cancel()
