@@ -72,8 +72,9 @@ class WaitingHooks:
         wait = reprompt_s = self._services.settings.silence_reprompt_s
         while wait > 0:
             await asyncio.sleep(wait)
-            # A prompt whose next sentence came late (a busy box) stopped and went on: the
-            # caller's silence counts from the end of the agent's audio.
+            # The agent's audio went on after the timer was armed (a prompt played slowly by a
+            # busy box, or resumed after a late sentence): the caller's silence counts from
+            # the end of that audio.
             quiet = 0.0 if self._speaking else time.monotonic() - self._quiet_since
             wait = reprompt_s - quiet
         self._silence_task = None
