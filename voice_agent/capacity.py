@@ -36,9 +36,8 @@ class CallCapacity:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._held: dict[
-            str, float | None
-        ] = {}  # call -> when its reservation lapses; None: running
+        # call -> when its reservation lapses, or None once the call runs
+        self._held: dict[str, float | None] = {}
 
     @property
     def in_use(self) -> int:
