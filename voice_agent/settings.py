@@ -173,6 +173,7 @@ class Settings(BaseSettings):
 
     max_calls: int | None = Field(
         default=None,
+        ge=1,
         description="Calls taken at once over every channel; more go to transfer_target or hear "
         "that the lines are busy (Twilio), or get 486 Busy Here (SIP). Unset: 6 per CPU core. "
         "On the 2-core bench box, calls started 1.7 s apart were answered p95 508-1251 ms "

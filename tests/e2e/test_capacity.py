@@ -1,5 +1,6 @@
 """A real agent process that takes one call at a time (``VOICE_AGENT_MAX_CALLS=1``): a Twilio
-call beyond that is told the lines are busy, over the real webhook and websocket."""
+call beyond that is told the lines are busy, over the real webhook and websocket, and the
+browser phone is closed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+import websockets
 
 from voice_agent.telephony.twilio import LINES_BUSY
 from voice_agent.testing.server import AgentProcess
@@ -48,6 +50,13 @@ async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_en
         async with intruder:
             assert await intruder.closed_by_agent()
         assert not [r for r in intruder.received if r.event == "media"]
+        # The browser phone shares the slots: closed, and the page shows why.
+        phone_url = one_line_agent.base_url.replace("http", "ws", 1) + "/phone/ws"
+        async with websockets.connect(phone_url) as phone:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(phone.recv(), 10)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, "all lines busy")
         assert [r for r in first.received if r.event == "media"]
     # The first call hung up: its slot is free for the next.
     for _ in range(100):

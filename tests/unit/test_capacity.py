@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
+import pytest
+from pydantic import ValidationError
+
 from voice_agent.capacity import CALLS_PER_CORE, RESERVE_S, CallCapacity, default_limit
+from voice_agent.settings import Settings
 from voice_agent.telephony.twilio import LINES_BUSY, busy_twiml
 
 
@@ -58,3 +62,9 @@ def test_a_twilio_call_beyond_capacity_goes_to_a_person_or_hears_the_lines_are_b
     told = ElementTree.fromstring(busy_twiml(None))
     assert told.findtext("./Say") == LINES_BUSY and told.find("./Hangup") is not None
     assert told.find("./Connect") is None
+
+
+def test_a_limit_of_no_calls_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError):
+        Settings(max_calls=0)
+    assert Settings(max_calls=3).max_calls == 3 and Settings().max_calls is None

@@ -61,8 +61,10 @@ async function call() {
       play(e.data);
     }
   };
-  ws.onclose = () => { stopAudio(); setStatus("ended"); $("#hangup").disabled = true;
-                       $("#call").disabled = false; };
+  ws.onclose = (e) => {
+    stopAudio(); setStatus("ended"); $("#hangup").disabled = true; $("#call").disabled = false;
+    if (e.reason) $("#status").textContent = "ended: " + e.reason;  // "all lines busy", ...
+  };
   proc.onaudioprocess = (e) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(toPcm16(e.inputBuffer.getChannelData(0)));
   };
