@@ -57,7 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="voice_agent", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.stream_secret = stream_secret(settings)
-    app.state.capacity = CallCapacity(settings.max_calls or default_limit())
+    app.state.metrics = CallMetrics()
+    app.state.capacity = CallCapacity(
+        settings.max_calls or default_limit(), on_full=app.state.metrics.calls_turned_away.inc
+    )
     if not settings.twilio_auth_token:
         logger.warning(
             "VOICE_AGENT_TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned "
@@ -85,7 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(twilio_router())
     app.include_router(calls_router(backends.calls))
-    app.state.metrics = CallMetrics()
     app.include_router(metrics_router(app.state.metrics, backends.outbox.pending_count))
     app.include_router(console_router(backends.calls, settings.data_dir))
     app.include_router(phone_router())

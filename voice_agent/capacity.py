@@ -13,7 +13,7 @@ Pure and synchronous: the clock is passed in.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 #: Calls taken at once per CPU core when ``max_calls`` is not set: 12 on the 2-core bench box,
@@ -34,8 +34,9 @@ class CallCapacity:
     :meth:`take` until :meth:`release`.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_full: Callable[[], None] | None = None) -> None:
         self.limit = limit
+        self._on_full = on_full  # told of each call turned away (a metric)
         # call -> when its reservation lapses, or None once the call runs
         self._held: dict[str, float | None] = {}
 
@@ -54,6 +55,8 @@ class CallCapacity:
         if call in self._held:
             return True
         if len(self._held) >= self.limit:
+            if self._on_full is not None:
+                self._on_full()
             return False
         self._held[call] = now + RESERVE_S
         return True

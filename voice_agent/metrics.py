@@ -34,6 +34,11 @@ class CallMetrics:
         self.active_calls = Gauge(
             "voice_agent_active_calls", "Calls in progress", ["channel"], registry=r
         )
+        self.calls_turned_away = Counter(
+            "voice_agent_calls_turned_away",
+            "Calls not taken because max_calls calls were in progress",
+            registry=r,
+        )
         self.calls_total = Counter(
             "voice_agent_calls", "Calls ended, by outcome", ["channel", "outcome"], registry=r
         )

@@ -13,23 +13,30 @@ import pytest
 import websockets
 
 from voice_agent.telephony.twilio import LINES_BUSY
+from voice_agent.telephony.twilio_security import sign, stream_token
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import TwilioCaller, place_call
 
 pytestmark = pytest.mark.models
 
+TOKEN = "test-auth-token-capacity"
+
 
 @pytest.fixture(scope="module")
 def one_line_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    env = {"VOICE_AGENT_MAX_CALLS": "1"}
+    # With an auth token the stream tokens are the test's to make (a stream with no webhook).
+    env = {"VOICE_AGENT_MAX_CALLS": "1", "VOICE_AGENT_TWILIO_AUTH_TOKEN": TOKEN}
     with AgentProcess(tmp_path_factory.mktemp("one-line"), env=env) as agent:
         yield agent
 
 
 async def webhook(agent: AgentProcess, call_sid: str) -> ElementTree.Element:
     form = {"CallSid": call_sid, "From": "+15550100999", "To": "+15550100000"}
-    async with httpx.AsyncClient(base_url=agent.base_url) as http:
-        response = await http.post("/twilio/voice", data=form)
+    url = agent.base_url + "/twilio/voice"
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            url, data=form, headers={"X-Twilio-Signature": sign(TOKEN, url, form)}
+        )
     assert response.status_code == 200
     return ElementTree.fromstring(response.text)
 
@@ -37,7 +44,7 @@ async def webhook(agent: AgentProcess, call_sid: str) -> ElementTree.Element:
 async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_ends(
     one_line_agent: AgentProcess,
 ) -> None:
-    async with await place_call(one_line_agent.base_url) as first:
+    async with await place_call(one_line_agent.base_url, auth_token=TOKEN) as first:
         await first.wait_for_prompt(first.started_at)  # the greeting: the call is up
         async with httpx.AsyncClient(base_url=one_line_agent.base_url) as http:
             health = (await http.get("/health")).json()
@@ -45,11 +52,12 @@ async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_en
         busy = await webhook(one_line_agent, "CA-second")
         assert busy.findtext("./Say") == LINES_BUSY and busy.find("./Hangup") is not None
         assert busy.find("./Connect") is None
-        # A media stream Twilio opens anyway (its webhook's slot long gone) is closed unheard.
-        intruder = TwilioCaller(one_line_agent.ws_url, call_sid="CA-late")
-        async with intruder:
-            assert await intruder.closed_by_agent()
-        assert not [r for r in intruder.received if r.event == "media"]
+        # A media stream with no slot (its webhook's lapsed after 30 s) is closed unheard.
+        token = stream_token(TOKEN.encode(), "CA-late")
+        late = TwilioCaller(one_line_agent.ws_url, "CA-late", custom_parameters={"token": token})
+        async with late:
+            assert await late.closed_by_agent()
+        assert not [r for r in late.received if r.event == "media"]
         # The browser phone shares the slots: closed, and the page shows why.
         phone_url = one_line_agent.base_url.replace("http", "ws", 1) + "/phone/ws"
         async with websockets.connect(phone_url) as phone:
@@ -57,6 +65,9 @@ async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_en
                 await asyncio.wait_for(phone.recv(), 10)
         assert closed.value.rcvd is not None
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, "all lines busy")
+        async with httpx.AsyncClient(base_url=one_line_agent.base_url) as http:
+            metrics = (await http.get("/metrics")).text
+        assert "voice_agent_calls_turned_away_total 3.0" in metrics  # webhook, stream, phone
         assert [r for r in first.received if r.event == "media"]
     # The first call hung up: its slot is free for the next.
     for _ in range(100):

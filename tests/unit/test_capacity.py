@@ -21,6 +21,14 @@ def test_calls_beyond_the_limit_are_not_taken_until_one_ends() -> None:
     assert slots.take("CA3", 2.0) and slots.in_use == 2
 
 
+def test_each_call_turned_away_is_told() -> None:
+    turned_away: list[None] = []
+    slots = CallCapacity(1, on_full=lambda: turned_away.append(None))
+    assert slots.take("CA1", 0.0) and slots.take("CA1", 0.1)  # its own slot: not turned away
+    assert not slots.reserve("CA2", 0.2) and not slots.take("CA3", 0.3)
+    assert len(turned_away) == 2
+
+
 def test_a_reserved_slot_is_the_calls_own_when_it_starts() -> None:
     # Twilio's webhook reserves; the media stream that follows takes the same slot.
     slots = CallCapacity(1)
