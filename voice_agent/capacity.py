@@ -20,8 +20,9 @@ from contextlib import contextmanager
 #: well short of the 24 at which answers took seconds.
 CALLS_PER_CORE = 6
 #: How long a slot promised to a call about to start (Twilio's webhook, before its media stream
-#: connects) is held for it.
-RESERVE_S = 30.0
+#: connects, which takes a second or two) is held for it: a caller who hangs up while it rings
+#: holds a slot no longer.
+RESERVE_S = 10.0
 
 
 def default_limit() -> int:

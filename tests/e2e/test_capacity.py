@@ -52,7 +52,7 @@ async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_en
         busy = await webhook(one_line_agent, "CA-second")
         assert busy.findtext("./Say") == LINES_BUSY and busy.find("./Hangup") is not None
         assert busy.find("./Connect") is None
-        # A media stream with no slot (its webhook's lapsed after 30 s) is closed unheard.
+        # A media stream with no slot (its webhook's lapsed after 10 s) is closed unheard.
         token = stream_token(TOKEN.encode(), "CA-late")
         late = TwilioCaller(one_line_agent.ws_url, "CA-late", custom_parameters={"token": token})
         async with late:
