@@ -67,6 +67,8 @@ def test_the_default_limit_is_per_core() -> None:
 def test_a_twilio_call_beyond_capacity_goes_to_a_person_or_hears_the_lines_are_busy() -> None:
     dialed = ElementTree.fromstring(busy_twiml("+15550123456"))
     assert dialed.findtext("./Dial/Number") == "+15550123456"
+    desk = ElementTree.fromstring(busy_twiml("sip:desk@pbx.example.com"))
+    assert desk.findtext("./Dial/Sip") == "sip:desk@pbx.example.com?X-VA-Reason=all+lines+busy"
     told = ElementTree.fromstring(busy_twiml(None))
     assert told.findtext("./Say") == LINES_BUSY and told.find("./Hangup") is not None
     assert told.find("./Connect") is None
