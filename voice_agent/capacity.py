@@ -27,7 +27,9 @@ RESERVE_S = 10.0
 
 def default_limit() -> int:
     """:data:`CALLS_PER_CORE` for each core this process may run on."""
-    return CALLS_PER_CORE * len(os.sched_getaffinity(0))
+    if hasattr(os, "sched_getaffinity"):  # Linux: the cores a container or taskset allows
+        return CALLS_PER_CORE * len(os.sched_getaffinity(0))
+    return CALLS_PER_CORE * (os.cpu_count() or 1)  # macOS, Windows
 
 
 class CallCapacity:
