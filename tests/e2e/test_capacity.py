@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from xml.etree import ElementTree
 
 import httpx
 import pytest
 import websockets
 
 from voice_agent.telephony.twilio import LINES_BUSY
-from voice_agent.telephony.twilio_security import sign, stream_token
+from voice_agent.telephony.twilio_security import stream_token
 from voice_agent.testing.server import AgentProcess
-from voice_agent.testing.twilio_caller import TwilioCaller, place_call
+from voice_agent.testing.twilio_caller import TwilioCaller, place_call, ring
 
 pytestmark = pytest.mark.models
 
@@ -30,17 +29,6 @@ def one_line_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPr
         yield agent
 
 
-async def webhook(agent: AgentProcess, call_sid: str) -> ElementTree.Element:
-    form = {"CallSid": call_sid, "From": "+15550100999", "To": "+15550100000"}
-    url = agent.base_url + "/twilio/voice"
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            url, data=form, headers={"X-Twilio-Signature": sign(TOKEN, url, form)}
-        )
-    assert response.status_code == 200
-    return ElementTree.fromstring(response.text)
-
-
 async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_ends(
     one_line_agent: AgentProcess,
 ) -> None:
@@ -49,7 +37,7 @@ async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_en
         async with httpx.AsyncClient(base_url=one_line_agent.base_url) as http:
             health = (await http.get("/health")).json()
         assert (health["calls"], health["max_calls"]) == (1, 1)
-        busy = await webhook(one_line_agent, "CA-second")
+        busy = await ring(one_line_agent.base_url, "CA-second", auth_token=TOKEN)
         assert busy.findtext("./Say") == LINES_BUSY and busy.find("./Hangup") is not None
         assert busy.find("./Connect") is None
         # A media stream with no slot (its webhook's lapsed after 10 s) is closed unheard.
@@ -71,7 +59,7 @@ async def test_a_call_beyond_capacity_hears_the_lines_are_busy_until_the_call_en
         assert [r for r in first.received if r.event == "media"]
     # The first call hung up: its slot is free for the next.
     for _ in range(100):
-        answer = await webhook(one_line_agent, "CA-third")
+        answer = await ring(one_line_agent.base_url, "CA-third", auth_token=TOKEN)
         if answer.find("./Connect/Stream") is not None:
             break
         await asyncio.sleep(0.1)

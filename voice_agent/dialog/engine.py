@@ -156,10 +156,12 @@ class DialogEngine:
         so the keys are asked for (:func:`~voice_agent.dialog.lookup.heard_again`). Keys typed
         are looked up whatever they are.
         """
-        if t.s.pending != "order_id" or HEARD_AGAIN_PROMPT not in self.spec.prompts:
+        if not t.s.rejected or t.s.pending != "order_id":
+            return False  # nothing turned down: the turn is not read twice
+        if HEARD_AGAIN_PROMPT not in self.spec.prompts:
             return False
         code = self._slots.order_heard(t, text)[0]
-        if code is None or code not in t.s.rejected:
+        if code not in t.s.rejected:
             return False
         heard_again(t, code)
         return True

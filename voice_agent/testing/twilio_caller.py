@@ -45,19 +45,16 @@ class NotConnected(RuntimeError):
     """
 
 
-async def place_call(
+async def ring(
     base_url: str,
-    *,
-    call_sid: str | None = None,
+    call_sid: str,
     caller_number: str = "+15550100999",
     auth_token: str | None = None,
     signed_base_url: str | None = None,
-) -> TwilioCaller:
-    """Do what Twilio does when a call comes in: POST the voice webhook (signed when an auth
-    token is given), read the TwiML, and return a caller for the ``<Stream>`` it names, carrying
-    the stream's ``<Parameter>``s. Connect with ``async with``.
+) -> ElementTree.Element:
+    """POST the voice webhook as Twilio does when a call comes in (signed when an auth token is
+    given); the TwiML it answers.
     """
-    call_sid = call_sid or "CA" + uuid.uuid4().hex
     form = {
         "CallSid": call_sid,
         "AccountSid": "AC" + "0" * 32,
@@ -73,9 +70,26 @@ async def place_call(
     async with httpx.AsyncClient(base_url=base_url) as http:
         response = await http.post("/twilio/voice", data=form, headers=headers)
     response.raise_for_status()
-    stream = ElementTree.fromstring(response.text).find("./Connect/Stream")
+    return ElementTree.fromstring(response.text)
+
+
+async def place_call(
+    base_url: str,
+    *,
+    call_sid: str | None = None,
+    caller_number: str = "+15550100999",
+    auth_token: str | None = None,
+    signed_base_url: str | None = None,
+) -> TwilioCaller:
+    """Do what Twilio does when a call comes in: :func:`ring` the voice webhook and return a
+    caller for the ``<Stream>`` its TwiML names, carrying the stream's ``<Parameter>``s.
+    Connect with ``async with``.
+    """
+    call_sid = call_sid or "CA" + uuid.uuid4().hex
+    twiml = await ring(base_url, call_sid, caller_number, auth_token, signed_base_url)
+    stream = twiml.find("./Connect/Stream")
     if stream is None:
-        raise NotConnected(response.text)
+        raise NotConnected(ElementTree.tostring(twiml, encoding="unicode"))
     params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
     ws_url = base_url.replace("http", "ws", 1).rstrip("/") + urlsplit(stream.get("url", "")).path
     return TwilioCaller(ws_url, call_sid=call_sid, custom_parameters=params)
