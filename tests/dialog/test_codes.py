@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice_agent.dialog.codes import admits_letters, find_code, read_back, spell
+from voice_agent.dialog.codes import Reading, admits_letters, find_code, read_back, read_code, spell
 from voice_agent.testing.dialogs import LETTER_PATTERN
 
 SIX = r"^[0-9]{6}$"
@@ -89,6 +89,22 @@ def test_no_order_number(said, heard):
     assert match is None
     if heard is not None:
         assert got == heard
+
+
+@pytest.mark.parametrize(
+    ("said", "reading"),
+    [
+        ("Oh, 4 8 1.", Reading(None, "481", 1)),
+        ("Oh, 481", Reading(None, "481", 1)),  # tiny.en's "Oh four eight one." on the phone
+        ("Oh oh 4 8", Reading(None, "48", 2)),
+        ("Oh, uh, 4 8 1", Reading(None, "481", 1)),  # a filler between them
+        ("Oh for 4 8 1", Reading(None, "481", 0)),  # not right before the digits
+        ("Eight oh oh.", Reading(None, "800", 0)),  # at its end they are the number's
+        ("Oh, 4 8 1 5 2 6.", Reading("481526", None, 0)),
+    ],
+)
+def test_the_ohs_said_before_half_a_number_are_kept_aside(said, reading):
+    assert read_code(said, SIX) == reading
 
 
 def test_weak_words_are_not_digits_alone():

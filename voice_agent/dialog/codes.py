@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
+from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -369,6 +370,17 @@ def _twice(variants: list[str], regex: re.Pattern[str]) -> str | None:
     return None
 
 
+class Reading(NamedTuple):
+    """What :func:`read_code` found in a turn."""
+
+    match: str | None  # the code, whole
+    heard: str | None  # else the longest digit string spoken (see find_code)
+    # "oh"s said just before ``heard``: zeros of the number or a word ("Oh, 4 8 1"). Said
+    # with its rest in one breath, the pattern decides; a number split over turns reads the
+    # same when they are put back in front (:meth:`SlotFiller.order_heard`).
+    ohs: int = 0
+
+
 def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
     """Find an order number (or similar code) in an utterance.
 
@@ -377,8 +389,15 @@ def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
     string spoken (for "I heard ..." and for numbers a caller splits across two turns), with
     its letters where the pattern admits them (:func:`_heard`).
     """
+    match, heard, _ = read_code(text, pattern)
+    return match, heard
+
+
+def read_code(text: str, pattern: str) -> Reading:
+    """:func:`find_code`'s reading, with the "oh"s said before the digits heard."""
     regex = re.compile(pattern)
     heard: str | None = None
+    ohs = 0
     match: str | None = None
     for run in digit_runs(text, admits_letters(pattern)):
         variants = _variants(run)
@@ -386,24 +405,36 @@ def find_code(text: str, pattern: str) -> tuple[str | None, str | None]:
         if found is not None:
             match = found
             continue
-        said = _heard(run)
+        said, lo = _heard(run)
         if heard is None or len(said) > len(heard):
-            heard = said
-    return (match, None) if match is not None else (None, heard)
+            heard, ohs = said, _ohs_before(run, lo)
+    return Reading(match, None, 0) if match is not None else Reading(None, heard, ohs)
 
 
-def _heard(run: list[_Piece]) -> str:
-    """A run that is not a whole code, as said: its words that are digits only next to digits
-    are digits inside it ("4 8 oh 1" is 4801) and a zero at its end ("Eight oh oh." is 800: the
-    first half of a number, whose rest the caller says next); at its start they are words
-    ("Oh, 4 8 1", "for 4 8 1"). Letters that are words too ("a", "see") are left out, as before.
+def _heard(run: list[_Piece]) -> tuple[str, int]:
+    """A run that is not a whole code, as said, and where it starts in the run: its words that
+    are digits only next to digits are digits inside it ("4 8 oh 1" is 4801) and a zero at its
+    end ("Eight oh oh." is 800: the first half of a number, whose rest the caller says next); at
+    its start they are words ("Oh, 4 8 1", "for 4 8 1"). Letters that are words too ("a",
+    "see") are left out, as before.
     """
     lo, hi = 0, len(run)
     while lo < hi and not run[lo].strong:
         lo += 1
     while hi > lo and not run[hi - 1].strong and run[hi - 1].text != "0":
         hi -= 1
-    return "".join(p.text for p in run[lo:hi] if p.strong or p.text.isdigit())
+    return "".join(p.text for p in run[lo:hi] if p.strong or p.text.isdigit()), lo
+
+
+def _ohs_before(run: list[_Piece], lo: int) -> int:
+    """The "oh"s right before ``run[lo]`` ("Oh, uh, 4 8 1": fillers between them don't count)."""
+    ohs = 0
+    for piece in reversed(run[:lo]):
+        if piece.text == "0":
+            ohs += 1
+        elif piece.text:
+            break
+    return ohs
 
 
 def spell(code: str) -> str:

@@ -160,7 +160,7 @@ class DialogEngine:
             return False  # nothing turned down: the turn is not read twice
         if HEARD_AGAIN_PROMPT not in self.spec.prompts:
             return False
-        code = self._slots.order_heard(t, text)[0]
+        code = self._slots.order_heard(t, text).match
         if code not in t.s.rejected:
             return False
         heard_again(t, code)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from voice_agent.dialog.codes import find_code, read_back
+from voice_agent.dialog.codes import Reading, read_back, read_code
 from voice_agent.dialog.dates import parse_date
 from voice_agent.dialog.exchange import exchange_wish
 from voice_agent.dialog.flows import multi_item_ok
@@ -104,25 +104,30 @@ class SlotFiller:
             t.set(intent=intent, proposal=None, attempts={})
         return False
 
-    def order_heard(self, t: Turn, text: str) -> tuple[str | None, str | None]:
+    def order_heard(self, t: Turn, text: str) -> Reading:
         """The whole order number in the turn, else the digits heard (as
-        :func:`~voice_agent.dialog.codes.find_code` returns them); a turn that says the rest
-        of a number is read on from the digits so far.
+        :func:`~voice_agent.dialog.codes.read_code` reads them); a turn that says the rest
+        of a number is read on from the digits so far, as if said in one breath.
         """
-        match, heard = find_code(text, self._order_pattern)
-        if match is None and t.s.partial and t.s.pending == "order_id":
-            # its "oh"s are digits then ("Eight oh oh." and "oh four six." are 800046)
-            match = find_code(f"{' '.join(t.s.partial)} {text}", self._order_pattern)[0]
-        return match, heard
+        reading = read_code(text, self._order_pattern)
+        if reading.match is None and t.s.partial and t.s.pending == "order_id":
+            # its "oh"s are digits then ("Eight oh oh." and "oh four six." are 800046), and
+            # the "oh"s before the digits so far zeros if the number needs them ("Oh, 4 8 1."
+            # and "5 2" are 048152; with "5 2 6" it is 481526)
+            so_far = " ".join(["oh"] * t.s.partial_ohs + list(t.s.partial))
+            match = read_code(f"{so_far} {text}", self._order_pattern).match
+            return reading._replace(match=match)
+        return reading
 
     def _fill_order(self, t: Turn, text: str) -> None:
-        match, heard = self.order_heard(t, text)
+        match, heard, ohs = self.order_heard(t, text)
         if match is None and heard and t.s.pending == "order_id":
             combined = t.s.partial + heard
             if re.fullmatch(self._order_pattern, combined):
                 match = combined
             elif len(combined) < self._order_digits or on_file_match(combined, t.s.on_file):
-                t.set(partial=combined)  # the rest is asked for, or the order on file offered
+                # the rest is asked for, or the order on file offered
+                t.set(partial=combined, partial_ohs=t.s.partial_ohs if t.s.partial else ohs)
                 return
             else:
                 t.set(partial="")

@@ -31,6 +31,7 @@ class DialogState:
     unheard: int = 0  # caller turns in a row in which no words were recognised
     dtmf: str = ""
     partial: str = ""  # digits of an order number heard so far (caller paused mid-number)
+    partial_ohs: int = 0  # "oh"s said before them: zeros or a word, as the rest decides
     probes: tuple[str, ...] = ()  # sound-alikes of an order number not found, left to look up
     on_file: tuple[str, ...] = ()  # the orders the OMS has under the caller's phone number
     rejected: tuple[str, ...] = ()  # orders found that the caller said are not theirs
