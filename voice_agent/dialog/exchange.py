@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from voice_agent.dialog.codes import words_to_numbers
+from voice_agent.dialog.code_words import words_to_numbers
 
 _SIZE = re.compile(
     r"\b(?:size|a|an|in)\s+((?:extra\s+)?(?:small|medium|large)|xs|xl|xxl|s|m|l|"

@@ -28,7 +28,8 @@ import numpy as np
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from voice_agent.dialog.codes import NATO_ALPHABET, admits_letters
+from voice_agent.dialog.code_words import NATO_ALPHABET
+from voice_agent.dialog.codes import admits_letters
 from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, Heard, join_segments
 from voice_agent.speech.entities import SIX_DIGITS, order_number
 from voice_agent.speech.loops import cut_loop
