@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from loguru import logger
-from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
 from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
 from pipecat.services.tts_service import TTSService
 from piper import PiperVoice
@@ -26,6 +26,12 @@ STOP_FRAME_TIMEOUT_S = 15.0
 #: says only this much is kept: an answer queued behind "Okay." starts when that audio ends.
 TAIL_KEEP_S = 0.08
 _SILENT = 328  # -40 dBFS in 16-bit PCM
+#: While a later sentence of what the agent says is still being synthesized (a busy box), a
+#: little silence goes out this often: pipecat's output transport takes 3 s without audio for
+#: the end of the agent's speech, and the dialog would take the prompt for played midway.
+KEEP_TALKING_S = 1.0
+# One chunk of the output transport's (4 x 10 ms by default): each goes out on its own.
+_KEEP_TALKING_CHUNK_S = 0.04
 # A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
 # while the rest, "you're returning the lamp from order...", is synthesized.
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
@@ -115,10 +121,12 @@ class SharedPiperTTSService(PiperTTSService):
         )
         self._voice = voice
         self._cache = cache or SentenceAudioCache()
+        self.keep_talking_s = KEEP_TALKING_S
 
-    async def _sentence_audio(self, text: str) -> AsyncIterator[bytes]:
+    async def _sentence_audio(self, text: str) -> AsyncIterator[bytes | None]:
         """The audio of ``text``'s sentences, the last one's trailing silence trimmed (the
-        cache keeps it whole: the same sentence may be followed by another elsewhere).
+        cache keeps it whole: the same sentence may be followed by another elsewhere). After
+        the first sentence, ``None`` every ``keep_talking_s`` while a sentence is synthesized.
         """
         sentences = split_sentences(text)
         rate = self._voice.config.sample_rate
@@ -130,7 +138,16 @@ class SharedPiperTTSService(PiperTTSService):
                 continue
             chunks = iter(self._voice.synthesize(sentence))
             parts: list[bytes] = []
-            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            while True:
+                step = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+                wait = self.keep_talking_s if i else None  # nothing before the first audio
+                try:
+                    while not (await asyncio.wait({step}, timeout=wait))[0]:
+                        yield None
+                finally:
+                    step.cancel()  # a prompt cut short: nobody reads the sentence's audio
+                if (chunk := await step) is None:
+                    break
                 parts.append(chunk.audio_int16_bytes)
                 if not last:
                     yield parts[-1]
@@ -141,15 +158,17 @@ class SharedPiperTTSService(PiperTTSService):
             self._cache.put(sentence, b"".join(parts))
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        rate = self._voice.config.sample_rate
+        # at the output's rate, past the resampler: it holds back chunks this short
+        keep_talking = bytes(2 * round(_KEEP_TALKING_CHUNK_S * self.sample_rate))
         try:
             await self.start_tts_usage_metrics(text)
-            async for frame in self._stream_audio_frames_from_iterator(
-                self._sentence_audio(text),
-                in_sample_rate=self._voice.config.sample_rate,
-                context_id=context_id,
-            ):
-                await self.stop_ttfb_metrics()
-                yield frame
+            async for audio in self._sentence_audio(text):
+                if audio is None:
+                    yield TTSAudioRawFrame(keep_talking, self.sample_rate, 1, context_id=context_id)
+                elif resampled := await self._resampler.resample(audio, rate, self.sample_rate):
+                    await self.stop_ttfb_metrics()
+                    yield TTSAudioRawFrame(resampled, self.sample_rate, 1, context_id=context_id)
         except Exception as exc:
             logger.error(f"{self} synthesis failed: {exc}")
             yield ErrorFrame(error=f"TTS failed: {exc}")
