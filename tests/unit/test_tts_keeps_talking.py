@@ -85,8 +85,8 @@ def voice() -> Any:
 
 async def test_a_slow_sentence_is_waited_for_with_silence_after_the_first_audio(voice) -> None:
     cache = SentenceAudioCache()
-    tts = SharedPiperTTSService(SlowVoice(voice, "", 0.25), cache)  # each sentence slow
-    tts.keep_talking_s = 0.05
+    # each sentence slow
+    tts = SharedPiperTTSService(SlowVoice(voice, "", 0.25), cache, keep_talking_s=0.05)
     chunks = [chunk async for chunk in tts._sentence_audio(f"{FIRST} {SECOND}")]
     assert chunks[0] is not None  # nothing goes out before the prompt's first audio
     assert chunks.count(None) >= 3  # the second sentence, waited for

@@ -106,6 +106,7 @@ class SharedPiperTTSService(PiperTTSService):
         voice: PiperVoice,
         cache: SentenceAudioCache | None = None,
         voice_name: str = "en_US-joe-medium",
+        keep_talking_s: float = KEEP_TALKING_S,
         **kwargs: Any,
     ) -> None:
         # Skip PiperTTSService.__init__, which would download/load a voice of its own.
@@ -121,7 +122,7 @@ class SharedPiperTTSService(PiperTTSService):
         )
         self._voice = voice
         self._cache = cache or SentenceAudioCache()
-        self.keep_talking_s = KEEP_TALKING_S
+        self._keep_talking_s = keep_talking_s
 
     async def _sentence_audio(self, text: str) -> AsyncIterator[bytes | None]:
         """The audio of ``text``'s sentences, the last one's trailing silence trimmed (the
@@ -140,7 +141,7 @@ class SharedPiperTTSService(PiperTTSService):
             parts: list[bytes] = []
             while True:
                 step = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-                wait = self.keep_talking_s if i else None  # nothing before the first audio
+                wait = self._keep_talking_s if i else None  # nothing before the first audio
                 try:
                     while not (await asyncio.wait({step}, timeout=wait))[0]:
                         yield None
