@@ -36,6 +36,7 @@ MAX_PRELUDE_MESSAGES = 20
 MARK_TIMEOUT_S = 5.0
 SUMMARY_PARAMS = ("intent", "reason", "order_id")
 LINES_BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
+NOT_AVAILABLE = "Sorry, the returns line is not available right now. Please call again."
 
 
 def media_stream_url(public_url: str | None, request: Request) -> str:
@@ -76,14 +77,19 @@ def transfer_twiml(target: str, summary: dict[str, Any]) -> str:
     return str(response)
 
 
+def say_and_hang_up_twiml(text: str) -> str:
+    """TwiML that says ``text`` and hangs up."""
+    response = VoiceResponse()
+    response.say(text)
+    response.hangup()
+    return str(response)
+
+
 def busy_twiml(target: str | None) -> str:
     """A call beyond the agent's capacity: to ``target`` (a person), else told to call again."""
     if target:
         return transfer_twiml(target, {"reason": "all lines busy"})
-    response = VoiceResponse()
-    response.say(LINES_BUSY)
-    response.hangup()
-    return str(response)
+    return say_and_hang_up_twiml(LINES_BUSY)
 
 
 class TwilioCallControl:
@@ -179,11 +185,8 @@ def twilio_router() -> APIRouter:
                 logger.warning(f"rejected webhook with a bad signature for {url}")
                 return Response("invalid Twilio signature", status_code=403)
         call_sid = form.get("CallSid", "")
-        response = VoiceResponse()
         if request.app.state.services is None or not call_sid:
-            response.say("Sorry, the returns line is not available right now. Please call again.")
-            response.hangup()
-            return Response(str(response), media_type="application/xml")
+            return Response(say_and_hang_up_twiml(NOT_AVAILABLE), media_type="application/xml")
         capacity: CallCapacity = request.app.state.capacity
         if not capacity.reserve(call_sid, time.monotonic()):
             logger.warning(f"[{call_sid}] {capacity.limit} calls in progress: not taken")
@@ -194,6 +197,7 @@ def twilio_router() -> APIRouter:
         stream.parameter(name="token", value=token)
         if form.get("From"):
             stream.parameter(name="caller", value=form["From"])
+        response = VoiceResponse()
         response.append(connect)
         return Response(str(response), media_type="application/xml")
 
