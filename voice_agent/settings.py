@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     vad: Literal["silero", "webrtc"] = Field(
         default="silero", description="Turn VAD (bench: Silero, no false starts on noise)."
     )
+    echo_cancellation: bool = Field(
+        default=True,
+        description="Take the agent's own voice out of the caller's audio (WebRTC AEC3, "
+        "voice_agent.speech.echo) before the VAD: a speakerphone or a leaky line sends the "
+        "prompt back, and Silero takes it for the caller barging in.",
+    )
     noise_reduction: bool = Field(
         default=False,
         description="Run the caller's audio through a mild stationary noise gate before the "

@@ -22,6 +22,7 @@ from pipecat.workers.runner import WorkerRunner
 from voice_agent.oms.models import Order, WorkOrderCreate
 from voice_agent.pipeline.barge_in import BargeInProcessor
 from voice_agent.pipeline.dialog_processor import DialogProcessor
+from voice_agent.pipeline.echo_cancel import echo_cancellation
 from voice_agent.pipeline.noise_gate import CallerAudioFilter
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
 from voice_agent.pipeline.recording import observe_call
@@ -191,9 +192,15 @@ def build_pipeline(
     )
     tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
     audio_filter = make_input_filter(settings.noise_reduction)
-    gate = [CallerAudioFilter(audio_filter)] if audio_filter is not None else []
+    gate: list[FrameProcessor] = [] if audio_filter is None else [CallerAudioFilter(audio_filter)]
+    clock_taps: list[FrameProcessor] = []
+    # Replay feeds recorded caller audio (already without the echo) with no pacing.
+    if settings.echo_cancellation and call.channel != "replay":
+        echo_filter, played_tap = echo_cancellation()
+        gate, clock_taps = [echo_filter, *gate], [played_tap]
     pipeline = Pipeline(
         [transport.input(), *gate, vad, stt, barge_in, dialog, tts, transport.output(), clock]
+        + clock_taps
         + ([observer] if observer is not None else [])
     )
     return pipeline, dialog

@@ -1,0 +1,95 @@
+"""The echo canceller's core: the played-audio reference, and AEC3 on a synthetic line.
+
+The agent's "voice" here is noise shaped like speech (bursts of band-limited noise with pauses);
+the line sends it back 120 ms late and 15 dB down, as a speakerphone does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voice_agent.audio import level_dbfs
+from voice_agent.speech.echo import RATE, WARM_UP_S, CallerEchoCanceller, EchoReference
+
+FRAME = RATE // 50  # 20 ms, as the pipeline's caller frames come
+
+
+def speechlike(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    noise = np.convolve(rng.standard_normal(n), np.hanning(9), mode="same")
+    syllables = (np.sin(2 * np.pi * 3.5 * np.arange(n) / RATE) > -0.2).astype(float)
+    return (3000 * noise * syllables).astype(np.int16)
+
+
+def run_line(
+    agent: np.ndarray, caller: np.ndarray, *, echo_db: float | None, warm_s: float = WARM_UP_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the canceller makes of a line 20 ms at a time; (what came in, what went out)."""
+    reference = EchoReference()
+    canceller = CallerEchoCanceller(reference)
+    canceller.warm_up(warm_s)
+    heard = caller.astype(np.float64)
+    if echo_db is not None:
+        delay = int(0.12 * RATE)
+        heard[delay:] += agent[:-delay] * 10 ** (-echo_db / 20)
+    heard = np.clip(heard, -32768, 32767).astype(np.int16)
+    out = []
+    for i in range(0, len(agent), FRAME):
+        reference.played(agent[i : i + FRAME].tobytes(), RATE)
+        out.append(np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16))
+    return heard, np.concatenate(out)
+
+
+def test_the_reference_comes_out_in_order_at_16_khz_and_silence_where_nothing_played():
+    reference = EchoReference()
+    reference.played(np.full(160, 1000, np.int16).tobytes(), 8000)  # 20 ms at 8 kHz
+    first = reference.take(FRAME)
+    assert len(first) == FRAME and abs(int(first[FRAME // 2]) - 1000) < 50
+    assert not reference.take(FRAME).any()  # nothing more was played
+
+
+def test_played_audio_not_matched_by_caller_audio_is_dropped_beyond_the_backlog():
+    reference = EchoReference(max_backlog_s=0.1)
+    reference.played(np.arange(RATE, dtype=np.int16).tobytes(), RATE)  # 1 s ahead of the caller
+    kept = reference.take(RATE)
+    assert kept[0] == RATE - int(0.1 * RATE)  # the last 0.1 s, oldest first
+    assert not kept[int(0.1 * RATE) :].any()
+
+
+def test_the_agents_echo_is_taken_out_and_the_caller_alone_passes_whole():
+    agent = speechlike(6.0, seed=1)
+    caller = np.zeros_like(agent)
+    caller[int(4.5 * RATE) :] = speechlike(1.5, seed=2)[: len(agent) - int(4.5 * RATE)]
+    agent[int(4.5 * RATE) :] = 0  # the agent has finished; the caller answers
+    heard, out = run_line(agent, caller, echo_db=15)
+    echo_only = slice(int(2.0 * RATE), int(4.0 * RATE))
+    assert level_dbfs(heard[echo_only]) - level_dbfs(out[echo_only]) > 25
+    answer = slice(int(4.8 * RATE), int(6.0 * RATE))
+    assert abs(level_dbfs(out[answer]) - level_dbfs(caller[answer])) < 3
+
+
+def test_a_caller_talking_over_the_first_prompt_is_heard_once_warmed_up():
+    """A new AEC3 turns the caller down by tens of dB while the agent talks, echo or not: the
+    warm-up is what lets a barge-in over the greeting through.
+    """
+    agent = speechlike(3.0, seed=3)
+    caller = np.zeros_like(agent)
+    caller[int(0.6 * RATE) : int(1.6 * RATE)] = speechlike(1.0, seed=4)
+    over = slice(int(0.6 * RATE), int(1.6 * RATE))
+    for warm_s, most_lost_db in ((WARM_UP_S, 3), (0.0, None)):
+        _, out = run_line(agent, caller, echo_db=None, warm_s=warm_s)
+        lost = level_dbfs(caller[over]) - level_dbfs(out[over])
+        if most_lost_db is None:
+            assert lost > 6, "AEC3 no longer starts cautious: the warm-up may be unneeded"
+        else:
+            assert lost < most_lost_db, lost
+
+
+def test_until_warmed_up_the_callers_audio_passes_untouched_and_the_reference_keeps_pace():
+    reference = EchoReference()
+    canceller = CallerEchoCanceller(reference)
+    reference.played(np.full(2 * FRAME, 500, np.int16).tobytes(), RATE)
+    pcm = speechlike(0.02, seed=5).tobytes()
+    assert canceller.process(pcm) == pcm
+    assert len(reference.take(10 * FRAME).nonzero()[0]) == FRAME  # one frame was taken

@@ -1,0 +1,94 @@
+"""The agent's own voice taken out of the caller's audio (line and speakerphone echo).
+
+A caller on a speakerphone, or on a line whose hybrid leaks, sends the agent's prompt back a
+few hundred ms later, 10-30 dB down. Silero hears that as speech: without this, the echo
+paused every prompt in the barge-in bench (``python -m bench.barge_in --echo-db 30``), and
+with the echo 15 dB down the agent took its own words for the caller's ("I can help.") and
+handed the call to a person within 6 s.
+
+:class:`EchoReference` keeps the agent's audio as it is played (the output transport passes
+each chunk on once written, in real time), and hands it out 20 ms for 20 ms of caller audio:
+both run at the line's pace, so the echo keeps a steady offset in it. :class:`CallerEchoCanceller`
+runs WebRTC's AEC3 (``pywebrtc-audio``) on the caller's audio with it. AEC3 finds the echo's
+delay itself, up to ~0.5 s behind the reference.
+
+A new AEC3 is cautious: for its first ~6 s of the agent talking it turns the caller down by
+10-70 dB whenever the agent talks, echo or not, and a caller who spoke over the greeting went
+unheard (7 of 8 barge-ins missed on a line with no echo). So each canceller first hears 6 s of
+noise played to a silent line (:meth:`CallerEchoCanceller.warm_up`, ~55 ms of CPU): after that
+the caller comes through whole (-0.3 dB) and an echo is cancelled (35-50 dB) from about a second
+after it first comes back.
+
+What it still costs a line with no echo: AEC3 holds back the first window or two of a caller
+who starts talking while the agent does, so some barge-ins come one Silero window later. What
+it leaves on a line that echoes: a loud noise over the echo, before the canceller has settled
+on it, can still pause a prompt (``bench/README.md``, "Callers whose line echoes").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pywebrtc_audio import EchoCanceller
+
+from voice_agent.audio import Upsampler2x, resample
+
+RATE = 16000  # the pipeline's caller audio, and the canceller's rate
+#: Played audio not yet matched by caller audio beyond this is dropped (the two clocks drift,
+#: or the output got ahead): an echo later than this couldn't be cancelled anyway.
+MAX_BACKLOG_S = 0.5
+WARM_UP_S = 6.0
+
+
+class EchoReference:
+    """The agent's played audio at 16 kHz, taken in step with the caller's audio."""
+
+    def __init__(self, max_backlog_s: float = MAX_BACKLOG_S) -> None:
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._max_backlog = int(max_backlog_s * RATE)
+        self._upsampler: Upsampler2x | None = None
+
+    def played(self, pcm: bytes, sample_rate: int) -> None:
+        """Add 16-bit mono PCM the caller has just been sent."""
+        if sample_rate == RATE:
+            samples = np.frombuffer(pcm, dtype=np.int16)
+        elif sample_rate == RATE // 2:
+            self._upsampler = self._upsampler or Upsampler2x()
+            samples = np.frombuffer(self._upsampler.process(pcm), dtype=np.int16)
+        else:
+            audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
+            samples = (np.clip(resample(audio, sample_rate, RATE), -1, 1) * 32767).astype(np.int16)
+        self._pending = np.concatenate((self._pending, samples))[-self._max_backlog :]
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` samples played (silence where nothing was)."""
+        out = self._pending[:n]
+        self._pending = self._pending[n:]
+        if len(out) < n:
+            out = np.concatenate((out, np.zeros(n - len(out), dtype=np.int16)))
+        return out
+
+
+class CallerEchoCanceller:
+    """AEC3 over one call's caller audio (16 kHz PCM16 in, the same length out)."""
+
+    def __init__(self, reference: EchoReference) -> None:
+        self.reference = reference
+        self._aec = EchoCanceller(sample_rate=RATE)
+        self.ready = False
+
+    def warm_up(self, seconds: float = WARM_UP_S) -> None:
+        """Take AEC3 past its cautious start (blocking, without the GIL: run it in a thread).
+        Until it is done, :meth:`process` passes the caller's audio on as it is.
+        """
+        if seconds > 0:
+            rng = np.random.default_rng(0)
+            played = (rng.standard_normal(int(seconds * RATE)) * 3000).astype(np.int16)
+            self._aec.process(np.zeros_like(played), played)
+        self.ready = True
+
+    def process(self, pcm: bytes) -> bytes:
+        near = np.frombuffer(pcm, dtype=np.int16)
+        far = self.reference.take(len(near))  # taken even while warming: it keeps the pace
+        if not self.ready or not len(near):
+            return pcm
+        return self._aec.process(near, far).tobytes()
