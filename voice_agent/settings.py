@@ -163,9 +163,11 @@ class Settings(BaseSettings):
         "a barge-in; an 'uh-huh' (bench: up to 0.32 s), a cough or noise does not.",
     )
     barge_in_pause_s: float = Field(
-        default=0.18,
+        default=0.15,
         description="Caller speech that pauses the prompt until it is known whether it is a "
-        "barge-in (>= barge_in_min_speech_s: no pause, the prompt stops only then).",
+        "barge-in (>= barge_in_min_speech_s: no pause, the prompt stops only then). 0.18 before "
+        "the echo canceller, which holds back a window of some barge-ins (bench.barge_in, no "
+        "echo: p50 / p95 243 / 303 ms at 0.18, 221 / 260 at 0.15; no new false pauses).",
     )
     barge_in_resume_after_s: float = Field(
         default=0.5,
