@@ -78,7 +78,10 @@ class CallerEchoCanceller:
 
     def warm_up(self, seconds: float = WARM_UP_S) -> None:
         """Take AEC3 past its cautious start (blocking, without the GIL: run it in a thread).
-        Until it is done, :meth:`process` passes the caller's audio on as it is.
+
+        Until it is done, :meth:`process` passes the caller's audio on as it is while the
+        agent is quiet, and holds it silent while the agent's audio plays: its echo could not
+        be taken out yet (a busy box may take a few hundred ms over the warm-up).
         """
         if seconds > 0:
             rng = np.random.default_rng(0)
@@ -89,6 +92,8 @@ class CallerEchoCanceller:
     def process(self, pcm: bytes) -> bytes:
         near = np.frombuffer(pcm, dtype=np.int16)
         far = self.reference.take(len(near))  # taken even while warming: it keeps the pace
-        if not self.ready or not len(near):
+        if not len(near):
             return pcm
+        if not self.ready:
+            return bytes(len(pcm)) if far.any() else pcm
         return self._aec.process(near, far).tobytes()

@@ -1,0 +1,87 @@
+"""A caller whose line sends the agent's voice back (a speakerphone: 200 ms late, 15 dB down),
+over the real Twilio websocket.
+
+With echo cancellation (the default) the greeting plays through, the caller's answer is heard,
+and the caller can still talk over a prompt; with it off, the echo pauses the greeting by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from voice_agent.testing.server import AgentProcess
+from voice_agent.testing.twilio_caller import Echo, TwilioCaller, place_call
+from voice_agent.testing.voices import caller_ulaw
+
+from .test_barge_in import call_events, wait_for_first_media
+from .test_twilio_call import REQUEST, hear
+
+pytestmark = pytest.mark.models
+
+SPEAKERPHONE = Echo(delay_s=0.2, return_loss_db=15.0)
+
+
+@pytest.fixture(scope="module")
+def agent_without_echo_cancellation(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AgentProcess]:
+    env = {"VOICE_AGENT_ECHO_CANCELLATION": "false"}
+    with AgentProcess(tmp_path_factory.mktemp("no-echo-cancel"), env=env) as agent:
+        yield agent
+
+
+async def call_on_a_speakerphone(agent: AgentProcess) -> TwilioCaller:
+    caller = await place_call(agent.base_url)
+    caller.echo = SPEAKERPHONE
+    return caller
+
+
+def clears(caller: TwilioCaller) -> list[float]:
+    return [r.at for r in caller.received if r.event == "clear"]
+
+
+async def test_the_agent_does_not_take_its_own_echo_for_the_caller(agent_server, caller_voice, ear):
+    async with await call_on_a_speakerphone(agent_server) as caller:
+        await caller.wait_for_prompt(caller.started_at)  # the greeting, echoed back whole
+        assert not clears(caller), "the greeting's echo paused it"
+        since = await caller.say(caller_ulaw(caller_voice, REQUEST))
+        _, question = await caller.wait_for_prompt(since)
+        await caller.stop()
+    assert "order number" in hear(ear, question)
+    assert not clears(caller)
+    events = await call_events(agent_server, caller.call_sid)
+    said = [e["text"] for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]
+    assert len(said) == 1, said  # the caller's request, and no echoed prompt
+
+
+async def test_without_echo_cancellation_the_echo_pauses_the_greeting(
+    agent_without_echo_cancellation,
+):
+    async with await call_on_a_speakerphone(agent_without_echo_cancellation) as caller:
+        await wait_for_first_media(caller)
+        for _ in range(250):
+            if clears(caller):
+                break
+            await asyncio.sleep(0.02)
+        await caller.stop()
+    assert clears(caller), "the echo did not pause the greeting: this line does not echo enough"
+
+
+async def test_the_caller_still_talks_over_a_prompt_on_an_echoing_line(agent_server, caller_voice):
+    async with await call_on_a_speakerphone(agent_server) as caller:
+        await wait_for_first_media(caller)
+        await asyncio.sleep(1.5)  # into the greeting, its echo coming back
+        speech = caller_ulaw(caller_voice, "Sorry, I want to return my headphones.")
+        started = asyncio.get_running_loop().time()
+        speaking = asyncio.ensure_future(caller.say(speech))
+        for _ in range(150):
+            if clears(caller):
+                break
+            await asyncio.sleep(0.02)
+        await speaking
+        await caller.stop()
+    assert clears(caller), "the agent did not stop for the caller"
+    assert clears(caller)[0] - started < 1.0
