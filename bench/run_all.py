@@ -36,6 +36,11 @@ BENCHMARKS = [
     # 24 calls offered to an agent that takes 12 (its default on 2 cores): 12 hear it is busy.
     ["latency", "--staggered", "24", "--env", "VOICE_AGENT_MAX_CALLS=12", "--name", "capacity_12"],
     ["barge_in"],
+    # Callers whose line sends the agent's voice back, 200 ms late: a leaky handset or hybrid
+    # (30 dB down) and a speakerphone (15 dB down).
+    ["barge_in", "--echo-db", "30", "--name", "barge_in_echo_30db"],
+    ["barge_in", "--echo-db", "15", "--name", "barge_in_echo_15db"],
+    ["latency", "--echo-db", "15", "--loads", "1 call", "--name", "latency_echo_15db"],
     ["end_of_turn"],
     ["number_turns_at_once"],
 ]
