@@ -47,6 +47,9 @@ def test_the_reference_comes_out_in_order_at_16_khz_and_silence_where_nothing_pl
     first = reference.take(FRAME)
     assert len(first) == FRAME and abs(int(first[FRAME // 2]) - 1000) < 50
     assert not reference.take(FRAME).any()  # nothing more was played
+    reference.played(np.full(480, 1000, np.int16).tobytes(), 24000)  # another output rate
+    resampled = reference.take(2 * FRAME)
+    assert resampled[: FRAME // 2].any() and not resampled[FRAME + 20 :].any()
 
 
 def test_played_audio_not_matched_by_caller_audio_is_dropped_beyond_the_backlog():
