@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import threading
 
-from pipecat.frames.frames import Frame, InputAudioRawFrame, StartFrame, TTSAudioRawFrame
+from pipecat.audio.filters.base_audio_filter import BaseAudioFilter
+from pipecat.frames.frames import FilterControlFrame, Frame, TTSAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from voice_agent.pipeline.noise_gate import CallerAudioFilter
 from voice_agent.speech.echo import RATE, CallerEchoCanceller, EchoReference
 
 
@@ -29,26 +31,29 @@ class PlayedAudioTap(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-class EchoCancelFilter(FrameProcessor):
-    """Takes the agent's echo out of each caller audio frame, in place, once the canceller has
-    warmed up (:func:`warm_up_in_background`, from the call's start).
+class EchoCancelAudioFilter(BaseAudioFilter):
+    """The canceller as a pipecat audio filter (run by :class:`~voice_agent.pipeline.noise_gate.
+    CallerAudioFilter`): it warms up from the caller's first audio
+    (:func:`warm_up_in_background`), and caller audio at another rate than 16 kHz passes as it is.
     """
 
     def __init__(self, canceller: CallerEchoCanceller) -> None:
-        super().__init__(name="EchoCancel")
         self._canceller = canceller
+        self._on = False
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, StartFrame):
+    async def start(self, sample_rate: int) -> None:
+        self._on = sample_rate == RATE
+        if self._on:
             warm_up_in_background(self._canceller)
-        elif (
-            isinstance(frame, InputAudioRawFrame)
-            and frame.num_channels == 1
-            and frame.sample_rate == RATE
-        ):
-            frame.audio = self._canceller.process(frame.audio)
-        await self.push_frame(frame, direction)
+
+    async def stop(self) -> None:
+        pass
+
+    async def process_frame(self, frame: FilterControlFrame) -> None:
+        pass
+
+    async def filter(self, audio: bytes) -> bytes:
+        return self._canceller.process(audio) if self._on else audio
 
 
 def warm_up_in_background(canceller: CallerEchoCanceller) -> None:
@@ -62,7 +67,8 @@ def warm_up_in_background(canceller: CallerEchoCanceller) -> None:
     threading.Thread(target=canceller.warm_up, name="echo-warm-up", daemon=True).start()
 
 
-def echo_cancellation() -> tuple[EchoCancelFilter, PlayedAudioTap]:
+def echo_cancellation() -> tuple[CallerAudioFilter, PlayedAudioTap]:
     """The two processors of one call, sharing its reference."""
     reference = EchoReference()
-    return EchoCancelFilter(CallerEchoCanceller(reference)), PlayedAudioTap(reference)
+    canceller = EchoCancelAudioFilter(CallerEchoCanceller(reference))
+    return CallerAudioFilter(canceller), PlayedAudioTap(reference)

@@ -1,9 +1,11 @@
-"""The caller's audio through a noise filter before the VAD (``VOICE_AGENT_NOISE_REDUCTION``).
+"""The caller's audio through a filter before the VAD: the noise gate
+(``VOICE_AGENT_NOISE_REDUCTION``), the echo canceller (:mod:`voice_agent.pipeline.echo_cancel`).
 
-The filter is pipecat's ``BaseAudioFilter`` (:class:`voice_agent.speech.noise.
-StationaryNoiseFilter`), run here rather than as the transport's ``audio_in_filter``: the filter
-keeps state per call, and one processor built with each call's pipeline serves every transport
-(Twilio, SIP, the browser phone, replay) without a filter object shared by calls.
+A filter is pipecat's ``BaseAudioFilter`` (:class:`voice_agent.speech.noise.
+StationaryNoiseFilter`, :class:`~voice_agent.pipeline.echo_cancel.EchoCancelAudioFilter`), run
+here rather than as the transport's ``audio_in_filter``: the filter keeps state per call, and one
+processor built with each call's pipeline serves every transport (Twilio, SIP, the browser
+phone, replay) without a filter object shared by calls.
 """
 
 from __future__ import annotations
