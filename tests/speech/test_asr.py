@@ -91,6 +91,13 @@ def test_segment_filter() -> None:
     assert join_segments([seg(" Yes.", 0.9, -0.2)], opts) == "Yes."  # confident despite no_speech
     assert join_segments([seg(" one one one one one one one one", 0.1, -0.2, 3.0)], opts) == ""
     assert join_segments([seg(" You", 0.3, -0.5)], opts) == ""
+    # The prompt copied on noise: doubted as speech, its words unsure (see doubt_no_speech_prob)
+    assert join_segments([seg(" I'd like to return an item.", 0.47, -1.08)], opts) == ""
+    assert join_segments([seg(" Okay.", 0.42, -1.47)], opts) == ""
+    # A short answer Whisper is doubtful of but reads well enough is kept
+    assert join_segments([seg(" Yeah.", 0.4, -0.87)], opts) == "Yeah."
+    assert join_segments([seg(" 2", 0.44, -1.14)], opts) == "2"
+    assert join_segments([seg(" I'd like to return", 0.44, -1.14)], opts) == ""
 
 
 @pytest.mark.models

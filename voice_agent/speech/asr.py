@@ -80,6 +80,17 @@ class AsrOptions:
         probability is at least this and whose average log-probability is below
         ``drop_logprob`` (Whisper's "Thank you." / "you" hallucinations on noise).
       drop_logprob: See ``drop_no_speech_prob``.
+      doubt_no_speech_prob: A second corner of that filter: a segment whose no-speech
+        probability is at least this and whose average log-probability is below
+        ``doubt_logprob`` (``doubt_logprob_short`` for one or two words) is dropped too. On
+        noise alone tiny.en copies its prompt ("I'd like to return an item.") at no-speech
+        0.45-0.6 and log-probability -0.97 to -1.6, or makes up a word ("Okay.", "$") below
+        -1.4; that reached callers whose line echoes, where the agent's voice left under a
+        noise starts a turn. A short answer can be as doubtful: espeak-ng's "Two." is "2" at
+        0.44 / -1.14. The benches' speech stays clear of it (``bench/README.md``, "Noise
+        taken for words").
+      doubt_logprob: See ``doubt_no_speech_prob``.
+      doubt_logprob_short: See ``doubt_no_speech_prob``.
       max_tokens_per_second: Cap on decoded tokens per second of audio (plus 16), so a
         degenerate decode stops early instead of running to 224 tokens; None disables.
       min_duration_s: Shorter audio is not decoded at all (returns "").
@@ -111,6 +122,9 @@ class AsrOptions:
     compression_ratio_threshold: float | None = 2.4
     drop_no_speech_prob: float = 0.6
     drop_logprob: float = -0.7
+    doubt_no_speech_prob: float = 0.4
+    doubt_logprob: float = -0.9
+    doubt_logprob_short: float = -1.2
     max_tokens_per_second: float | None = 8.0
     min_duration_s: float = 0.1
     window_s: float | None = 20.0
@@ -166,9 +180,14 @@ def keep_segment(segment: Segment, opts: AsrOptions) -> bool:
         and segment.compression_ratio > opts.compression_ratio_threshold
     ):
         return False
-    return not (
-        segment.no_speech_prob >= opts.drop_no_speech_prob
-        and segment.avg_logprob < opts.drop_logprob
+    short = len(segment.text.split()) <= 2
+    corners = (
+        (opts.drop_no_speech_prob, opts.drop_logprob),
+        (opts.doubt_no_speech_prob, opts.doubt_logprob_short if short else opts.doubt_logprob),
+    )
+    return not any(
+        segment.no_speech_prob >= no_speech and segment.avg_logprob < logprob
+        for no_speech, logprob in corners
     )
 
 
