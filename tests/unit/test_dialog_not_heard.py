@@ -89,3 +89,19 @@ async def test_words_after_a_not_heard_turn_are_answered_as_usual():
     dialog, said, _ = await run_dialog(script)
     assert said[:2] == [GREETING, SORRY[0].format(question=GREETING)] and len(said) == 3
     assert dialog.state.unheard == 0 and dialog.state.intent is not None
+
+
+async def test_a_noise_that_stopped_the_prompt_lets_it_go_on():
+    # Silero took a noise for speech long enough to stop the greeting; Whisper heard no words.
+    script = [
+        Hook("on_barge_in_paused"),
+        Hook("_on_bot_stopped"),
+        Hook("on_barge_in"),
+        *turn(0.6, NothingHeardFrame(), SleepFrame(0.1)),
+    ]
+    _, said, events = await run_dialog(script)
+    assert said == [GREETING, GREETING]
+    assert ("barge_in_resumed", {"text": GREETING}) in events
+    # A longer voice with no words over the prompt is asked again, as after any question.
+    _, said, _ = await run_dialog(script[:3] + turn(1.4, NothingHeardFrame(), SleepFrame(0.1)))
+    assert said == [GREETING, SORRY[0].format(question=GREETING)]

@@ -53,6 +53,10 @@ class WaitingHooks:
     def _nothing_on_its_way(self) -> bool:
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # BargeInHooks' (after this class in the dialog processor's bases)
+
+        async def _resume_prompt(self) -> None: ...
+
     @staticmethod
     def _cancel(task: asyncio.Task[None] | None) -> None:
         if task is not None and not task.done():
@@ -81,10 +85,17 @@ class WaitingHooks:
         await self._events.put(Silence())
 
     async def _on_nothing_heard(self) -> None:
-        """A turn with no words: if it was speech, not a cough, ask again now (see settings)."""
+        """A turn with no words: if it was speech, not a cough, ask again now (see settings).
+
+        A cough or a noise that stopped a prompt lets it go on, as an "uh-huh" does.
+        """
         self._awaiting_words = False
         if self._speech_s < self._services.settings.unheard_after_speech_s:
-            return  # the silence timer the end of the turn armed stays
+            if self._started_over_prompt and self._pause_pending is None:
+                self._started_over_prompt = False
+                if not self._user_speaking:
+                    await self._resume_prompt()
+            return  # else the silence timer the end of the turn armed stays
         if self._user_speaking or not self._nothing_on_its_way():
             return  # the caller went on, or a reply or a resumed prompt is coming
         self._cancel_silence_timer()
