@@ -1,8 +1,11 @@
 """The Whisper options a call's STT gets from the settings (no model needed)."""
 
-from voice_agent.pipeline.call import asr_options
+from dataclasses import replace
+from types import SimpleNamespace
+
+from voice_agent.pipeline.call import BACKCHANNEL_TURN_S, asr_options, turn_options
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import ORDER_CODE_PROMPT, ORDER_NUMBER_PROMPT
+from voice_agent.speech.asr import BACKCHANNEL_WORDS, ORDER_CODE_PROMPT, ORDER_NUMBER_PROMPT
 from voice_agent.testing.dialogs import LETTER_PATTERN
 
 NAMES = {"asr": "tiny.en", "asr_number_check": "base"}
@@ -41,3 +44,20 @@ def test_order_numbers_with_letters_are_primed_with_letters() -> None:
     assert number.expect_code == LETTER_PATTERN
     _, number, check = asr_options(Settings(), PATTERN, NAMES)
     assert number.initial_prompt == check.initial_prompt == ORDER_NUMBER_PROMPT
+
+
+def test_a_short_turn_begun_over_a_prompt_is_primed_for_an_acknowledgement():
+    options, number, _ = asr_options(Settings(), PATTERN, NAMES)
+    dialog = SimpleNamespace(expects_code=False, started_over_prompt=False)
+    now = turn_options(dialog, options, number)  # type: ignore[arg-type]
+    assert now(0.8) is options
+    dialog.started_over_prompt = True
+    assert now(0.8).initial_prompt == f"{options.initial_prompt} {BACKCHANNEL_WORDS}"
+    assert now(0.8).expect_code is None
+    assert now(BACKCHANNEL_TURN_S + 0.1) is options  # a sentence: the plain prompt
+    dialog.expects_code = True
+    assert now(0.8) is number  # the order number's turn keeps its own
+    # base has no prompt: nothing to add the words to
+    base = replace(options, initial_prompt=None)
+    dialog.expects_code = False
+    assert turn_options(dialog, base, number)(0.8) is base  # type: ignore[arg-type]

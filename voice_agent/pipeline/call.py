@@ -7,6 +7,7 @@ per process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,7 +32,12 @@ from voice_agent.pipeline.tts import SharedPiperTTSService, split_sentences
 from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import AsrOptions, default_asr_options, order_number_prompt
+from voice_agent.speech.asr import (
+    BACKCHANNEL_WORDS,
+    AsrOptions,
+    default_asr_options,
+    order_number_prompt,
+)
 from voice_agent.speech.pauses import make_speech_units
 from voice_agent.speech.silero import ConfidenceTap
 from voice_agent.speech.vad import make_input_filter, make_vad_analyzer
@@ -127,6 +133,34 @@ def asr_options(
     return options, number_options, check_options
 
 
+#: Turn audio up to which a turn begun over the agent's prompt may be an acknowledgement: the
+#: STT's second before the VAD's start, its 0.5 s hangover and 0.2 s of padding make ~1.5 s of
+#: it, so up to ~1 s of sound, not a sentence.
+BACKCHANNEL_TURN_S = 2.5
+
+
+def turn_options(
+    dialog: DialogProcessor, options: AsrOptions, number_options: AsrOptions
+) -> Callable[[float], AsrOptions]:
+    """Whisper's options for a turn of so many seconds, by what the dialog is waiting for: the
+    order number; maybe an "mm-hmm" (a short turn begun over a prompt: the prompt ends with
+    :data:`~voice_agent.speech.asr.BACKCHANNEL_WORDS`); anything else.
+    """
+    prompt = options.initial_prompt
+    over_prompt = (
+        replace(options, initial_prompt=f"{prompt} {BACKCHANNEL_WORDS}") if prompt else options
+    )
+
+    def now(seconds: float) -> AsrOptions:
+        if dialog.expects_code:
+            return number_options
+        if dialog.started_over_prompt and seconds <= BACKCHANNEL_TURN_S:
+            return over_prompt
+        return options
+
+    return now
+
+
 def build_pipeline(
     transport: BaseTransport,
     call: CallInfo,
@@ -163,7 +197,7 @@ def build_pipeline(
     stt = SharedWhisperSTTService(
         services.models.whisper,
         options,
-        options_now=lambda: number_options if dialog.expects_code else options,
+        options_now=turn_options(dialog, options, number_options),
         number_check=number_check,
         finish_early=lambda text: turn_is_complete(
             text, getattr(dialog.state, "pending", None), code_slot

@@ -249,6 +249,11 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         self.idle.set()
 
     @property
+    def started_over_prompt(self) -> bool:
+        """Whether the caller's turn began while the agent spoke, and no words came of it yet."""
+        return self._started_over_prompt
+
+    @property
     def expects_code(self) -> bool:
         """Whether the last question asked for the order number (or another code slot)."""
         slot = self._code_slot

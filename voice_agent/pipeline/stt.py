@@ -29,7 +29,7 @@ from pipecat.utils.time import time_now_iso8601
 
 from voice_agent.audio import pcm16_to_float
 from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame, TurnHeldFrame
-from voice_agent.speech.asr import AsrOptions, transcribe
+from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, transcribe
 from voice_agent.speech.models import model_busy
 from voice_agent.speech.pauses import SpeechUnits, WebRtcSpeech
 
@@ -83,7 +83,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         model: WhisperModel,
         options: AsrOptions,
         *,
-        options_now: Callable[[], AsrOptions] | None = None,
+        options_now: Callable[[float], AsrOptions] | None = None,
         number_check: tuple[WhisperModel, AsrOptions] | None = None,
         speculate_after_s: float | None = 0.1,
         speculate_busy_after_s: float | None = None,
@@ -95,7 +95,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
-        self._options_now = options_now or (lambda: options)
+        self._options_now = options_now or (lambda _seconds: options)
         self._number_check = number_check
         self._speculate_after_s = speculate_after_s
         self._speculate_busy_after_s = speculate_busy_after_s
@@ -236,7 +236,7 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     async def _decode(self, pcm: bytes, speculative: bool = False) -> str:
         samples = pcm16_to_float(pcm)
-        options = self._options_now()
+        options = self._options_now(len(samples) / SAMPLE_RATE)
         me = asyncio.current_task()
         loop = asyncio.get_running_loop()
         cancelled = None

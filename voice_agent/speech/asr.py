@@ -48,6 +48,14 @@ ORDER_CODE_PROMPT = (
     "Returns and refunds hotline. What is your order number? "
     "It's R T 4 8 0 0 1 5, R as in Robert, T as in Tom, four eight oh, double oh one five."
 )
+#: Appended to the prompt of a short turn the caller began over the agent's prompt, where an
+#: acknowledgement is likely: without it tiny.en writes a phone-line "mm-hmm" as words ("And a
+#: month.", "Mm-m.", "M H N."), which the dialog then takes for an answer. Bench voices, their
+#: "mm-hmm", "uh-huh" and "mhm" at three levels: 15 of 36 read as backchannels, 33 with it;
+#: their 120 short answers as well read or better (27 misread, against 30). Not on every turn:
+#: there it raised the WER of real speech (4.0 -> 4.6% telephone band, 9.3 -> 11.9% at 5 dB)
+#: and noise alone came out as "Mm-hmm." in 12 of 12 clips.
+BACKCHANNEL_WORDS = "Mm-hmm. Uh-huh."
 #: The same vocabulary as faster-whisper ``hotwords``.
 DOMAIN_HOTWORDS = "order number, return, refund, exchange, receipt, store credit, shipping label"
 
