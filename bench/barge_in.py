@@ -133,6 +133,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         noises += [(f"echo only#{k}", ULAW_SILENCE * 50) for k in range(args.echo_only_trials)]
     reactions: list[float] = []
     by_text: dict[str, list[float | None]] = {text: [] for text in SPEECH}
+    heard_by_text: dict[str, list[list[str]]] = {text: [] for text in SPEECH}
     missed = 0
     wrongly_resumed = 0
     false_stops: list[str] = []
@@ -145,6 +146,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             result = await trial(agent, speech[i % len(speech)], echo)
             reaction = result["clear_s"]
             by_text[text].append(None if reaction is None else reaction * 1000)
+            heard_by_text[text].append(result["heard"])
             if reaction is None:
                 missed += 1
             else:
@@ -172,6 +174,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "reaction_ms_by_text": {
             t: [None if r is None else round(r) for r in v] for t, v in by_text.items()
         },
+        "speech_heard": heard_by_text,
         "noise_trials": len(noises),
         "false_barge_ins": len(false_stops),
         "false_rate": len(false_stops) / max(1, len(noises)),
