@@ -21,8 +21,9 @@ def test_partial_order_number_is_held_only_while_the_number_is_asked_for():
 def test_backchannels_are_only_non_answers():
     assert is_backchannel("Uh-huh.")
     assert is_backchannel("mm hmm")
-    for heard in ("MMM.", "Hmmm.", "Mm-hmm.", "Mhm.", "Oh.", "Uh huh."):  # as Whisper writes them
+    for heard in ("MMM.", "Hmmm.", "Mm-hmm.", "Mhm.", "Oh.", "Uh huh.", "Mm-huh."):  # as Whisper
         assert is_backchannel(heard), heard
+    assert not is_backchannel("Uh-uh.")  # "no"
     assert not is_backchannel("yeah")  # may answer "shall I open the return?"
     assert not is_backchannel("uh, I want a refund")
     assert not is_backchannel("")

@@ -21,7 +21,9 @@ from voice_agent.dialog.codes import find_code
 # Said over a prompt, these acknowledge it; spelled with repeated letters squeezed ("Mmm." and
 # "hmmm" are "m" and "hm"). Whisper hears a phone-line "uh-huh" as "Oh." too.
 _SQUEEZE = re.compile(r"(.)\1+")
-BACKCHANNELS = frozenset(["uh-huh", "uh", "huh", "um", "m", "hm", "mhm", "m-hm", "oh", "ah"])
+BACKCHANNELS = frozenset(
+    ["uh-huh", "uh", "huh", "um", "m", "hm", "mhm", "m-hm", "m-huh", "oh", "ah"]
+)
 
 
 @dataclass(frozen=True)
