@@ -77,8 +77,14 @@ def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str,
     return out
 
 
-async def trial(agent: AgentProcess, stimulus: bytes, echo: Echo | None = None) -> dict[str, Any]:
-    """Seconds from the stimulus start to ``clear`` (None if none), and what followed it."""
+async def trial(
+    agent: AgentProcess, stimulus: bytes, echo: Echo | None = None, settle_s: float = 0.0
+) -> dict[str, Any]:
+    """Seconds from the stimulus start to ``clear`` (None if none), and what followed it.
+
+    ``settle_s``: how long the call stays up after the stimulus has been sent at the least, so
+    a turn's transcript can be logged (the VAD's stop and the decode).
+    """
     caller = await place_call(agent.base_url)
     caller.echo = echo
     async with caller:
@@ -99,8 +105,8 @@ async def trial(agent: AgentProcess, stimulus: bytes, echo: Echo | None = None) 
             await asyncio.sleep(0.02)
         await send
         sent_at = loop.time()
-        if clear_at is not None:
-            await asyncio.sleep(max(0.0, clear_at + 2.5 - loop.time()))
+        until = max(sent_at + settle_s, 0.0 if clear_at is None else clear_at + 2.5)
+        await asyncio.sleep(max(0.0, until - loop.time()))
         # Audio already on its way when the clear was sent is not a resumption.
         after = [] if clear_at is None else caller.media_since(clear_at + 0.1)
         await caller.stop()
@@ -143,7 +149,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
         for i in range(args.speech_trials):
             text = SPEECH[i % len(speech)]
-            result = await trial(agent, speech[i % len(speech)], echo)
+            result = await trial(agent, speech[i % len(speech)], echo, settle_s=1.5)
             reaction = result["clear_s"]
             by_text[text].append(None if reaction is None else reaction * 1000)
             heard_by_text[text].append(result["heard"])
