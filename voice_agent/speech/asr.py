@@ -52,7 +52,8 @@ ORDER_CODE_PROMPT = (
 #: acknowledgement is likely: without it tiny.en writes a phone-line "mm-hmm" as words ("And a
 #: month.", "Mm-m.", "M H N."), which the dialog then takes for an answer. Bench voices, their
 #: "mm-hmm", "uh-huh" and "mhm" at three levels: 15 of 36 read as backchannels, 33 with it;
-#: their 120 short answers as well read or better (27 misread, against 30). Not on every turn:
+#: their 120 short answers as well read or better (27 misread, against 30); 55 short phrases
+#: WER 6.5% against 9.3%, but espeak-ng's "Stop." is read "Uh-huh.". Not on every turn:
 #: there it raised the WER of real speech (4.0 -> 4.6% telephone band, 9.3 -> 11.9% at 5 dB)
 #: and noise alone came out as "Mm-hmm." in 12 of 12 clips.
 BACKCHANNEL_WORDS = "Mm-hmm. Uh-huh."
