@@ -107,3 +107,22 @@ async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_sentence_hea
     # The uh-huh was an acknowledgement, not the caller's answer.
     assert not [e for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]
 
+
+async def test_a_long_mm_hmm_stops_the_greeting_but_lets_it_go_on_once_heard(
+    agent_server, caller_voice
+):
+    # Slowed, the "mm-hmm" outlasts barge_in_min_speech_s: the prompt is stopped for good until
+    # the transcript says it was an acknowledgement. Without the backchannel words in Whisper's
+    # prompt this rendering was read "Mm-m." and answered as the caller's turn.
+    audio, rate = synthesize(caller_voice, "Mm-hmm.", length_scale=1.2)
+    async with await place_call(agent_server.base_url) as caller:
+        await wait_for_first_media(caller)
+        await asyncio.sleep(0.6)
+        await caller.say(to_phone_ulaw(audio, rate))
+        await asyncio.sleep(3.0)
+        await caller.stop()
+    events = await call_events(agent_server, caller.call_sid)
+    kinds = [e["kind"] for e in events]
+    assert "dialog_barge_in" in kinds, "the mm-hmm did not stop the greeting"
+    assert "dialog_backchannel" in kinds and "dialog_barge_in_resumed" in kinds, kinds
+    assert not [e for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]
