@@ -142,7 +142,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     heard_by_text: dict[str, list[list[str]]] = {text: [] for text in SPEECH}
     missed = 0
     wrongly_resumed = 0
-    false_stops: list[str] = []
+    false_barge_ins: list[str] = []
     taken_as_words: list[dict[str, Any]] = []
     false_pauses: list[str] = []
     gaps: list[float] = []
@@ -162,14 +162,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             result = await trial(agent, stimulus, echo)
             if result["clear_s"] is None:
                 continue
-            if result["heard"]:
-                taken_as_words.append({"stimulus": name, "heard": result["heard"]})
-                false_stops.append(name)
-            elif result["prompt_went_on"] and result["gap_s"] is not None:
+            if result["prompt_went_on"] and not result["heard"] and result["gap_s"] is not None:
                 false_pauses.append(name)
                 gaps.append(result["gap_s"] * 1000)
-            else:
-                false_stops.append(name)
+                continue
+            false_barge_ins.append(name)
+            if result["heard"]:
+                taken_as_words.append({"stimulus": name, "heard": result["heard"]})
     return {
         "speech_trials": args.speech_trials,
         "speech_missed": missed,
@@ -182,9 +181,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         },
         "speech_heard": heard_by_text,
         "noise_trials": len(noises),
-        "false_barge_ins": len(false_stops),
-        "false_rate": len(false_stops) / max(1, len(noises)),
-        "false_barge_in_stimuli": false_stops,
+        "false_barge_ins": len(false_barge_ins),
+        "false_rate": len(false_barge_ins) / max(1, len(noises)),
+        "false_barge_in_stimuli": false_barge_ins,
         "noise_taken_as_words": taken_as_words,
         "false_pauses": len(false_pauses),
         "false_pause_stimuli": false_pauses,
@@ -220,7 +219,7 @@ def main() -> None:
                 "p95",
                 "max",
                 "noise trials",
-                "false stops",
+                "false barge-ins",
                 "false pauses",
                 "gap p50 ms",
             ],
