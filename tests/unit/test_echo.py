@@ -6,6 +6,8 @@ the line sends it back 120 ms late and 15 dB down, as a speakerphone does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from voice_agent.audio import level_dbfs
@@ -23,7 +25,12 @@ def speechlike(seconds: float, seed: int) -> np.ndarray:
 
 
 def run_line(
-    agent: np.ndarray, caller: np.ndarray, *, echo_db: float | None, warm_s: float = WARM_UP_S
+    agent: np.ndarray,
+    caller: np.ndarray,
+    *,
+    echo_db: float | None,
+    warm_s: float = WARM_UP_S,
+    delay_s: float = 0.12,
 ) -> tuple[np.ndarray, np.ndarray]:
     """What the canceller makes of a line 20 ms at a time; (what came in, what went out)."""
     reference = EchoReference()
@@ -31,7 +38,7 @@ def run_line(
     canceller.warm_up(warm_s)
     heard = caller.astype(np.float64)
     if echo_db is not None:
-        delay = int(0.12 * RATE)
+        delay = int(delay_s * RATE)
         heard[delay:] += agent[:-delay] * 10 ** (-echo_db / 20)
     heard = np.clip(heard, -32768, 32767).astype(np.int16)
     out = []
@@ -70,6 +77,58 @@ def test_the_agents_echo_is_taken_out_and_the_caller_alone_passes_whole():
     assert level_dbfs(heard[echo_only]) - level_dbfs(out[echo_only]) > 25
     answer = slice(int(4.8 * RATE), int(6.0 * RATE))
     assert abs(level_dbfs(out[answer]) - level_dbfs(caller[answer])) < 3
+
+
+def test_an_echo_later_than_aec3_looks_is_taken_out_too():
+    """AEC3 alone reaches ~0.5 s: this echo would pass whole (the finder's hold-back, and a
+    new AEC3 for it, take it out).
+    """
+    agent = speechlike(6.0, seed=6)
+    heard, out = run_line(agent, np.zeros_like(agent), echo_db=15, delay_s=0.8)
+    echo_only = slice(int(3.0 * RATE), int(6.0 * RATE))
+    assert level_dbfs(heard[echo_only]) - level_dbfs(out[echo_only]) > 25
+    # Until then only its first moments, before the finder saw it, reach the VAD: the new
+    # AEC3 has been played the line's last second before it is put in.
+    first = slice(int(0.8 * RATE), int(3.0 * RATE))
+    frames = out[first][: len(out[first]) // FRAME * FRAME].reshape(-1, FRAME)
+    loud = [level_dbfs(f) > level_dbfs(heard[first]) - 20 for f in frames]
+    assert sum(loud) * FRAME / RATE <= 0.2
+
+
+def test_while_a_new_aec3_warms_up_for_a_late_echo_the_echo_is_held_silent_not_the_caller():
+    """The warm-up runs in the background (here: 0.2 s, a busy box); meanwhile the old AEC3
+    cannot cancel the echo, so the line is held silent unless louder than its echo could be.
+    """
+    agent = speechlike(2.0, seed=7)
+    for caller_from in (None, 0.9):  # the echo is first seen at 0.88 s
+        caller = np.zeros_like(agent)
+        if caller_from is not None:
+            caller[int(caller_from * RATE) :] = speechlike(2.0 - caller_from, seed=8)
+        heard = caller.astype(np.float64)
+        heard[int(0.8 * RATE) :] += agent[: -int(0.8 * RATE)] * 10 ** (-15 / 20)
+        heard = np.clip(heard, -32768, 32767).astype(np.int16)
+        reference = EchoReference()
+        warming: list[Callable[[], None]] = []
+        canceller = CallerEchoCanceller(reference, background=warming.append)
+        canceller.warm_up()
+        waited = sounding = held = held_talking = 0
+        for i in range(0, len(agent), FRAME):
+            if warming and waited >= 0.2 * RATE:
+                warming.pop(0)()
+                waited = 0
+            reference.played(agent[i : i + FRAME].tobytes(), RATE)
+            out = np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16)
+            silent = not out.any()  # AEC3 itself passes a line's sound
+            sounds = bool(warming) and heard[i : i + FRAME].any()
+            sounding += sounds
+            held += sounds and silent
+            held_talking += silent and level_dbfs(caller[i : i + FRAME]) > -40
+            waited += FRAME if warming else 0
+        if caller_from is None:
+            assert canceller.delay.hold_back > 0 and not warming
+            assert held == sounding > 0  # the echo, while the new AEC3 warmed up
+        else:
+            assert held > 0 and held_talking == 0, (held, held_talking)
 
 
 def test_a_caller_talking_over_the_first_prompt_is_heard_once_warmed_up():

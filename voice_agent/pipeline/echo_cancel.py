@@ -6,6 +6,7 @@ first in the pipeline, so the VAD, barge-in, the STT and the call recording get 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from pipecat.audio.filters.base_audio_filter import BaseAudioFilter
 from pipecat.frames.frames import FilterControlFrame, Frame, TTSAudioRawFrame
@@ -34,7 +35,7 @@ class PlayedAudioTap(FrameProcessor):
 class EchoCancelAudioFilter(BaseAudioFilter):
     """The canceller as a pipecat audio filter (run by :class:`~voice_agent.pipeline.noise_gate.
     CallerAudioFilter`): it warms up from the caller's first audio
-    (:func:`warm_up_in_background`), and caller audio at another rate than 16 kHz passes as it is.
+    (:func:`in_background`), and caller audio at another rate than 16 kHz passes as it is.
     """
 
     def __init__(self, canceller: CallerEchoCanceller) -> None:
@@ -44,7 +45,7 @@ class EchoCancelAudioFilter(BaseAudioFilter):
     async def start(self, sample_rate: int) -> None:
         self._on = sample_rate == RATE
         if self._on:
-            warm_up_in_background(self._canceller)
+            in_background(self._canceller.warm_up)
 
     async def stop(self) -> None:
         pass
@@ -56,19 +57,19 @@ class EchoCancelAudioFilter(BaseAudioFilter):
         return self._canceller.process(audio) if self._on else audio
 
 
-def warm_up_in_background(canceller: CallerEchoCanceller) -> None:
-    """Warm the canceller up in a thread of its own (AEC3 runs without the GIL).
+def in_background(work: Callable[[], None]) -> None:
+    """Run an echo canceller's warm-up in a thread of its own (AEC3 runs without the GIL).
 
     It costs the greeting little alone (``bench.latency``: p50 29-39 ms against 28-34 before),
     but four calls starting in the same instant wait ~70 ms more for theirs, two cores busy
     with four warm-ups. At the lowest priority that was 54 ms, but a busy box then starved
     the warm-up, and the first echo came back before the canceller was ready.
     """
-    threading.Thread(target=canceller.warm_up, name="echo-warm-up", daemon=True).start()
+    threading.Thread(target=work, name="echo-warm-up", daemon=True).start()
 
 
 def echo_cancellation() -> tuple[CallerAudioFilter, PlayedAudioTap]:
     """The two processors of one call, sharing its reference."""
     reference = EchoReference()
-    canceller = EchoCancelAudioFilter(CallerEchoCanceller(reference))
+    canceller = EchoCancelAudioFilter(CallerEchoCanceller(reference, background=in_background))
     return CallerAudioFilter(canceller), PlayedAudioTap(reference)

@@ -10,7 +10,8 @@ handed the call to a person within 6 s.
 each chunk on once written, in real time), and hands it out 20 ms for 20 ms of caller audio:
 both run at the line's pace, so the echo keeps a steady offset in it. :class:`CallerEchoCanceller`
 runs WebRTC's AEC3 (``pywebrtc-audio``) on the caller's audio with it. AEC3 finds the echo's
-delay itself, up to ~0.5 s behind the reference.
+delay itself, up to ~0.5 s behind the reference; a later echo is found by
+:mod:`voice_agent.speech.echo_delay`, and the reference held back for it.
 
 A new AEC3 is cautious: for its first ~6 s of the agent talking it turns the caller down by
 10-70 dB whenever the agent talks, echo or not, and a caller who spoke over the greeting went
@@ -27,16 +28,23 @@ on it, can still pause a prompt (``bench/README.md``, "Callers whose line echoes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from pywebrtc_audio import EchoCanceller
 
-from voice_agent.audio import Upsampler2x, resample
+from voice_agent.audio import Upsampler2x, level_dbfs, resample
+from voice_agent.speech.echo_delay import EchoDelayFinder
 
 RATE = 16000  # the pipeline's caller audio, and the canceller's rate
 #: Played audio not yet matched by caller audio beyond this is dropped (the two clocks drift,
-#: or the output got ahead): an echo later than this couldn't be cancelled anyway.
+#: or the output got ahead).
 MAX_BACKLOG_S = 0.5
 WARM_UP_S = 6.0
+#: The line's last second, played to a new AEC3 for a late echo before it is put in: one put
+#: in halfway through the echo, without it, let the echo through ~0.5-0.8 s later (offline).
+HISTORY_S = 1.0
+MIN_RETURN_LOSS_DB = 6.0
 
 
 class EchoReference:
@@ -69,11 +77,39 @@ class EchoReference:
 
 
 class CallerEchoCanceller:
-    """AEC3 over one call's caller audio (16 kHz PCM16 in, the same length out)."""
+    """AEC3 over one call's caller audio (16 kHz PCM16 in, the same length out).
 
-    def __init__(self, reference: EchoReference) -> None:
+    An echo later than AEC3 reaches gets the played audio held back for it
+    (:class:`~voice_agent.speech.echo_delay.EchoDelayFinder`), and a new AEC3: warmed up in
+    the background, then played the line's last second with the audio so held. The AEC3 in
+    use, which spent the echo's first moments unable to cancel it, went on letting it
+    through for a second or more once it could; so did a new one not played the line's
+    last second, ~0.5 s after it was put in (offline, both made a barge-in of the prompt's
+    own echo). Until the new one is in, the caller's audio is held silent where it is no
+    louder than the agent's echo could be: it is the agent's.
+
+    Args:
+        reference: The agent's audio as played.
+        background: Runs a warm-up (a callable, without the GIL) where it does not hold up
+            the caller's audio, e.g. in a thread; by default at once.
+    """
+
+    def __init__(
+        self,
+        reference: EchoReference,
+        *,
+        background: Callable[[Callable[[], None]], None] = lambda work: work(),
+        delay: EchoDelayFinder | None = None,
+    ) -> None:
         self.reference = reference
+        self.delay = delay or EchoDelayFinder(RATE)
+        self._background = background
         self._aec = EchoCanceller(sample_rate=RATE)
+        self._held = 0  # samples the played audio is held back for the AEC3 in use
+        self._next: tuple[EchoCanceller, int] | None = None  # warmed up for another hold-back
+        self._preparing = 0
+        self._played = np.zeros(int((self.delay.options.max_delay_s + HISTORY_S) * RATE), np.int16)
+        self._heard = np.zeros(int(HISTORY_S * RATE), dtype=np.int16)
         self.ready = False
 
     def warm_up(self, seconds: float = WARM_UP_S) -> None:
@@ -83,10 +119,7 @@ class CallerEchoCanceller:
         agent is quiet, and holds it silent while the agent's audio plays: its echo could not
         be taken out yet (a busy box may take a few hundred ms over the warm-up).
         """
-        if seconds > 0:
-            rng = np.random.default_rng(0)
-            played = (rng.standard_normal(int(seconds * RATE)) * 3000).astype(np.int16)
-            self._aec.process(np.zeros_like(played), played)
+        _warm(self._aec, seconds)
         self.ready = True
 
     def process(self, pcm: bytes) -> bytes:
@@ -94,6 +127,56 @@ class CallerEchoCanceller:
         far = self.reference.take(len(near))  # taken even while warming: it keeps the pace
         if not len(near):
             return pcm
+        self.delay.feed(far, near)
+        self._played = np.concatenate((self._played[len(far) :], far))
+        self._heard = np.concatenate((self._heard[len(near) :], near))
         if not self.ready:
             return bytes(len(pcm)) if far.any() else pcm
-        return self._aec.process(near, far).tobytes()
+        if not self._follow_the_delay() and not self._louder_than_an_echo(near):
+            return bytes(len(pcm))  # the agent's own echo, not cancelled yet: not the caller
+        end = len(self._played) - self._held
+        return self._aec.process(near, self._played[end - len(far) : end]).tobytes()
+
+    def _louder_than_an_echo(self, near: np.ndarray) -> bool:
+        """Whether the line is louder than the echo of what was played then could make it: the
+        caller is talking (lines return their echo at least 6 dB down, ITU-T G.168).
+        """
+        lag = self.delay.echo_lag_s
+        if lag is None:
+            return False
+        end = len(self._played) - int(lag * RATE)
+        played_then = self._played[end - len(near) : end]
+        return level_dbfs(near) > level_dbfs(played_then) - MIN_RETURN_LOSS_DB
+
+    def _follow_the_delay(self) -> bool:
+        """Whether the AEC3 in use has the played audio held back as the line needs; if not,
+        one that has is being warmed up.
+        """
+        wanted = self.delay.hold_back
+        ready, self._next = self._next, None
+        if ready is not None and ready[1] == wanted:
+            self._aec, self._held = ready
+        if wanted == self._held:
+            self._preparing = wanted  # a delay suspected and let go may be wanted again later
+            return True
+        if wanted != self._preparing:
+            self._preparing = wanted
+
+            end = len(self._played) - wanted
+            heard, played = self._heard.copy(), self._played[end - len(self._heard) : end].copy()
+
+            def prepare() -> None:
+                aec = EchoCanceller(sample_rate=RATE)
+                _warm(aec, WARM_UP_S)
+                aec.process(heard, played)  # the line so far, its echo now within reach
+                self._next = (aec, wanted)
+
+            self._background(prepare)
+        return False
+
+
+def _warm(aec: EchoCanceller, seconds: float) -> None:
+    if seconds > 0:
+        rng = np.random.default_rng(0)
+        played = (rng.standard_normal(int(seconds * RATE)) * 3000).astype(np.int16)
+        aec.process(np.zeros_like(played), played)

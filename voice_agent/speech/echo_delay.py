@@ -1,0 +1,166 @@
+"""How late a caller's line sends the agent's voice back, for echoes AEC3 can't reach alone.
+
+AEC3 looks for the echo up to ~0.5 s behind the audio it is given as played. A line can be
+later than that: the websocket to Twilio, Twilio's own buffers and a mobile leg each add a
+few hundred ms. Such an echo is not cancelled at all, and Silero takes the agent's own prompt
+for the caller talking over it (offline, 0.6 s late and 15 dB down: the greeting paused and
+then stopped for good within 0.9 s of the echo coming back).
+
+:class:`EchoDelayFinder` cross-correlates what was played with what the caller's line sends
+(GCC-PHAT on 4 kHz audio: the line's filtering and mu-law leave the delay's peak sharp),
+while the agent talks and the line is not silent. A peak that stands well clear of every
+other lag is the echo's delay. A delay AEC3 reaches is left to it; a later one is answered
+with a bulk delay: the canceller holds the played audio back by that much less a little, so
+AEC3 finds the rest within its range. That is acted on at once and kept if the next look,
+0.1 s later, finds it again (:class:`~voice_agent.speech.echo.CallerEchoCanceller` holds the
+line silent meanwhile, unless it is louder than the echo could be).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DECIMATE = 4  # 16 kHz -> 4 kHz: the phone band's lower half carries the delay's peak
+
+
+@dataclass(frozen=True)
+class EchoDelayOptions:
+    """What the finder looks for, and how sure it must be.
+
+    Attributes:
+        max_delay_s: The latest echo looked for.
+        window_s: The caller's audio correlated with the played audio at each look.
+        look_every_s: How often it looks while it has not found the echo's delay, for the
+            first ``quick_looks_s`` of looking (the agent talking, the line not silent).
+        quick_looks_s: After that long, a line that has not echoed is looked at as seldom as
+            a line whose delay is known: each look costs ~0.4 ms.
+        recheck_every_s: How often it looks once it has found it (the line's delay can move).
+        min_peak_ratio: The peak over the highest lag more than 10 ms from it. Offline, over
+            a prompt with its echo (0.4-1.3 s late, 10-25 dB down, noise or none) the best
+            look reached 9-26; with no echo and a caller talking over it (real speech, the
+            tests' callers in the agent's own voice, noise) no look passed 2.1.
+        agree_s: A delay suspected is kept if the next look finds it again this closely.
+        aec_reach_s: Echoes up to this late behind the played audio as AEC3 is given it are
+            AEC3's own (its reach less a margin); the hold-back changes only for one outside.
+        aec_lead_s: A later echo is held back to this delay in front of AEC3.
+        min_level: Mean absolute sample (of full scale) under which audio is taken as silent.
+    """
+
+    max_delay_s: float = 1.5
+    window_s: float = 1.0
+    look_every_s: float = 0.1
+    quick_looks_s: float = 5.0
+    recheck_every_s: float = 1.0
+    min_peak_ratio: float = 3.0
+    agree_s: float = 0.01
+    aec_reach_s: float = 0.35
+    aec_lead_s: float = 0.15
+    min_level: float = 10**-3.5
+
+
+class EchoDelayFinder:
+    """Feed it the played and the caller's audio, 16 kHz frame by frame, in step.
+
+    Attributes:
+        hold_back: How many samples the canceller should hold the played audio back.
+        suspect: The last look found the echo out of AEC3's reach as the audio is held, and
+            the next (``look_every_s`` later) has not yet seen it again; :attr:`hold_back`
+            is for that delay meanwhile, and goes back if it is not seen again.
+        delay_s: The echo's delay, once seen (twice when it changes the hold-back).
+    """
+
+    def __init__(self, rate: int = 16000, options: EchoDelayOptions | None = None) -> None:
+        self.options = options or EchoDelayOptions()
+        self._rate = rate // DECIMATE
+        o = self.options
+        self._near = np.zeros(int(o.window_s * self._rate), np.float32)
+        self._far = np.zeros(int((o.window_s + o.max_delay_s) * self._rate), np.float32)
+        self._since_look = 0
+        self._quick_looks = round(o.quick_looks_s / o.look_every_s)
+        self.delay_s: float | None = None  # the echo's delay, once found
+        self.hold_back = 0
+        self._settled = 0  # the hold-back before a suspected delay
+        self.suspect = False
+        self._suspected = 0.0
+
+    @property
+    def echo_lag_s(self) -> float | None:
+        """How late the echo is taken to be: the delay suspected, else the one found."""
+        return self._suspected if self.suspect else self.delay_s
+
+    def feed(self, far: np.ndarray, near: np.ndarray) -> None:
+        """Add one frame of played (``far``) and caller (``near``) 16-bit audio."""
+        n = len(far) // DECIMATE * DECIMATE
+        self._far = _shift_in(self._far, _decimate(far[:n]))
+        self._near = _shift_in(self._near, _decimate(near[:n]))
+        self._since_look += n // DECIMATE
+        quick = self.suspect or (self.delay_s is None and self._quick_looks > 0)
+        every = self.options.look_every_s if quick else self.options.recheck_every_s
+        if self._since_look >= every * self._rate:
+            self._since_look = 0
+            self._look()
+
+    def _look(self) -> None:
+        o = self.options
+        found = None
+        if _level(self._near) >= o.min_level and _level(self._far) >= o.min_level:
+            self._quick_looks -= 1
+            found = _peak_delay(self._far, self._near, self._rate, o)
+        # else a silent line, or the agent quiet: nothing to find
+        if self.suspect:
+            self.suspect = False
+            if found is not None and abs(found - self._suspected) <= o.agree_s:
+                self._settled, self.delay_s = self.hold_back, found
+                return
+            self.hold_back = self._settled  # not seen again: not the echo
+        if found is None:
+            return
+        held_s = self._settled / (self._rate * DECIMATE)
+        if held_s <= found <= held_s + o.aec_reach_s:  # AEC3 reaches it as the audio is held
+            self.delay_s = found
+            return
+        lead = 0.0 if found <= o.aec_reach_s else found - o.aec_lead_s
+        self.hold_back = int(round(lead * self._rate)) * DECIMATE
+        self.suspect, self._suspected = True, found
+
+
+def _peak_delay(far: np.ndarray, near: np.ndarray, rate: int, o: EchoDelayOptions) -> float | None:
+    """The delay of ``near`` behind ``far``'s end-aligned audio, if one lag stands out."""
+    near = _level_frames(near, rate // 50)
+    size = 1 << (len(far) + len(near) - 1).bit_length()
+    cross = np.fft.rfft(far, size) * np.conj(np.fft.rfft(near, size))
+    cross /= np.abs(cross) ** 0.8 + 1e-9  # PHAT, not quite whitened: noise bands stay low
+    corr = np.abs(np.fft.irfft(cross, size)[: len(far) - len(near) + 1])  # a line may invert
+    best = int(np.argmax(corr))
+    away = rate // 100
+    others = np.concatenate((corr[: max(0, best - away)], corr[best + away + 1 :]))
+    if not len(others) or corr[best] < o.min_peak_ratio * others.max():
+        return None
+    return (len(far) - len(near) - best) / rate
+
+
+def _level_frames(audio: np.ndarray, frame: int) -> np.ndarray:
+    """Each ``frame`` of ``audio`` scaled to the same loudness, those under the median only up
+    to it: a cough over the echo would otherwise outweigh the echo around it (offline, it put
+    off finding it by 0.6-0.8 s, and the prompt's first words came through).
+    """
+    n = len(audio) // frame * frame
+    frames = audio[:n].reshape(-1, frame)
+    rms = np.sqrt(np.mean(np.square(frames), axis=1))
+    floor = max(float(np.median(rms)), 1e-9)
+    levelled = (frames / np.maximum(rms, floor)[:, None]).reshape(-1)
+    return np.concatenate((levelled, audio[n:])).astype(np.float32)
+
+
+def _decimate(pcm: np.ndarray) -> np.ndarray:
+    return pcm.astype(np.float32).reshape(-1, DECIMATE).mean(axis=1) / 32768
+
+
+def _shift_in(buffer: np.ndarray, new: np.ndarray) -> np.ndarray:
+    return np.concatenate((buffer[len(new) :], new))
+
+
+def _level(audio: np.ndarray) -> float:
+    return float(np.mean(np.abs(audio)))
