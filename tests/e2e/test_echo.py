@@ -1,5 +1,5 @@
-"""A caller whose line sends the agent's voice back (a speakerphone: 200 ms late, 15 dB down),
-over the real Twilio websocket.
+"""A caller whose line sends the agent's voice back (a speakerphone: 200 ms late, 15 dB down;
+a long line: 700 ms late), over the real Twilio websocket.
 
 With echo cancellation (the default) the greeting plays through, the caller's answer is heard,
 and the caller can still talk over a prompt; with it off, the echo pauses the greeting by itself.
@@ -22,6 +22,7 @@ from .test_twilio_call import REQUEST, hear
 pytestmark = pytest.mark.models
 
 SPEAKERPHONE = Echo(delay_s=0.2, return_loss_db=15.0)
+LONG_LINE = Echo(delay_s=0.7, return_loss_db=15.0)  # beyond AEC3's own reach, ~0.5 s
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,9 @@ def agent_without_echo_cancellation(
         yield agent
 
 
-async def call_on_a_speakerphone(agent: AgentProcess) -> TwilioCaller:
+async def call_on_a_speakerphone(agent: AgentProcess, echo: Echo = SPEAKERPHONE) -> TwilioCaller:
     caller = await place_call(agent.base_url)
-    caller.echo = SPEAKERPHONE
+    caller.echo = echo
     return caller
 
 
@@ -55,6 +56,26 @@ async def test_the_agent_does_not_take_its_own_echo_for_the_caller(agent_server,
     events = await call_events(agent_server, caller.call_sid)
     said = [e["text"] for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]
     assert len(said) == 1, said  # the caller's request, and no echoed prompt
+
+
+async def test_an_echo_later_than_aec3_reaches_is_not_taken_for_the_caller_either(
+    agent_server, caller_voice, ear
+):
+    """Before the agent found the echo's delay and held its played audio back for it, this
+    echo stopped the greeting and the agent answered its own words ("Hi, thanks for coming.").
+    Its first return may still pause the greeting for a moment, so the greeting is waited for
+    until 2 s of quiet.
+    """
+    async with await call_on_a_speakerphone(agent_server, LONG_LINE) as caller:
+        _, greeting = await caller.wait_for_prompt(caller.started_at, quiet_s=2.0)
+        since = await caller.say(caller_ulaw(caller_voice, REQUEST))
+        _, question = await caller.wait_for_prompt(since)
+        await caller.stop()
+    assert "help you today" in hear(ear, greeting)
+    assert "order number" in hear(ear, question)
+    events = await call_events(agent_server, caller.call_sid)
+    said = [e["text"] for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]
+    assert len(said) == 1, said
 
 
 async def test_without_echo_cancellation_the_echo_pauses_the_greeting(
