@@ -24,6 +24,17 @@ def speechlike(seconds: float, seed: int) -> np.ndarray:
     return (3000 * noise * syllables).astype(np.int16)
 
 
+def on_the_line(
+    caller: np.ndarray, agent: np.ndarray, *, echo_db: float | None, delay_s: float
+) -> np.ndarray:
+    """What the line sends: the caller, and the agent ``delay_s`` late and ``echo_db`` down."""
+    heard = caller.astype(np.float64)
+    if echo_db is not None:
+        delay = int(delay_s * RATE)
+        heard[delay:] += agent[:-delay] * 10 ** (-echo_db / 20)
+    return np.clip(heard, -32768, 32767).astype(np.int16)
+
+
 def run_line(
     agent: np.ndarray,
     caller: np.ndarray,
@@ -36,11 +47,7 @@ def run_line(
     reference = EchoReference()
     canceller = CallerEchoCanceller(reference)
     canceller.warm_up(warm_s)
-    heard = caller.astype(np.float64)
-    if echo_db is not None:
-        delay = int(delay_s * RATE)
-        heard[delay:] += agent[:-delay] * 10 ** (-echo_db / 20)
-    heard = np.clip(heard, -32768, 32767).astype(np.int16)
+    heard = on_the_line(caller, agent, echo_db=echo_db, delay_s=delay_s)
     out = []
     for i in range(0, len(agent), FRAME):
         reference.played(agent[i : i + FRAME].tobytes(), RATE)
@@ -104,9 +111,7 @@ def test_while_a_new_aec3_warms_up_for_a_late_echo_the_echo_is_held_silent_not_t
         caller = np.zeros_like(agent)
         if caller_from is not None:
             caller[int(caller_from * RATE) :] = speechlike(2.0 - caller_from, seed=8)
-        heard = caller.astype(np.float64)
-        heard[int(0.8 * RATE) :] += agent[: -int(0.8 * RATE)] * 10 ** (-15 / 20)
-        heard = np.clip(heard, -32768, 32767).astype(np.int16)
+        heard = on_the_line(caller, agent, echo_db=15, delay_s=0.8)
         reference = EchoReference()
         warming: list[Callable[[], None]] = []
         canceller = CallerEchoCanceller(reference, background=warming.append)

@@ -10,16 +10,12 @@ import numpy as np
 
 from voice_agent.speech.echo_delay import EchoDelayFinder, EchoDelayOptions
 
-from .test_echo import FRAME, RATE, speechlike
+from .test_echo import FRAME, RATE, on_the_line, speechlike
 
 
-def line(agent: np.ndarray, *, delay_s: float | None, echo_db: float = 15.0) -> np.ndarray:
-    """What the caller's line sends back: the agent ``delay_s`` late, ``echo_db`` down."""
-    heard = np.zeros(len(agent))
-    if delay_s is not None:
-        delay = int(delay_s * RATE)
-        heard[delay:] = agent[:-delay] * 10 ** (-echo_db / 20)
-    return heard.astype(np.int16)
+def line(agent: np.ndarray, *, delay_s: float, echo_db: float = 15.0) -> np.ndarray:
+    """What a silent caller's line sends back: the agent ``delay_s`` late, ``echo_db`` down."""
+    return on_the_line(np.zeros_like(agent), agent, echo_db=echo_db, delay_s=delay_s)
 
 
 def feed(finder: EchoDelayFinder, agent: np.ndarray, heard: np.ndarray) -> list[float | None]:

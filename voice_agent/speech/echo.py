@@ -34,7 +34,7 @@ import numpy as np
 from pywebrtc_audio import EchoCanceller
 
 from voice_agent.audio import Upsampler2x, level_dbfs, resample
-from voice_agent.speech.echo_delay import EchoDelayFinder
+from voice_agent.speech.echo_delay import EchoDelayFinder, shift_in
 
 RATE = 16000  # the pipeline's caller audio, and the canceller's rate
 #: Played audio not yet matched by caller audio beyond this is dropped (the two clocks drift,
@@ -99,10 +99,9 @@ class CallerEchoCanceller:
         reference: EchoReference,
         *,
         background: Callable[[Callable[[], None]], None] = lambda work: work(),
-        delay: EchoDelayFinder | None = None,
     ) -> None:
         self.reference = reference
-        self.delay = delay or EchoDelayFinder(RATE)
+        self.delay = EchoDelayFinder(RATE)
         self._background = background
         self._aec = EchoCanceller(sample_rate=RATE)
         self._held = 0  # samples the played audio is held back for the AEC3 in use
@@ -128,8 +127,8 @@ class CallerEchoCanceller:
         if not len(near):
             return pcm
         self.delay.feed(far, near)
-        self._played = np.concatenate((self._played[len(far) :], far))
-        self._heard = np.concatenate((self._heard[len(near) :], near))
+        self._played = shift_in(self._played, far)
+        self._heard = shift_in(self._heard, near)
         if not self.ready:
             return bytes(len(pcm)) if far.any() else pcm
         if not self._follow_the_delay() and not self._louder_than_an_echo(near):

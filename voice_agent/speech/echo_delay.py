@@ -79,7 +79,7 @@ class EchoDelayFinder:
         self._far = np.zeros(int((o.window_s + o.max_delay_s) * self._rate), np.float32)
         self._since_look = 0
         self._quick_looks = round(o.quick_looks_s / o.look_every_s)
-        self.delay_s: float | None = None  # the echo's delay, once found
+        self.delay_s: float | None = None
         self.hold_back = 0
         self._settled = 0  # the hold-back before a suspected delay
         self.suspect = False
@@ -93,8 +93,8 @@ class EchoDelayFinder:
     def feed(self, far: np.ndarray, near: np.ndarray) -> None:
         """Add one frame of played (``far``) and caller (``near``) 16-bit audio."""
         n = len(far) // DECIMATE * DECIMATE
-        self._far = _shift_in(self._far, _decimate(far[:n]))
-        self._near = _shift_in(self._near, _decimate(near[:n]))
+        self._far = shift_in(self._far, _decimate(far[:n]))
+        self._near = shift_in(self._near, _decimate(near[:n]))
         self._since_look += n // DECIMATE
         quick = self.suspect or (self.delay_s is None and self._quick_looks > 0)
         every = self.options.look_every_s if quick else self.options.recheck_every_s
@@ -158,7 +158,8 @@ def _decimate(pcm: np.ndarray) -> np.ndarray:
     return pcm.astype(np.float32).reshape(-1, DECIMATE).mean(axis=1) / 32768
 
 
-def _shift_in(buffer: np.ndarray, new: np.ndarray) -> np.ndarray:
+def shift_in(buffer: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``buffer`` (the latest audio) with ``new`` at its end and as much dropped from its start."""
     return np.concatenate((buffer[len(new) :], new))
 
 
