@@ -173,20 +173,32 @@ def report(
 
 
 def add_echo_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--echo-db`` and ``--echo-delay-ms``: the callers' lines send the agent's audio back."""
+    """``--echo-db``, ``--echo-delay-ms`` and ``--echo-overdrive-db``: the callers' lines send
+    the agent's audio back.
+    """
     parser.add_argument(
         "--echo-db",
         type=float,
         help="the callers' lines return the agent's audio this many dB down (no echo if unset)",
     )
     parser.add_argument("--echo-delay-ms", type=float, default=200.0)
+    parser.add_argument(
+        "--echo-overdrive-db",
+        type=float,
+        default=0.0,
+        help="the callers' loudspeakers saturate this far past full scale (a nonlinear echo)",
+    )
 
 
 def echo_of(args: argparse.Namespace) -> Echo | None:
     """The echo :func:`add_echo_arguments` asked for."""
     if args.echo_db is None:
         return None
-    return Echo(delay_s=args.echo_delay_ms / 1000, return_loss_db=args.echo_db)
+    return Echo(
+        delay_s=args.echo_delay_ms / 1000,
+        return_loss_db=args.echo_db,
+        overdrive_db=args.echo_overdrive_db,
+    )
 
 
 async def read_recording(

@@ -12,6 +12,7 @@ import numpy as np
 
 from voice_agent.audio import level_dbfs
 from voice_agent.speech.echo import RATE, WARM_UP_S, CallerEchoCanceller, EchoReference
+from voice_agent.testing.twilio_caller import Echo
 
 FRAME = RATE // 50  # 20 ms, as the pipeline's caller frames come
 
@@ -161,3 +162,13 @@ def test_until_warmed_up_the_caller_passes_while_the_agent_is_quiet_and_is_held_
     reference.played(np.full(2 * FRAME, 500, np.int16).tobytes(), RATE)
     assert canceller.process(pcm) == bytes(len(pcm))  # its echo could not be taken out yet
     assert len(reference.take(10 * FRAME).nonzero()[0]) == FRAME  # one frame was taken
+
+
+def test_the_test_callers_overdriven_speakerphone_squashes_loud_audio_and_not_quiet():
+    loud, quiet = (np.full(FRAME, v, np.int16) for v in (16000, 300))
+    speaker = Echo(overdrive_db=12)
+    squashed = np.frombuffer(speaker.through_speaker(loud.tobytes()), np.int16)
+    assert 6000 < squashed[0] < 9000  # tanh(0.49 * 3.98) / 3.98 of full scale
+    kept = np.frombuffer(speaker.through_speaker(quiet.tobytes()), np.int16)
+    assert abs(int(kept[0]) - 300) <= 1
+    assert Echo().through_speaker(loud.tobytes()) == loud.tobytes()  # linear by default

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import httpx
+import numpy as np
 import websockets
 
 from voice_agent.audio import ulaw_decode, ulaw_encode
@@ -43,6 +44,17 @@ class Echo:
 
     delay_s: float = 0.2
     return_loss_db: float = 15.0
+    #: A cheap speakerphone: its loudspeaker driven this far past full scale saturates
+    #: (tanh), so the echo is no longer a copy of what was played. 0: a linear echo.
+    overdrive_db: float = 0.0
+
+    def through_speaker(self, pcm: bytes) -> bytes:
+        """16-bit audio as the caller's loudspeaker plays it back into their microphone."""
+        if not self.overdrive_db:
+            return pcm
+        drive = 10 ** (self.overdrive_db / 20)
+        played = np.frombuffer(pcm, dtype=np.int16) / 32768
+        return (np.tanh(played * drive) / drive * 32767).astype(np.int16).tobytes()
 
     @property
     def frames(self) -> int:
@@ -284,7 +296,7 @@ class TwilioCaller:
         self._echo_line.append(ulaw_decode(played))
         if len(self._echo_line) <= echo.frames:
             return frame
-        returned = audioop.mul(self._echo_line.popleft(), 2, echo.gain)
+        returned = audioop.mul(echo.through_speaker(self._echo_line.popleft()), 2, echo.gain)
         return ulaw_encode(audioop.add(ulaw_decode(frame), returned, 2))
 
     def _add_line_noise(self, frame: bytes) -> bytes:
