@@ -40,6 +40,11 @@ BENCHMARKS = [
     # (30 dB down) and a speakerphone (15 dB down).
     ["barge_in", "--echo-db", "30", "--name", "barge_in_echo_30db"],
     ["barge_in", "--echo-db", "15", "--name", "barge_in_echo_15db"],
+    # ... and a line 700 ms late, beyond AEC3's own reach (voice_agent/speech/echo_delay.py).
+    [
+        "barge_in",
+        *("--echo-db", "15", "--echo-delay-ms", "700", "--name", "barge_in_echo_15db_700ms"),
+    ],
     ["latency", "--echo-db", "15", "--loads", "1 call", "--name", "latency_echo_15db"],
     ["end_of_turn"],
     ["number_turns_at_once"],
