@@ -34,7 +34,7 @@ def agent_without_echo_cancellation(
         yield agent
 
 
-async def call_on_a_speakerphone(agent: AgentProcess, echo: Echo = SPEAKERPHONE) -> TwilioCaller:
+async def call_on_an_echoing_line(agent: AgentProcess, echo: Echo = SPEAKERPHONE) -> TwilioCaller:
     caller = await place_call(agent.base_url)
     caller.echo = echo
     return caller
@@ -45,7 +45,7 @@ def clears(caller: TwilioCaller) -> list[float]:
 
 
 async def test_the_agent_does_not_take_its_own_echo_for_the_caller(agent_server, caller_voice, ear):
-    async with await call_on_a_speakerphone(agent_server) as caller:
+    async with await call_on_an_echoing_line(agent_server) as caller:
         await caller.wait_for_prompt(caller.started_at)  # the greeting, echoed back whole
         assert not clears(caller), "the greeting's echo paused it"
         since = await caller.say(caller_ulaw(caller_voice, REQUEST))
@@ -66,7 +66,7 @@ async def test_an_echo_later_than_aec3_reaches_is_not_taken_for_the_caller_eithe
     Its first return may still pause the greeting for a moment, so the greeting is waited for
     until 2 s of quiet.
     """
-    async with await call_on_a_speakerphone(agent_server, LONG_LINE) as caller:
+    async with await call_on_an_echoing_line(agent_server, LONG_LINE) as caller:
         _, greeting = await caller.wait_for_prompt(caller.started_at, quiet_s=2.0)
         since = await caller.say(caller_ulaw(caller_voice, REQUEST))
         _, question = await caller.wait_for_prompt(since)
@@ -81,7 +81,7 @@ async def test_an_echo_later_than_aec3_reaches_is_not_taken_for_the_caller_eithe
 async def test_without_echo_cancellation_the_echo_pauses_the_greeting(
     agent_without_echo_cancellation,
 ):
-    async with await call_on_a_speakerphone(agent_without_echo_cancellation) as caller:
+    async with await call_on_an_echoing_line(agent_without_echo_cancellation) as caller:
         await wait_for_first_media(caller)
         for _ in range(250):
             if clears(caller):
@@ -92,7 +92,7 @@ async def test_without_echo_cancellation_the_echo_pauses_the_greeting(
 
 
 async def test_the_caller_still_talks_over_a_prompt_on_an_echoing_line(agent_server, caller_voice):
-    async with await call_on_a_speakerphone(agent_server) as caller:
+    async with await call_on_an_echoing_line(agent_server) as caller:
         await wait_for_first_media(caller)
         await asyncio.sleep(1.5)  # into the greeting, its echo coming back
         speech = caller_ulaw(caller_voice, "Sorry, I want to return my headphones.")
