@@ -172,3 +172,18 @@ def test_the_test_callers_overdriven_speakerphone_squashes_loud_audio_and_not_qu
     kept = np.frombuffer(speaker.through_speaker(quiet.tobytes()), np.int16)
     assert abs(int(kept[0]) - 300) <= 1
     assert Echo().through_speaker(loud.tobytes()) == loud.tobytes()  # linear by default
+
+
+def test_a_new_aec3_warmed_up_for_a_delay_no_longer_wanted_does_not_displace_the_one_wanted():
+    reference = EchoReference()
+    warming: list[Callable[[], None]] = []
+    canceller = CallerEchoCanceller(reference, background=warming.append)
+    canceller.warm_up()
+    frame = speechlike(0.02, seed=9).tobytes()
+    for hold_back in (4000, 8000):  # the finder moves on while the first one warms up
+        canceller.delay.hold_back = hold_back
+        assert canceller.process(frame) == bytes(len(frame))  # not cancelled yet: held
+    for_8000, for_4000 = warming.pop(), warming.pop()
+    for_8000()
+    for_4000()  # done last
+    assert canceller.process(frame) != bytes(len(frame))  # the AEC3 for 8000 is in

@@ -168,7 +168,8 @@ class CallerEchoCanceller:
                 aec = EchoCanceller(sample_rate=RATE)
                 _warm(aec, WARM_UP_S)
                 aec.process(heard, played)  # the line so far, its echo now within reach
-                self._next = (aec, wanted)
+                if self._preparing == wanted:  # not overtaken by another delay meanwhile
+                    self._next = (aec, wanted)
 
             self._background(prepare)
         return False
