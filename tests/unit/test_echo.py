@@ -187,3 +187,24 @@ def test_a_new_aec3_warmed_up_for_a_delay_no_longer_wanted_does_not_displace_the
     for_8000()
     for_4000()  # done last
     assert canceller.process(frame) != bytes(len(frame))  # the AEC3 for 8000 is in
+
+
+def test_a_warm_up_done_after_the_echo_began_still_takes_the_echo_out():
+    """On a busy box the call-start warm-up can finish with the greeting's echo already
+    coming back: the AEC3 is played the line's last second before it is put in.
+    """
+    agent = speechlike(4.0, seed=11)
+    heard = on_the_line(np.zeros_like(agent), agent, echo_db=15, delay_s=0.2)
+    reference = EchoReference()
+    canceller = CallerEchoCanceller(reference)
+    out = []
+    for i in range(0, len(agent), FRAME):
+        if i == int(1.0 * RATE):
+            canceller.warm_up()
+        reference.played(agent[i : i + FRAME].tobytes(), RATE)
+        out.append(np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16))
+    after = slice(int(1.0 * RATE), len(agent))
+    frames, echo = np.concatenate(out)[after], heard[after]
+    pairs = zip(frames.reshape(-1, FRAME), echo.reshape(-1, FRAME), strict=True)
+    leaked = [level_dbfs(o) > level_dbfs(e) - 20 for o, e in pairs if e.any()]
+    assert sum(leaked) <= 1, f"{sum(leaked)} of {len(leaked)} frames of the echo came through"
