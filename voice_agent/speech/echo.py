@@ -110,6 +110,7 @@ class CallerEchoCanceller:
         self._held = 0  # samples the played audio is held back for the AEC3 in use
         self._next: tuple[EchoCanceller, int] | None = None  # warmed up for another hold-back
         self._preparing = 0
+        self._reach = int(self.delay.options.max_delay_s * RATE)  # the latest echo looked for
         self._in_use = False  # the AEC3 warmed up at the call's start not yet put in
         self._played = np.zeros(int((self.delay.options.max_delay_s + HISTORY_S) * RATE), np.int16)
         self._heard = np.zeros(int(HISTORY_S * RATE), dtype=np.int16)
@@ -119,8 +120,10 @@ class CallerEchoCanceller:
         """Take AEC3 past its cautious start (blocking, without the GIL: run it in a thread).
 
         Until it is done, :meth:`process` passes the caller's audio on as it is while the
-        agent is quiet, and holds it silent while the agent's audio plays: its echo could not
-        be taken out yet (a busy box may take a few hundred ms over the warm-up).
+        agent is quiet, and holds it silent while the agent's audio plays or may still be
+        coming back (up to 1.5 s after): its echo could not be taken out yet (a busy box may
+        take a few hundred ms over the warm-up; CI once heard a 0.7 s echo of the greeting
+        in its pauses then).
         """
         _warm(self._aec, seconds)
         self.ready = True
@@ -133,8 +136,8 @@ class CallerEchoCanceller:
         self.delay.feed(far, near)
         self._played = shift_in(self._played, far)
         self._heard = shift_in(self._heard, near)
-        if not self.ready:
-            return bytes(len(pcm)) if far.any() else pcm
+        if not self.ready:  # held while the agent's audio may still be coming back
+            return bytes(len(pcm)) if self._played[-self._reach :].any() else pcm
         if not self._in_use:
             self._put_in(self._aec, len(near))
         if not self._follow_the_delay(len(near)) and not self._louder_than_an_echo(near):
