@@ -11,10 +11,18 @@ from collections.abc import Callable
 import numpy as np
 
 from voice_agent.audio import level_dbfs
-from voice_agent.speech.echo import RATE, WARM_UP_S, CallerEchoCanceller, EchoReference
+from voice_agent.speech.echo import (
+    PAUSE_S,
+    RATE,
+    REFERENCE_SLACK_S,
+    WARM_UP_S,
+    CallerEchoCanceller,
+    EchoReference,
+)
 from voice_agent.testing.twilio_caller import Echo
 
 FRAME = RATE // 50  # 20 ms, as the pipeline's caller frames come
+SLACK = int(REFERENCE_SLACK_S * RATE)
 
 
 def speechlike(seconds: float, seed: int) -> np.ndarray:
@@ -59,12 +67,60 @@ def run_line(
 def test_the_reference_comes_out_in_order_at_16_khz_and_silence_where_nothing_played():
     reference = EchoReference()
     reference.played(np.full(160, 1000, np.int16).tobytes(), 8000)  # 20 ms at 8 kHz
+    assert not reference.take(SLACK).any()  # handed out a little later than due
     first = reference.take(FRAME)
     assert len(first) == FRAME and abs(int(first[FRAME // 2]) - 1000) < 50
-    assert not reference.take(FRAME).any()  # nothing more was played
+    assert not reference.take(int(PAUSE_S * RATE) + FRAME).any()  # nothing more was played
     reference.played(np.full(480, 1000, np.int16).tobytes(), 24000)  # another output rate
-    resampled = reference.take(2 * FRAME)
+    resampled = reference.take(SLACK + 2 * FRAME)[SLACK:]
     assert resampled[: FRAME // 2].any() and not resampled[FRAME + 20 :].any()
+
+
+def test_a_chunk_late_by_up_to_the_slack_loses_nothing():
+    reference = EchoReference()
+    first, second = np.arange(1, 641, dtype=np.int16), np.arange(641, 1281, dtype=np.int16)
+    reference.played(first.tobytes(), RATE)
+    taken = [reference.take(FRAME) for _ in range(3)]  # the second chunk was due for the last
+    reference.played(second.tobytes(), RATE)
+    taken += [reference.take(FRAME) for _ in range(2)]
+    assert np.array_equal(np.concatenate(taken)[SLACK:], np.concatenate((first, second)))
+
+
+def test_a_chunk_later_than_that_keeps_its_place_in_time():
+    """The agent read caller frames in a burst, before the chunk their echo is of came: the
+    caller heard no gap (it had the chunk already), so the reference leaves none either.
+    """
+    reference = EchoReference()
+    first, second = np.arange(1, 641, dtype=np.int16), np.arange(641, 1281, dtype=np.int16)
+    reference.played(first.tobytes(), RATE)
+    for _ in range(3):
+        reference.take(FRAME)
+    assert not reference.take(FRAME).any()  # due, not yet come
+    reference.played(second.tobytes(), RATE)
+    assert np.array_equal(reference.take(FRAME), second[SLACK : SLACK + FRAME])
+
+
+def test_after_a_long_stall_the_chunk_the_caller_had_is_dropped_and_the_next_comes_as_sent():
+    """The caller heard the late chunk on time; the next, sent once it had been passed on,
+    after a pause.
+    """
+    reference = EchoReference()
+    chunks = [np.full(640, k, np.int16) for k in (1, 2, 3)]
+    reference.played(chunks[0].tobytes(), RATE)
+    for _ in range(3 + 4):  # the slack, 40 ms played, then 80 ms of nothing
+        reference.take(FRAME)
+    reference.played(chunks[1].tobytes(), RATE)
+    reference.played(chunks[2].tobytes(), RATE)
+    assert np.array_equal(reference.take(SLACK + 2 * FRAME)[SLACK:], chunks[2])
+
+
+def test_a_chunk_coming_later_than_a_pause_begins_a_new_prompt():
+    reference = EchoReference()
+    first, second = np.full(640, 1000, np.int16), np.arange(1, 641, dtype=np.int16)
+    reference.played(first.tobytes(), RATE)
+    reference.take(SLACK + len(first) + int(PAUSE_S * RATE) + FRAME)
+    reference.played(second.tobytes(), RATE)
+    assert np.array_equal(reference.take(SLACK + FRAME)[SLACK:], second[:FRAME])
 
 
 def test_played_audio_not_matched_by_caller_audio_is_dropped_beyond_the_backlog():
@@ -160,6 +216,7 @@ def test_until_warmed_up_the_caller_passes_while_the_agent_is_quiet_and_is_held_
     pcm = speechlike(0.02, seed=5).tobytes()
     assert canceller.process(pcm) == pcm  # nothing played
     reference.played(np.full(2 * FRAME, 500, np.int16).tobytes(), RATE)
+    canceller.process(pcm)  # the reference's slack
     assert canceller.process(pcm) == bytes(len(pcm))  # its echo could not be taken out yet
     assert len(reference.take(10 * FRAME).nonzero()[0]) == FRAME  # one frame was taken
     assert canceller.process(pcm) == bytes(len(pcm))  # nothing playing, but a late echo may be
@@ -205,6 +262,31 @@ def test_a_warm_up_done_after_the_echo_began_still_takes_the_echo_out():
         reference.played(agent[i : i + FRAME].tobytes(), RATE)
         out.append(np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16))
     after = slice(int(1.0 * RATE), len(agent))
+    frames, echo = np.concatenate(out)[after], heard[after]
+    pairs = zip(frames.reshape(-1, FRAME), echo.reshape(-1, FRAME), strict=True)
+    leaked = [level_dbfs(o) > level_dbfs(e) - 20 for o, e in pairs if e.any()]
+    assert sum(leaked) <= 1, f"{sum(leaked)} of {len(leaked)} frames of the echo came through"
+
+
+def test_a_chunk_written_late_does_not_let_the_echo_through():
+    """The agent's audio comes 40 ms at a time; once, a chunk comes two caller frames late
+    (a busy event loop). With the reference put 20 ms behind the echo by it, 30 of the next
+    97 echo frames came through.
+    """
+    agent = speechlike(4.0, seed=4)
+    heard = on_the_line(np.zeros_like(agent), agent, echo_db=15, delay_s=0.2)
+    reference = EchoReference()
+    canceller = CallerEchoCanceller(reference)
+    canceller.warm_up()
+    chunk, late_at = 2 * FRAME, RATE
+    out = []
+    for i in range(0, len(agent), FRAME):
+        if i % chunk == 0 and i != late_at:
+            reference.played(agent[i : i + chunk].tobytes(), RATE)
+        out.append(np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16))
+        if i == late_at + FRAME:
+            reference.played(agent[late_at : late_at + chunk].tobytes(), RATE)
+    after = slice(late_at, len(agent))
     frames, echo = np.concatenate(out)[after], heard[after]
     pairs = zip(frames.reshape(-1, FRAME), echo.reshape(-1, FRAME), strict=True)
     leaked = [level_dbfs(o) > level_dbfs(e) - 20 for o, e in pairs if e.any()]

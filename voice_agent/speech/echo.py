@@ -7,11 +7,12 @@ with the echo 15 dB down the agent took its own words for the caller's ("I can h
 handed the call to a person within 6 s.
 
 :class:`EchoReference` keeps the agent's audio as it is played (the output transport passes
-each chunk on once written, in real time), and hands it out 20 ms for 20 ms of caller audio:
-both run at the line's pace, so the echo keeps a steady offset in it. :class:`CallerEchoCanceller`
-runs WebRTC's AEC3 (``pywebrtc-audio``) on the caller's audio with it. AEC3 finds the echo's
-delay itself, up to ~0.5 s behind the reference; a later echo is found by
-:mod:`voice_agent.speech.echo_delay`, and the reference held back for it.
+each chunk on when it is due to be heard), and hands it out 20 ms for 20 ms of caller audio:
+both run at the line's pace, so the echo keeps a steady offset in it, even where one of them
+comes late. :class:`CallerEchoCanceller` runs WebRTC's AEC3 (``pywebrtc-audio``) on the
+caller's audio with it. AEC3 finds the echo's delay itself, up to ~0.5 s behind the
+reference; a later echo is found by :mod:`voice_agent.speech.echo_delay`, and the reference
+held back for it.
 
 A new AEC3 is cautious: for its first ~6 s of the agent talking it turns the caller down by
 10-70 dB whenever the agent talks, echo or not, and a caller who spoke over the greeting went
@@ -40,6 +41,10 @@ RATE = 16000  # the pipeline's caller audio, and the canceller's rate
 #: Played audio not yet matched by caller audio beyond this is dropped (the two clocks drift,
 #: or the output got ahead).
 MAX_BACKLOG_S = 0.5
+#: How much later than the caller hears it the reference hands played audio out.
+REFERENCE_SLACK_S = 0.02
+#: Played audio missing longer than this is the agent having stopped talking, not a stall.
+PAUSE_S = 0.5
 WARM_UP_S = 6.0
 #: The line's last second, played to an AEC3 before it is put in (at the call's start once
 #: warmed up, and for a late echo): one put in once the echo had begun let it through later
@@ -51,12 +56,35 @@ MIN_RETURN_LOSS_DB = 6.0
 
 
 class EchoReference:
-    """The agent's played audio at 16 kHz, taken in step with the caller's audio."""
+    """The agent's played audio at 16 kHz, taken in step with the caller's audio.
+
+    The output transport sends audio one chunk (40 ms) ahead of the caller's ear and passes
+    each chunk on (:meth:`played`) when it is due to be heard, or later on a busy event loop.
+    So a chunk can come after the caller frames it overlaps were read (:meth:`take`), with
+    the caller having heard it on time. Padded with silence where it came, the reference fell
+    behind the echo for the rest of the prompt, and AEC3 let that echo through: offline,
+    10-40 ms behind, the greeting's echo reached Silero, and a fresh agent's first calls took
+    their greeting for the caller so (6 of 110 greetings echoed 15 dB down, 0.2 s late).
+    AEC3 takes an echo later than the one it found in its stride (its filter reaches ~50 ms
+    past that delay), not an earlier one: offline, 10-40 ms ahead, nothing leaked.
+
+    So each chunk goes where the caller heard it: after the one before, or, if that was
+    passed on late, no earlier than then (the chunk was sent once it had been passed on).
+    Audio already due when it comes is dropped. A chunk coming more than :data:`PAUSE_S`
+    after that begins a new prompt: the caller hears it as it comes. Everything is handed
+    out :data:`REFERENCE_SLACK_S` late, so that a chunk a little late loses nothing. Where a
+    prompt follows another within :data:`PAUSE_S`, the reference is early by up to a chunk.
+    """
 
     def __init__(self, max_backlog_s: float = MAX_BACKLOG_S) -> None:
         self._pending = np.zeros(0, dtype=np.int16)
         self._max_backlog = int(max_backlog_s * RATE)
         self._upsampler: Upsampler2x | None = None
+        self._slack = int(REFERENCE_SLACK_S * RATE)
+        self._pause = int(PAUSE_S * RATE)
+        self._taken = 0  # samples handed out so far: the caller's audio's clock
+        self._end = -self._pause - 1  # where the last chunk ends, on that clock
+        self._floor = self._end  # when it came, plus the slack
 
     def played(self, pcm: bytes, sample_rate: int) -> None:
         """Add 16-bit mono PCM the caller has just been sent."""
@@ -68,12 +96,21 @@ class EchoReference:
         else:
             audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
             samples = (np.clip(resample(audio, sample_rate, RATE), -1, 1) * 32767).astype(np.int16)
-        self._pending = np.concatenate((self._pending, samples))[-self._max_backlog :]
+        now = self._taken
+        at = max(self._end, self._floor)
+        if now - at > self._pause:
+            at = now + self._slack
+        self._end, self._floor = at + len(samples), now + self._slack
+        if at < now:  # already due
+            samples, at = samples[now - at :], now
+        gap = np.zeros(max(0, at - now - len(self._pending)), np.int16)
+        self._pending = np.concatenate((self._pending, gap, samples))[-self._max_backlog :]
 
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` samples played (silence where nothing was)."""
         out = self._pending[:n]
         self._pending = self._pending[n:]
+        self._taken += n
         if len(out) < n:
             out = np.concatenate((out, np.zeros(n - len(out), dtype=np.int16)))
         return out
