@@ -126,9 +126,10 @@ def test_a_chunk_coming_later_than_a_pause_begins_a_new_prompt():
 def test_played_audio_not_matched_by_caller_audio_is_dropped_beyond_the_backlog():
     reference = EchoReference(max_backlog_s=0.1)
     reference.played(np.arange(RATE, dtype=np.int16).tobytes(), RATE)  # 1 s ahead of the caller
+    reference.played(np.arange(RATE, RATE + FRAME, dtype=np.int16).tobytes(), RATE)
     kept = reference.take(RATE)
-    assert kept[0] == RATE - int(0.1 * RATE)  # the last 0.1 s, oldest first
-    assert not kept[int(0.1 * RATE) :].any()
+    assert np.array_equal(kept[: int(0.1 * RATE)], np.arange(RATE + FRAME)[-int(0.1 * RATE) :])
+    assert not kept[int(0.1 * RATE) :].any()  # the last 0.1 s, oldest first
 
 
 def test_the_agents_echo_is_taken_out_and_the_caller_alone_passes_whole():

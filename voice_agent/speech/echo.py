@@ -104,7 +104,10 @@ class EchoReference:
         if at < now:  # already due
             samples, at = samples[now - at :], now
         gap = np.zeros(max(0, at - now - len(self._pending)), np.int16)
-        self._pending = np.concatenate((self._pending, gap, samples))[-self._max_backlog :]
+        self._pending = np.concatenate((self._pending, gap, samples))
+        if len(self._pending) > self._max_backlog:  # ahead of the caller's audio
+            self._pending = self._pending[-self._max_backlog :]
+            self._end = now + len(self._pending)
 
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` samples played (silence where nothing was)."""
