@@ -33,6 +33,7 @@ from piper import PiperVoice
 
 from bench.common import add_echo_arguments, echo_of, format_table, read_recording, write_results
 from voice_agent.audio import level_dbfs, read_audio, ulaw_decode
+from voice_agent.pipeline.recording import caller_words
 from voice_agent.settings import Settings
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import FRAME_BYTES, ULAW_SILENCE, Echo, place_call
@@ -115,7 +116,7 @@ async def trial(
         "clear_s": None if clear_at is None else clear_at - start,
         "gap_s": after[0].at - clear_at if after and clear_at is not None else None,
         "resumed_while_talking": bool(after) and after[0].at < sent_at,
-        "heard": [e["text"] for e in events if e["kind"] == "turn" and e["speaker"] == "user"],
+        "heard": caller_words(events),
         "prompt_went_on": any(
             e["kind"] in ("dialog_barge_in_resumed", "dialog_backchannel") for e in events
         ),

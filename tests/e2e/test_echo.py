@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from voice_agent.pipeline.recording import caller_words
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import Echo, TwilioCaller, place_call
 from voice_agent.testing.voices import caller_ulaw
@@ -54,7 +55,7 @@ async def test_the_agent_does_not_take_its_own_echo_for_the_caller(agent_server,
     assert "order number" in hear(ear, question)
     assert not clears(caller)
     events = await call_events(agent_server, caller.call_sid)
-    said = [e["text"] for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]
+    said = caller_words(events)
     assert len(said) == 1, said  # the caller's request, and no echoed prompt
 
 
@@ -74,7 +75,7 @@ async def test_an_echo_later_than_aec3_reaches_is_not_taken_for_the_caller_eithe
     assert "help you today" in hear(ear, greeting)
     assert "order number" in hear(ear, question)
     events = await call_events(agent_server, caller.call_sid)
-    said = [e["text"] for e in events if e["kind"] == "turn" and e.get("speaker") == "user"]
+    said = caller_words(events)
     assert len(said) == 1, said
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from voice_agent.console.stats import call_row, complaint_words, timeline, totals, turn_latencies
 from voice_agent.metrics import CallMetrics
-from voice_agent.pipeline.recording import StereoTimeline, recording_paths
+from voice_agent.pipeline.recording import StereoTimeline, caller_words, recording_paths
 
 
 def tone(seconds: float, rate: int, amp: float = 0.5) -> bytes:
@@ -53,6 +53,16 @@ def test_caller_left_agent_right():
     stereo = line.stereo()
     assert np.abs(stereo[:, 0]).max() > 0.4
     assert np.abs(stereo[:, 1]).max() == 0
+
+
+def test_caller_words_are_the_callers_turns_alone():
+    events = [
+        {"kind": "turn", "speaker": "agent", "text": "How can I help?"},
+        {"kind": "vad_start", "t": 1.0},
+        {"kind": "turn", "speaker": "user", "text": "A return."},
+        {"kind": "turn", "speaker": "user", "text": "Order 123."},
+    ]
+    assert caller_words(events) == ["A return.", "Order 123."]
 
 
 def test_recording_paths_are_file_name_safe(tmp_path):

@@ -130,6 +130,11 @@ def read_events(path: Path) -> list[dict[str, Any]] | None:
     return events
 
 
+def caller_words(events: list[dict[str, Any]]) -> list[str]:
+    """What the agent heard the caller say in a recorded call, turn by turn."""
+    return [e["text"] for e in events if e.get("kind") == "turn" and e.get("speaker") == "user"]
+
+
 def turns_from_events(
     events: list[dict[str, Any]], *, pad_s: float = 0.2
 ) -> list[tuple[float, float]]:
