@@ -57,6 +57,8 @@ MIN_RETURN_LOSS_DB = 6.0
 QUIET_DBFS = -50.0
 #: How far an echo spreads around the delay found (its tail; the finder's 10 ms).
 ECHO_SPREAD_S = 0.04
+#: AEC3 turning the line down by more than this where it holds no echo is AEC3 holding it.
+HELD_DOWN_DB = 6.0
 
 
 class EchoReference:
@@ -188,7 +190,7 @@ class CallerEchoCanceller:
             return bytes(len(pcm))  # the agent's own echo, not cancelled yet: not the caller
         end = len(self._played) - self._held
         out = self._aec.process(near, self._played[end - len(far) : end])
-        if self._no_echo_now(len(near)) and level_dbfs(out) < level_dbfs(near) - MIN_RETURN_LOSS_DB:
+        if self._no_echo_now(len(near)) and level_dbfs(out) < level_dbfs(near) - HELD_DOWN_DB:
             return pcm  # AEC3 still holding the line down after the agent's last words
         return out.tobytes()
 
@@ -199,26 +201,28 @@ class CallerEchoCanceller:
         of a short "Wait," to pause the prompt (offline, over the greeting echoed 15 dB down,
         0.16-0.30 s late: it paused it after 0.7-0.9 s in 17 of 48 cases, against 0.2 s).
         """
-        lag = self.delay.echo_lag_s
-        if lag is None:
+        then = self._played_at_the_echo(n, int(ECHO_SPREAD_S * RATE))
+        if then is None:
             return False
-        spread = int(ECHO_SPREAD_S * RATE)
-        end = len(self._played) - int(lag * RATE) + spread
-        then = self._played[max(0, end - n - 2 * spread) : end].astype(np.float64)
-        tens = then[: len(then) // (RATE // 100) * (RATE // 100)].reshape(-1, RATE // 100)
-        loudest = float(np.sqrt(np.mean(np.square(tens), axis=1)).max(initial=0.0)) / 32768
-        return 20 * np.log10(loudest + 1e-9) < QUIET_DBFS
+        tens = np.array_split(then, max(1, len(then) // (RATE // 100)))
+        return all(level_dbfs(ten) < QUIET_DBFS for ten in tens)
 
     def _louder_than_an_echo(self, near: np.ndarray) -> bool:
         """Whether the line is louder than the echo of what was played then could make it: the
         caller is talking (lines return their echo at least 6 dB down, ITU-T G.168).
         """
+        then = self._played_at_the_echo(len(near))
+        return then is not None and level_dbfs(near) > level_dbfs(then) - MIN_RETURN_LOSS_DB
+
+    def _played_at_the_echo(self, n: int, spread: int = 0) -> np.ndarray | None:
+        """The played audio whose echo the line's last ``n`` samples hold, widened by
+        ``spread`` on each side; None while the echo's delay is not known.
+        """
         lag = self.delay.echo_lag_s
         if lag is None:
-            return False
-        end = len(self._played) - int(lag * RATE)
-        played_then = self._played[end - len(near) : end]
-        return level_dbfs(near) > level_dbfs(played_then) - MIN_RETURN_LOSS_DB
+            return None
+        end = len(self._played) - int(lag * RATE) + spread
+        return self._played[end - n - 2 * spread : end]
 
     def _put_in(self, aec: EchoCanceller, n: int) -> None:
         """Use ``aec`` from the next ``n`` samples on, once it has been played the line's last
