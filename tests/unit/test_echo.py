@@ -64,6 +64,15 @@ def run_line(
     return heard, np.concatenate(out)
 
 
+def echo_frames_through(out: np.ndarray, heard: np.ndarray, start: int) -> tuple[int, int]:
+    """Of the 20 ms frames of the line from ``start`` that held an echo, how many came out
+    less than 20 dB under it; and how many there were.
+    """
+    pairs = zip(out[start:].reshape(-1, FRAME), heard[start:].reshape(-1, FRAME), strict=True)
+    leaked = [level_dbfs(o) > level_dbfs(e) - 20 for o, e in pairs if e.any()]
+    return sum(leaked), len(leaked)
+
+
 def test_the_reference_comes_out_in_order_at_16_khz_and_silence_where_nothing_played():
     reference = EchoReference()
     reference.played(np.full(160, 1000, np.int16).tobytes(), 8000)  # 20 ms at 8 kHz
@@ -262,11 +271,8 @@ def test_a_warm_up_done_after_the_echo_began_still_takes_the_echo_out():
             canceller.warm_up()
         reference.played(agent[i : i + FRAME].tobytes(), RATE)
         out.append(np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16))
-    after = slice(int(1.0 * RATE), len(agent))
-    frames, echo = np.concatenate(out)[after], heard[after]
-    pairs = zip(frames.reshape(-1, FRAME), echo.reshape(-1, FRAME), strict=True)
-    leaked = [level_dbfs(o) > level_dbfs(e) - 20 for o, e in pairs if e.any()]
-    assert sum(leaked) <= 1, f"{sum(leaked)} of {len(leaked)} frames of the echo came through"
+    leaked, frames = echo_frames_through(np.concatenate(out), heard, int(1.0 * RATE))
+    assert leaked <= 1, f"{leaked} of {frames} frames of the echo came through"
 
 
 def test_a_chunk_written_late_does_not_let_the_echo_through():
@@ -287,11 +293,8 @@ def test_a_chunk_written_late_does_not_let_the_echo_through():
         out.append(np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16))
         if i == late_at + FRAME:
             reference.played(agent[late_at : late_at + chunk].tobytes(), RATE)
-    after = slice(late_at, len(agent))
-    frames, echo = np.concatenate(out)[after], heard[after]
-    pairs = zip(frames.reshape(-1, FRAME), echo.reshape(-1, FRAME), strict=True)
-    leaked = [level_dbfs(o) > level_dbfs(e) - 20 for o, e in pairs if e.any()]
-    assert sum(leaked) <= 1, f"{sum(leaked)} of {len(leaked)} frames of the echo came through"
+    leaked, frames = echo_frames_through(np.concatenate(out), heard, late_at)
+    assert leaked <= 1, f"{leaked} of {frames} frames of the echo came through"
 
 
 def test_a_caller_who_speaks_as_the_echo_dies_away_is_heard_from_the_first_word():

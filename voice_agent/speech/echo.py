@@ -158,7 +158,7 @@ class CallerEchoCanceller:
         self._preparing = 0
         self._reach = int(self.delay.options.max_delay_s * RATE)  # the latest echo looked for
         self._in_use = False  # the AEC3 warmed up at the call's start not yet put in
-        self._played = np.zeros(int((self.delay.options.max_delay_s + HISTORY_S) * RATE), np.int16)
+        self._played = np.zeros(self._reach + int(HISTORY_S * RATE), np.int16)
         self._heard = np.zeros(int(HISTORY_S * RATE), dtype=np.int16)
         self.ready = False
 
