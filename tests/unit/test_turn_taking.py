@@ -23,6 +23,9 @@ def test_backchannels_are_only_non_answers():
     assert is_backchannel("mm hmm")
     for heard in ("MMM.", "Hmmm.", "Mm-hmm.", "Mhm.", "Oh.", "Uh huh.", "Mm-huh."):  # as Whisper
         assert is_backchannel(heard), heard
+    for heard in ("Uh-oh.", "So.", "Wow."):  # "uh-huh", as Whisper read it now and then
+        assert is_backchannel(heard), heard
+    assert not is_backchannel("So I want a refund.")
     assert not is_backchannel("Uh-uh.")  # "no"
     assert not is_backchannel("yeah")  # may answer "shall I open the return?"
     assert not is_backchannel("uh, I want a refund")

@@ -23,6 +23,8 @@ from voice_agent.dialog.codes import find_code
 _SQUEEZE = re.compile(r"(.)\1+")
 BACKCHANNELS = frozenset(
     ["uh-huh", "uh", "huh", "um", "m", "hm", "mhm", "m-hm", "m-huh", "oh", "ah"]
+    # and now and then (the barge-in bench, the e2e test) as these, which answer nothing either
+    + ["uh-oh", "so", "wow"]
 )
 
 
