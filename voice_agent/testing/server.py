@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,8 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
+
+from voice_agent.pipeline.recording import read_events, recording_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,6 +93,16 @@ class AgentProcess:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"agent not {what} after {timeout_s}s:\n{self.log_tail()}")
             time.sleep(0.25)
+
+    async def call_events(self, call_sid: str, wait_s: float = 10.0) -> list[dict[str, Any]] | None:
+        """A call's recorded events, once the agent has written them at the call's end; None
+        if it has not within ``wait_s``.
+        """
+        _, path = recording_paths(self.data_dir, call_sid)
+        deadline = time.monotonic() + wait_s
+        while not path.is_file() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return read_events(path)
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
