@@ -6,11 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     InputAudioRawFrame,
     InterruptionFrame,
+    VADUserStartedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.audio.vad_processor import VADProcessor
@@ -141,8 +143,31 @@ def test_noise_never_pauses_the_prompt():
 
 def test_without_a_pause_stage_the_prompt_stops_once_at_min_speech():
     rule = BargeInRule(0.35, 0.35, 0.5)
+    rule.turn_started()  # the turn VAD hears the caller too
     assert not rule.staged
     assert decisions(rule, [SPEECH] * 12 + [QUIET] * 30) == [(10, "confirm")]
+
+
+def test_a_barge_in_no_turn_came_of_lets_the_prompt_go_on_after_the_silence():
+    # Silero heard enough for a barge-in, the stricter turn VAD nothing: no transcript will come.
+    noise = [SPEECH] * 12
+    assert decisions(staged(), noise + [QUIET] * 20) == [
+        (6, "pause"),
+        (10, "confirm"),
+        (27, "resume"),
+    ]
+    # Once the turn VAD starts a turn, the transcript decides (the dialog's part).
+    rule = staged()
+    assert [d for _, d in decisions(rule, noise)] == ["pause", "confirm"]
+    rule.turn_started()
+    assert decisions(rule, [QUIET] * 30) == []
+    # ...and so it does when the turn had started before the barge-in was confirmed.
+    rule = staged()
+    rule.turn_started()
+    assert [d for _, d in decisions(rule, noise + [QUIET] * 30)] == ["pause", "confirm"]
+    rule.turn_stopped()
+    rule.reset()
+    assert [d for _, d in decisions(rule, noise + [QUIET] * 30)] == ["pause", "confirm", "resume"]
 
 
 def test_level_of_silence_and_full_scale():
@@ -211,10 +236,15 @@ class Listener:
 
 
 async def run_processor(
-    frames: list, *, allowed: bool = True, pause_s: float = 0.35, tapped: bool = False
+    frames: list,
+    *,
+    allowed: bool = True,
+    pause_s: float = 0.35,
+    tapped: bool = False,
+    turn_vad_volume: float = VADParams().min_volume,
 ) -> tuple[list, list[str]]:
-    """Run the processor on its own, or (``tapped``) behind the Silero turn VAD whose window
-    scores it reuses, as the live pipeline does."""
+    """Run the processor behind the Silero turn VAD, as the live pipeline does: scoring the
+    audio itself, or (``tapped``) reusing the VAD's window scores."""
     listener = Listener(allowed)
     tap = ConfidenceTap() if tapped else None
     processor = BargeInProcessor(
@@ -225,11 +255,12 @@ async def run_processor(
         pause_s=pause_s,
         resume_after_s=0.5,
     )
-    if tapped:
-        vad = VADProcessor(vad_analyzer=make_vad_analyzer(silero_session=SILERO, taps=[tap]))
-        down, _ = await run_test(Pipeline([vad, processor]), frames_to_send=frames)
-        return list(down), listener.told
-    down, _ = await run_test(processor, frames_to_send=frames)
+    analyzer = make_vad_analyzer(
+        silero_session=SILERO, taps=[tap] if tap else [], min_volume=turn_vad_volume
+    )
+    down, _ = await run_test(
+        Pipeline([VADProcessor(vad_analyzer=analyzer), processor]), frames_to_send=frames
+    )
     return list(down), listener.told
 
 
@@ -282,6 +313,19 @@ async def test_with_a_pause_stage_an_uh_huh_pauses_the_prompt_and_lets_it_go_on(
     )
     assert told == ["paused", "resumed"]
     assert sum(isinstance(f, InterruptionFrame) for f in down) == 1
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("tapped", [False, True])
+async def test_a_barge_in_the_turn_vad_hears_no_turn_in_lets_the_prompt_go_on(voice, tapped):
+    audio = frames_of(speech_pcm(voice, "I want to return my headphones."), tail_s=1.0)
+    frames = [BotStartedSpeakingFrame(), *audio]
+    # Its volume gate out of reach, the turn VAD starts no turn: no transcript will come.
+    down, told = await run_processor(frames, pause_s=0.2, tapped=tapped, turn_vad_volume=1.1)
+    assert told == ["paused", "barge_in", "resumed"]
+    assert not any(isinstance(f, VADUserStartedSpeakingFrame) for f in down)
+    _, told = await run_processor(frames, pause_s=0.2, tapped=tapped)
+    assert told == ["paused", "barge_in"]
 
 
 @pytest.mark.models

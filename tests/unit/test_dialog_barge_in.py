@@ -154,6 +154,21 @@ async def test_a_confirmed_barge_in_whose_words_were_only_mm_hmm_lets_the_prompt
     assert kinds(events) == ["barge_in_paused", "barge_in", "backchannel", "barge_in_resumed"]
 
 
+async def test_a_confirmed_barge_in_no_turn_came_of_lets_the_prompt_go_on():
+    # The barge-in processor's verdict when the turn VAD started no turn: no words will come.
+    said, events = await run_call(
+        [
+            Hook("on_barge_in_paused"),
+            Hook("_on_bot_stopped"),
+            Hook("on_barge_in"),
+            SleepFrame(0.1),
+            Hook("on_barge_in_resumed"),
+        ]
+    )
+    assert said == [GREETING, GREETING]
+    assert kinds(events) == ["barge_in_paused", "barge_in", "barge_in_resumed"]
+
+
 async def test_an_answer_held_while_paused_is_the_callers_turn_and_nothing_resumes():
     said, events = await run_call(
         [

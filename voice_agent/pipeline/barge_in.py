@@ -12,7 +12,10 @@ So the prompt is *paused* early and the decision made afterwards (:class:`BargeI
   their turn;
 - if they fall silent short of that for ``resume_after_s`` (an "uh-huh", a cough that Silero took
   for speech), it was no barge-in and the prompt goes on from the sentence they were hearing
-  (:mod:`voice_agent.pipeline.prompt_playback`).
+  (:mod:`voice_agent.pipeline.prompt_playback`);
+- if it was confirmed but the turn VAD, which is stricter (confidence, a volume gate), has not
+  started a turn by the time they fall silent for ``resume_after_s``, no turn and so no
+  transcript will come of it (a noise over an echo): the prompt goes on too.
 
 With ``pause_s >= min_speech_s`` there is no pause stage: the prompt stops once, at
 ``min_speech_s``. Pipecat's turn VAD is not used for this: its start waits ``start_secs`` *after*
@@ -37,6 +40,8 @@ from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     InterruptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -126,7 +131,8 @@ class BargeInRule:
     short dips bridged). While paused, speech keeps adding up across pauses between words
     ("Wait, ... I have a question"); ``resume_after_s`` of non-speech before ``min_speech_s``
     is reached resumes the prompt. After a resume the rule starts over; after a confirm it
-    decides nothing more until :meth:`reset` (the next prompt).
+    decides nothing more until :meth:`reset` (the next prompt), but for a resume after the same
+    silence if the turn VAD has not started a turn (:meth:`turn_started`) by then.
     """
 
     def __init__(
@@ -147,10 +153,19 @@ class BargeInRule:
         self._confirmed = False
         self._speech = 0
         self._gap = 0
+        self._in_turn = False  # the turn VAD hears the caller (its start and stop frames)
+        self.awaiting_turn = False  # confirmed, and no turn started since
+
+    def turn_started(self) -> None:
+        self._in_turn = True
+        self.awaiting_turn = False
+
+    def turn_stopped(self) -> None:
+        self._in_turn = False
 
     def feed(self, confidence: float, level_dbfs: float = 0.0) -> Decision:
         if self._confirmed:
-            return Decision.NONE
+            return self._no_turn_after(confidence, level_dbfs)
         if not self.paused:
             if not self._run.feed(confidence, level_dbfs):
                 return Decision.NONE
@@ -172,14 +187,29 @@ class BargeInRule:
             return Decision.RESUME
         return Decision.NONE
 
+    def _no_turn_after(self, confidence: float, level_dbfs: float) -> Decision:
+        """RESUME once the silence after a confirmed barge-in lasts, if no turn started."""
+        if not self.awaiting_turn:
+            return Decision.NONE
+        if self._run.is_speech(confidence, level_dbfs):
+            self._gap = 0
+            return Decision.NONE
+        self._gap += 1
+        if self._gap < self._resume_after:
+            return Decision.NONE
+        self.awaiting_turn = False
+        return Decision.RESUME
+
     def _confirm(self) -> None:
         self.reset()
         self._confirmed = True
+        self.awaiting_turn = not self._in_turn
 
     def reset(self) -> None:
         self._run.reset()
         self.paused = False
         self._confirmed = False
+        self.awaiting_turn = False
         self._speech = 0
         self._gap = 0
 
@@ -201,7 +231,9 @@ class BargeInListener(Protocol):
         ...
 
     async def on_barge_in_resumed(self) -> None:
-        """The pause was for a backchannel or a noise: the prompt should go on."""
+        """The pause was for a backchannel or a noise, or a barge-in no turn came of: the prompt
+        should go on.
+        """
         ...
 
 
@@ -260,9 +292,13 @@ class BargeInProcessor(FrameProcessor):
                 self._silero.reset()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._rule.turn_started()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._rule.turn_stopped()
         elif isinstance(frame, InputAudioRawFrame):
             self._seen += len(frame.audio) // (2 * frame.num_channels)
-            if self._bot_speaking or self._rule.paused:
+            if self._bot_speaking or self._rule.paused or self._rule.awaiting_turn:
                 # Analysed before it is passed on: the interruption goes out ahead of this audio.
                 await self._listen(frame)
             elif self._tap is not None:

@@ -67,8 +67,8 @@ class BargeInHooks:
             await self._on_transcript(text)
 
     async def on_barge_in_resumed(self) -> None:
-        """The pause was for a backchannel or a noise: say the rest of the prompt, unless what
-        the caller said was an answer after all.
+        """The pause was for a backchannel or a noise, or a barge-in no turn came of: say the
+        rest of the prompt, unless what the caller said was an answer after all.
         """
         held, self._pause_pending = self._pause_pending or [], None
         for text in held:
