@@ -181,11 +181,7 @@ class BargeInRule:
                 self._confirm()
                 return Decision.CONFIRM
             return Decision.NONE
-        self._gap += 1
-        if self._gap >= self._resume_after:
-            self.reset()
-            return Decision.RESUME
-        return Decision.NONE
+        return self._silent_window()
 
     def _no_turn_after(self, confidence: float, level_dbfs: float) -> Decision:
         """RESUME once the silence after a confirmed barge-in lasts, if no turn started."""
@@ -194,10 +190,14 @@ class BargeInRule:
         if self._run.is_speech(confidence, level_dbfs):
             self._gap = 0
             return Decision.NONE
+        return self._silent_window()
+
+    def _silent_window(self) -> Decision:
+        """One more window of silence: once it lasts ``resume_after_s``, RESUME and start over."""
         self._gap += 1
         if self._gap < self._resume_after:
             return Decision.NONE
-        self.awaiting_turn = False
+        self.reset()
         return Decision.RESUME
 
     def _confirm(self) -> None:
