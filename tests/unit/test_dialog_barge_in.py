@@ -9,6 +9,7 @@ and "And a month." another).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +92,12 @@ async def run_dialog(
     orders: Any = None,
     spec: DialogSpec = SPEC,
     caller: str | None = None,
+    echo_leaked: Callable[[float], bool] | None = None,
 ) -> tuple[DialogProcessor, list[str], list[tuple[str, dict[str, Any]]]]:
     """The dialog processor after ``script`` (after the greeting started), what it said and
     the call record's dialog events. ``orders`` answers order look-ups (default: none found);
-    ``caller`` is the phone number the call came from."""
+    ``caller`` is the phone number the call came from; ``echo_leaked`` stands for the echo
+    canceller's word on whether the agent's echo may have come through."""
     recorder = recorder or Recorder()
     services = AgentServices(
         settings=settings or Settings(),
@@ -111,6 +114,7 @@ async def run_dialog(
         control=Control(),
         services=services,
         prompt=prompt,
+        echo_leaked=echo_leaked,
     )
     frames = [SleepFrame(0.2), Hook("_on_bot_started"), *script, SleepFrame(0.3)]
     down, _ = await run_test(Pipeline([HookCaller(dialog), dialog]), frames_to_send=frames)
@@ -123,7 +127,7 @@ def heard(text: str) -> TranscriptionFrame:
 
 
 def kinds(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    return [k for k, _ in events if k.startswith("barge_in") or k == "backchannel"]
+    return [k for k, _ in events if k.startswith("barge_in") or k in ("backchannel", "own_echo")]
 
 
 async def test_an_uh_huh_heard_while_paused_is_held_then_dropped_and_the_prompt_goes_on():
@@ -167,6 +171,31 @@ async def test_a_confirmed_barge_in_no_turn_came_of_lets_the_prompt_go_on():
     )
     assert said == [GREETING, GREETING]
     assert kinds(events) == ["barge_in_paused", "barge_in", "barge_in_resumed"]
+
+
+async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it_go_on():
+    # Whisper's reading of an "uh-huh" over the greeting echoed 0.7 s late, before the
+    # canceller had found the echo: the caller's "mm-hmm" and the greeting's own "thanks".
+    script = [
+        Hook("on_barge_in_paused"),
+        Hook("_on_bot_stopped"),
+        Hook("on_barge_in"),
+        SleepFrame(0.1),
+        heard("Mm-hmm. Thanks."),
+        SleepFrame(0.2),
+    ]
+    asked: list[float] = []
+    for leaked in (True, False):
+        _, said, events = await run_dialog(
+            script, echo_leaked=lambda seconds, leaked=leaked: asked.append(seconds) or leaked
+        )
+        if leaked:
+            assert said == [GREETING, GREETING]
+            assert kinds(events) == ["barge_in_paused", "barge_in", "own_echo", "barge_in_resumed"]
+        else:  # on a line whose echo is cancelled, or none, they are the caller's words
+            assert len(said) == 2 and said[1] != GREETING
+            assert ("event", {"type": "UserSaid", "text": "Mm-hmm. Thanks."}) in events
+    assert len(asked) == 2 and all(seconds >= 0 for seconds in asked)
 
 
 async def test_an_answer_held_while_paused_is_the_callers_turn_and_nothing_resumes():

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from voice_agent.audio import level_dbfs
 from voice_agent.speech.echo import (
     PAUSE_S,
     RATE,
     REFERENCE_SLACK_S,
+    SETTLE_S,
     WARM_UP_S,
     CallerEchoCanceller,
     EchoReference,
@@ -167,6 +169,31 @@ def test_an_echo_later_than_aec3_looks_is_taken_out_too():
     frames = out[first][: len(out[first]) // FRAME * FRAME].reshape(-1, FRAME)
     loud = [level_dbfs(f) > level_dbfs(heard[first]) - 20 for f in frames]
     assert sum(loud) * FRAME / RATE <= 0.2
+
+
+def test_the_echo_may_have_leaked_only_around_when_it_was_found():
+    """What the dialog asks before taking a caller's words for the prompt's own: whether the
+    echo may have come through in the last seconds. Not on a line with no echo; on one with a
+    late echo, from when it is found (0.88 s) until SETTLE_S after the seconds asked about.
+    """
+    agent = speechlike(4.0, seed=6)
+    for echo_db in (None, 15.0):
+        reference = EchoReference()
+        canceller = CallerEchoCanceller(reference)
+        canceller.warm_up()
+        heard = on_the_line(np.zeros_like(agent), agent, echo_db=echo_db, delay_s=0.8)
+        leaked = []
+        for i in range(0, len(agent), FRAME):
+            reference.played(agent[i : i + FRAME].tobytes(), RATE)
+            canceller.process(heard[i : i + FRAME].tobytes())
+            leaked.append((canceller.leaked_within(0.0), canceller.leaked_within(1.0)))
+        if echo_db is None:
+            assert not any(a or b for a, b in leaked)
+            continue
+        now = [i * FRAME / RATE for i, (a, _) in enumerate(leaked) if a]
+        assert 0.8 < now[0] < 1.2 and now[-1] - now[0] == pytest.approx(SETTLE_S, abs=0.03)
+        within_1s = [i * FRAME / RATE for i, (_, b) in enumerate(leaked) if b]
+        assert within_1s[0] == now[0] and within_1s[-1] - now[-1] == pytest.approx(1.0, abs=0.03)
 
 
 def test_while_a_new_aec3_warms_up_for_a_late_echo_the_echo_is_held_silent_not_the_caller():

@@ -2,6 +2,7 @@ from voice_agent.pipeline.tts import SentenceAudioCache, split_sentences
 from voice_agent.pipeline.turn_taking import (
     CodeSlot,
     is_backchannel,
+    is_own_echo,
     partial_code,
     turn_is_complete,
 )
@@ -30,6 +31,21 @@ def test_backchannels_are_only_non_answers():
     assert not is_backchannel("yeah")  # may answer "shall I open the return?"
     assert not is_backchannel("uh, I want a refund")
     assert not is_backchannel("")
+
+
+def test_words_only_of_the_prompt_and_backchannels_are_its_own_echo():
+    greeting = "Hi, thanks for calling the returns and refunds line. How can I help you today?"
+    # as Whisper wrote the greeting's echo, 0.7 s late, in turns an "uh-huh" or a noise began
+    for heard in ("Mm-hmm. Thanks.", "Oh, thanks.", "Hi. Thanks for", "Mm-huh. Thanks for-"):
+        assert is_own_echo(heard, greeting), heard
+    assert is_own_echo("Calling the returns and returns.", greeting)
+    # its words cut short
+    for heard in ("Calling the returns and re-", "Calling the return.", "Hi, thank you."):
+        assert is_own_echo(heard, greeting), heard
+    for heard in ("Hi, thanks for coming.", "All right. Thanks.", "Five.", "I want a refund.", ""):
+        assert not is_own_echo(heard, greeting), heard
+    assert not is_own_echo("Hi, thanks for watching.", greeting)
+    assert not is_own_echo("Mm-hmm. Thanks.", "What is your order number?")
 
 
 def test_sentences_split_for_caching():

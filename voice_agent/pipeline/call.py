@@ -187,7 +187,16 @@ def build_pipeline(
     prompt = PromptProgress(
         clock, split_sentences, lambda s: services.models.tts_cache.seconds(s, voice_rate)
     )
-    dialog = DialogProcessor(call=call, control=control, services=services, prompt=prompt)
+    played: list[FrameProcessor] = []  # after the output transport, with the playback clock
+    echo_filters: list[FrameProcessor] = []
+    echo_leaked = None
+    # Replay feeds recorded caller audio (already without the echo) with no pacing.
+    if settings.echo_cancellation and call.channel != "replay":
+        echo_filter, played_tap, canceller = echo_cancellation()
+        echo_filters, played, echo_leaked = [echo_filter], [played_tap], canceller.leaked_within
+    dialog = DialogProcessor(
+        call=call, control=control, services=services, prompt=prompt, echo_leaked=echo_leaked
+    )
     code_slot = code_slot_of(getattr(services.engine, "spec", None))
     options, number_options, check_options = asr_options(
         settings, code_slot.pattern if code_slot is not None else None, services.models.names
@@ -226,14 +235,9 @@ def build_pipeline(
     )
     tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
     audio_filter = make_input_filter(settings.noise_reduction)
-    filters: list[FrameProcessor] = (
+    filters: list[FrameProcessor] = echo_filters + (
         [] if audio_filter is None else [CallerAudioFilter(audio_filter)]
     )
-    played: list[FrameProcessor] = []  # after the output transport, with the playback clock
-    # Replay feeds recorded caller audio (already without the echo) with no pacing.
-    if settings.echo_cancellation and call.channel != "replay":
-        echo_filter, played_tap = echo_cancellation()
-        filters, played = [echo_filter, *filters], [played_tap]
     pipeline = Pipeline(
         [transport.input(), *filters, vad, stt, barge_in, dialog, tts, transport.output(), clock]
         + played

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -55,7 +55,12 @@ from voice_agent.pipeline.ending_hooks import EndingHooks
 from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
 from voice_agent.pipeline.oms_calls import oms_answer, orders_on_file
 from voice_agent.pipeline.prompt_playback import PromptProgress
-from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, partial_code
+from voice_agent.pipeline.turn_taking import (
+    code_slot_of,
+    is_backchannel,
+    is_own_echo,
+    partial_code,
+)
 from voice_agent.pipeline.waiting_hooks import WaitingHooks
 
 if TYPE_CHECKING:
@@ -77,9 +82,12 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         control: CallControl,
         services: AgentServices,
         prompt: PromptProgress | None = None,
+        echo_leaked: Callable[[float], bool] | None = None,
     ) -> None:
         super().__init__(name=f"Dialog[{call.call_sid}]")
         self._prompt = prompt  # what of the prompt was heard, to resume it (see barge-in)
+        # whether the agent's echo may have come through in the caller's last seconds of audio
+        self._echo_leaked = echo_leaked
         # (unheard text, state) of a stopped prompt while the caller's words may be a backchannel
         self._resume: tuple[str, Any] | None = None
         self._pause_pending: list[str] | None = None  # transcripts held while paused
@@ -176,9 +184,9 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
             self._pause_pending.append(text)
             return
         over_prompt, self._started_over_prompt = self._started_over_prompt, False
-        if over_prompt and is_backchannel(text):
-            # "uh-huh" over a prompt acknowledges it; it is not an answer
-            await self._log.event("backchannel", {"text": text})
+        not_an_answer = self._not_an_answer(text) if over_prompt else None
+        if not_an_answer is not None:
+            await self._log.event(not_an_answer, {"text": text})
             await self._resume_prompt()  # if it had stopped the prompt
             return
         self._resume = None
@@ -194,6 +202,20 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         self.transcript.append(("user", text))
         await self._log.turn("user", text)
         await self._events.put(UserSaid(text))
+
+    def _not_an_answer(self, text: str) -> str | None:
+        """What words heard over a prompt are when they answer nothing: an "uh-huh"
+        acknowledging it (``backchannel``), or the prompt's own words coming back on a line
+        whose echo may have passed uncancelled in this turn (``own_echo``).
+        """
+        if is_backchannel(text):
+            return "backchannel"
+        now = time.monotonic()
+        turn_s = now - (self._speech_since or now)
+        leaked = self._echo_leaked is not None and self._echo_leaked(turn_s)
+        if leaked and self._prompt is not None and is_own_echo(text, self._prompt.text()):
+            return "own_echo"
+        return None
 
     async def _release_held(self) -> None:
         await asyncio.sleep(self._services.settings.turn_hold_s)

@@ -68,8 +68,9 @@ def in_background(work: Callable[[], None]) -> None:
     threading.Thread(target=work, name="echo-warm-up", daemon=True).start()
 
 
-def echo_cancellation() -> tuple[CallerAudioFilter, PlayedAudioTap]:
-    """The two processors of one call, sharing its reference."""
+def echo_cancellation() -> tuple[CallerAudioFilter, PlayedAudioTap, CallerEchoCanceller]:
+    """The two processors of one call, sharing its reference, and its canceller."""
     reference = EchoReference()
-    canceller = EchoCancelAudioFilter(CallerEchoCanceller(reference, background=in_background))
-    return CallerAudioFilter(canceller), PlayedAudioTap(reference)
+    canceller = CallerEchoCanceller(reference, background=in_background)
+    filter_ = CallerAudioFilter(EchoCancelAudioFilter(canceller))
+    return filter_, PlayedAudioTap(reference), canceller

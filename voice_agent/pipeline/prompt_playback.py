@@ -82,6 +82,10 @@ class PromptProgress:
             self._start_s = self._clock.sent_s
         self._sentences += self._split(text)
 
+    def text(self) -> str:
+        """The prompt now playing, as far as it has been said."""
+        return " ".join(self._sentences)
+
     def unheard(self) -> str:
         """The rest of the prompt, from the sentence the caller was hearing ("" if all heard)."""
         heard = self._clock.sent_s - self._start_s

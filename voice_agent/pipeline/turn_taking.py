@@ -108,8 +108,34 @@ def turn_is_complete(text: str, pending: str | None, slot: CodeSlot | None) -> b
 
 def is_backchannel(text: str) -> bool:
     """An acknowledgement ("uh-huh", "mm-hmm") said over a prompt, not a turn of its own."""
-    words = [_SQUEEZE.sub(r"\1", w.strip(".,!?").lower()) for w in text.split()]
+    words = [_squeezed(t) for t in text.split()]
     return bool(words) and all(w in BACKCHANNELS for w in words)
+
+
+def is_own_echo(text: str, prompt: str) -> bool:
+    """Words heard over ``prompt`` that are only its own words, and backchannels: on a line
+    that echoes, the prompt coming back, not the caller ("Mm-hmm. Thanks." over "Hi, thanks
+    for calling ...": an echo later than the canceller had yet found leaks into the caller's
+    turn). A word may be the start of one of the prompt's ("Calling the returns and re-",
+    "Calling the return."): the turn ends while the echo is still talking. A caller who
+    answers with the prompt's own words alone ("Refund." over "A refund or an exchange?") is
+    taken for it too: the prompt goes on, and asks again.
+    """
+    said = _WORD.findall(prompt.lower())
+
+    def of_the_prompt(word: str) -> bool:
+        return any(w == word or len(word) > 1 and w.startswith(word) for w in said)
+
+    def echoed(token: str) -> bool:
+        words = _WORD.findall(token.lower())
+        return _squeezed(token) in BACKCHANNELS or bool(words) and all(map(of_the_prompt, words))
+
+    tokens = text.split()
+    return bool(tokens) and all(echoed(t) for t in tokens)
+
+
+def _squeezed(token: str) -> str:
+    return _SQUEEZE.sub(r"\1", token.strip(".,!?").lower())
 
 
 def code_slot_of(spec: Any) -> CodeSlot | None:
