@@ -186,9 +186,12 @@ async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it
     ]
     asked: list[float] = []
     for leaked in (True, False):
-        _, said, events = await run_dialog(
-            script, echo_leaked=lambda seconds, leaked=leaked: asked.append(seconds) or leaked
-        )
+
+        def echo_leaked(seconds: float, leaked: bool = leaked) -> bool:
+            asked.append(seconds)
+            return leaked
+
+        _, said, events = await run_dialog(script, echo_leaked=echo_leaked)
         if leaked:
             assert said == [GREETING, GREETING]
             assert kinds(events) == ["barge_in_paused", "barge_in", "own_echo", "barge_in_resumed"]
