@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.console.browser import ARTIFACTS, chrome, wait_for
+from voice_agent.dialog.codes import read_back
 
 pytestmark = pytest.mark.models
 
@@ -52,7 +53,9 @@ def test_calls_list_call_page_audio_and_totals(browser, completed_calls):
     messages = driver.find_elements(By.CSS_SELECTOR, "#chat .msg")
     assert len(messages) >= 4
     assert "agent" in messages[0].get_attribute("class")
-    assert "735" in driver.find_element(By.ID, "chat").text
+    # The agent's read-back of the order, not the caller's words: the ASR may write the spoken
+    # digits "735902" or "7-3-5-9-0-2", and the console shows whichever it wrote.
+    assert read_back("735902") in driver.find_element(By.ID, "chat").text
     assert "return" in driver.find_element(By.ID, "work-orders").text
     assert driver.find_elements(By.CSS_SELECTOR, "#latency-chart rect.bar")
     duration = wait_for(
