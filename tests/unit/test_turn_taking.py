@@ -83,3 +83,14 @@ def test_an_early_transcript_is_answered_only_when_it_reads_as_finished():
     assert turn_is_complete("My order number is 4 8 1.", "reason", ORDER)  # not asked for
     assert not turn_is_complete("Uh-huh.", None, ORDER)
     assert not turn_is_complete("", None, ORDER)
+
+
+def test_a_bare_no_or_hello_to_an_open_question_is_the_start_of_the_answer():
+    assert not turn_is_complete("No.", None, ORDER, open_question=True)
+    assert not turn_is_complete("Hello?", None, ORDER, open_question=True)
+    assert not turn_is_complete("Yeah, hi.", None, ORDER, open_question=True)
+    assert turn_is_complete("No, I need a refund.", None, ORDER, open_question=True)
+    assert turn_is_complete("Hi, is this the returns line?", None, ORDER, open_question=True)
+    # To a yes-or-no question ("Shall I open the return?") they are the whole answer.
+    assert turn_is_complete("No.", None, ORDER)
+    assert turn_is_complete("Yes.", None, ORDER)

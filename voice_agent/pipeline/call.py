@@ -209,7 +209,10 @@ def build_pipeline(
         options_now=turn_options(dialog, options, number_options),
         number_check=number_check,
         finish_early=lambda text: turn_is_complete(
-            text, getattr(dialog.state, "pending", None), code_slot
+            text,
+            getattr(dialog.state, "pending", None),
+            code_slot,
+            open_question=getattr(dialog.state, "phase", None) == "intent",
         ),
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         speculate_after_s=settings.speculate_after_s,

@@ -86,22 +86,32 @@ _DANGLING = frozenset(
         "like",
     ]
 )
+# Said alone to an open question ("How can I help you today?") these answer nothing: they
+# begin the answer ("No, I need a refund.", "Hello? Are you a real person?"), and Whisper puts a
+# full stop in the comma's pause (the barge-in bench: "No." answered, then "I need a refund.").
+_OPENERS = frozenset(
+    ["yes", "yeah", "yep", "no", "nope", "okay", "ok", "hi", "hello", "hey", "well", "right"]
+)
 _WORD = re.compile(r"[a-z']+|\d+")
 
 
-def turn_is_complete(text: str, pending: str | None, slot: CodeSlot | None) -> bool:
+def turn_is_complete(
+    text: str, pending: str | None, slot: CodeSlot | None, open_question: bool = False
+) -> bool:
     """Whether a transcript taken before the VAD ended the turn can be answered right away.
 
     Whisper ends a sentence it heard finish with '.', '?' or '!'; a caller's "My order number
     is ..." pause comes out without one, with "...", or ending on a word no sentence ends on.
     A partial order number is never complete (the dialog would hold it anyway), nor is a bare
-    "uh-huh".
+    "uh-huh", nor, when the dialog asked an ``open_question``, a bare "no" or "hello".
     """
     stripped = text.strip()
     if not stripped or stripped[-1] not in ".?!" or stripped.endswith(".."):
         return False  # no full stop, or Whisper's "..." for a voice trailing off
     words = _WORD.findall(stripped.lower())
     if not words or words[-1] in _DANGLING or is_backchannel(stripped):
+        return False
+    if open_question and all(w in _OPENERS for w in words):
         return False
     return not partial_code(stripped, pending, slot)
 
