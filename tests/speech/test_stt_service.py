@@ -115,6 +115,25 @@ async def test_speech_after_an_early_end_is_a_turn_of_its_own(tiny_model, say) -
     assert "lamp" in texts[1].lower() and "refund" not in texts[1].lower()
 
 
+async def test_a_turn_the_canceller_cleans_again_is_decoded_as_cleaned(tiny_model, say) -> None:
+    """``cancel_again`` stands for the echo canceller: it is handed the turn's audio as the STT
+    has it, and what its work gives back is decoded (here: other words, to tell them apart).
+    """
+    turn = say("I want a refund.", silence_s=0.1)
+    spoken = b"".join(f.audio for f in turn)
+    other = b"".join(f.audio for f in say("The lamp is broken."))
+    handed: list[bytes] = []
+
+    def cancel_again(pcm: bytes):
+        handed.append(pcm)
+        return lambda: (other + bytes(len(pcm)))[: len(pcm)]
+
+    stt = stt_service(tiny_model, cancel_again=cancel_again)
+    texts = transcripts(await one_turn(stt, turn))
+    assert len(texts) == 1 and "lamp" in texts[0].lower(), texts
+    assert handed and all(spoken.startswith(pcm[: len(spoken)]) for pcm in handed)
+
+
 async def test_a_failing_end_of_turn_model_leaves_the_text_rule_to_decide(tiny_model, say) -> None:
     def broken(samples, rate) -> bool:
         raise RuntimeError("onnxruntime session gone")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from pywebrtc_audio import EchoCanceller
 
 from voice_agent.audio import level_dbfs
 from voice_agent.speech.echo import (
@@ -21,6 +22,7 @@ from voice_agent.speech.echo import (
     CallerEchoCanceller,
     EchoReference,
 )
+from voice_agent.speech.echo_again import cancelled_again
 from voice_agent.testing.twilio_caller import Echo
 
 FRAME = RATE // 50  # 20 ms, as the pipeline's caller frames come
@@ -344,3 +346,46 @@ def test_a_caller_who_speaks_as_the_echo_dies_away_is_heard_from_the_first_word(
     _, out = run_line(agent, caller, echo_db=15, delay_s=0.2)
     first = slice(at, at + int(0.06 * RATE))
     assert level_dbfs(caller[first]) - level_dbfs(out[first]) < 2
+
+
+def canceller_of(agent: np.ndarray, caller: np.ndarray, **line: float | None):
+    """:func:`run_line` and the canceller it ran the line through."""
+    ran: list[CallerEchoCanceller] = []
+    heard, out = run_line(agent, caller, after_each=ran.append, **line)  # type: ignore[arg-type]
+    return heard, out, ran[-1]
+
+
+def test_a_turn_over_a_late_echo_is_cancelled_again_and_the_caller_kept():
+    """A caller talks over a late echo as its delay is found (0.88 s); the turn from then is
+    cancelled again (:meth:`CallerEchoCanceller.again`) by an AEC3 that hears it twice: the
+    echo comes out held down where the caller is quiet, the caller whole. The STT has the turn
+    some frames behind the canceller, as the pipeline's queues leave it.
+    """
+    agent = speechlike(5.0, seed=6)
+    caller = np.zeros_like(agent)
+    talking = slice(int(1.0 * RATE), int(2.0 * RATE))
+    caller[talking] = speechlike(1.0, seed=9)
+    heard, out, canceller = canceller_of(agent, caller, echo_db=15, delay_s=0.8)
+    turn = slice(int(0.9 * RATE), len(out) - 3 * FRAME)
+    work = canceller.again(out[turn].tobytes())
+    assert work is not None
+    again = np.zeros_like(out)
+    again[turn] = np.frombuffer(work(), np.int16)
+    echo_only = slice(int(2.5 * RATE), turn.stop)
+    assert level_dbfs(heard[echo_only]) - level_dbfs(again[echo_only]) > 25
+    assert abs(level_dbfs(again[talking]) - level_dbfs(caller[talking])) < 3
+
+
+def test_no_turn_is_cancelled_again_where_the_echo_could_not_have_leaked():
+    agent = speechlike(5.0, seed=6)
+    for echo_db in (None, 15.0):
+        _, out, canceller = canceller_of(agent, np.zeros_like(agent), echo_db=echo_db, delay_s=0.8)
+        # The last second: no echo on the line, or found more than SETTLE_S before (0.88 s).
+        assert canceller.again(out[-RATE:].tobytes()) is None
+
+
+def test_audio_the_canceller_did_not_let_out_is_left_as_it_is():
+    line = (speechlike(2.0, seed=1), speechlike(3.0, seed=2), speechlike(2.0, seed=3))
+    other = speechlike(0.5, seed=4).tobytes()
+    aec = EchoCanceller(sample_rate=RATE)
+    assert cancelled_again(other, line, 0, aec, RATE) == other

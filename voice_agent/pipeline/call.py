@@ -189,11 +189,12 @@ def build_pipeline(
     )
     played: list[FrameProcessor] = []  # after the output transport, with the playback clock
     echo_filters: list[FrameProcessor] = []
-    echo_leaked = None
+    canceller = None
     # Replay feeds recorded caller audio (already without the echo) with no pacing.
     if settings.echo_cancellation and call.channel != "replay":
         echo_filter, played_tap, canceller = echo_cancellation()
-        echo_filters, played, echo_leaked = [echo_filter], [played_tap], canceller.leaked_within
+        echo_filters, played = [echo_filter], [played_tap]
+    echo_leaked = canceller.leaked_within if canceller is not None else None
     dialog = DialogProcessor(
         call=call, control=control, services=services, prompt=prompt, echo_leaked=echo_leaked
     )
@@ -215,6 +216,7 @@ def build_pipeline(
             open_question=getattr(dialog.state, "phase", None) == "intent",
         ),
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
+        cancel_again=canceller.again if canceller is not None else None,
         speculate_after_s=settings.speculate_after_s,
         speculate_busy_after_s=settings.speculate_busy_after_s,
         finish_after_s=settings.early_finish_after_s,

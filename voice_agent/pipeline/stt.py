@@ -92,6 +92,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         finish_early: Callable[[str], bool] | None = None,
         unfinished: Callable[[np.ndarray, int], bool] | None = None,
         speech_units: SpeechUnits | None = None,
+        cancel_again: Callable[[bytes], Callable[[], bytes] | None] | None = None,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
@@ -112,6 +113,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._spec_checked: asyncio.Future[str] | None = None  # a speculation that asked the check
         self._finish_early = finish_early
         self._unfinished = unfinished
+        self._cancel_again = cancel_again
         self._finished_early = False  # this VAD turn's words were already pushed
         self._words_pushed = False  # an early end pushed words in this VAD turn
         self._spoke_after_finish = False
@@ -157,7 +159,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         if self._spec_task is None and self._quiet >= self._samples(self._speculate_after()):
             self._spec_buffer = bytes(self._audio_buffer)
             audio = self._spec_audio = self._spec_buffer + self._trailing_silence()
-            task = self._spec_task = asyncio.ensure_future(self._decode(audio, speculative=True))
+            again = self._again(self._spec_buffer)
+            task = self._spec_task = asyncio.ensure_future(self._decode(audio, True, again))
             task.add_done_callback(_consume_result)
             self.speculations += 1
             if self._finish_early is not None:
@@ -234,9 +237,16 @@ class SharedWhisperSTTService(WhisperSTTService):
             self._audio_buffer = bytearray(self._spec_buffer)
         await super()._handle_user_stopped_speaking(frame)
 
-    async def _decode(self, pcm: bytes, speculative: bool = False) -> str:
-        samples = pcm16_to_float(pcm)
-        options = self._options_now(len(samples) / SAMPLE_RATE)
+    def _again(self, pcm: bytes) -> Callable[[], bytes] | None:
+        """The turn's audio cancelled again, to be worked out with the decode (see
+        ``cancel_again``): taken from the canceller's line now, while it still holds it.
+        """
+        return self._cancel_again(pcm) if self._cancel_again is not None else None
+
+    async def _decode(
+        self, pcm: bytes, speculative: bool = False, again: Callable[[], bytes] | None = None
+    ) -> str:
+        options = self._options_now(len(pcm) / 2 / SAMPLE_RATE)
         me = asyncio.current_task()
         loop = asyncio.get_running_loop()
         cancelled = None
@@ -249,15 +259,21 @@ class SharedWhisperSTTService(WhisperSTTService):
             with contextlib.suppress(RuntimeError):  # the loop closed: the call is over
                 loop.call_soon_threadsafe(self._number_check_started, me)
 
-        return await asyncio.to_thread(
-            transcribe,
-            self._shared_model,
-            samples,
-            options,
-            self._number_check,
-            cancelled,
-            on_check,
-        )
+        def decode() -> str:  # in a thread
+            audio = pcm
+            if again is not None:
+                cleaned = again()
+                audio = cleaned + pcm[len(cleaned) :]  # a speculation's trailing silence
+            return transcribe(
+                self._shared_model,
+                pcm16_to_float(audio),
+                options,
+                self._number_check,
+                cancelled,
+                on_check,
+            )
+
+        return await asyncio.to_thread(decode)
 
     def _number_check_started(self, decode: asyncio.Future[Any] | None) -> None:
         """A decode asked the number check: say so now if the turn is over and waits for it."""
@@ -280,7 +296,8 @@ class SharedWhisperSTTService(WhisperSTTService):
                     yield AnswerDelayedFrame("number_check")
                 text = await task
             else:
-                task = self._awaited = asyncio.ensure_future(self._decode(audio))
+                again = self._again(audio)
+                task = self._awaited = asyncio.ensure_future(self._decode(audio, False, again))
                 task.add_done_callback(_consume_result)  # if this generator is cancelled
                 text = await task
         except Exception as exc:  # a failed decode must not end the call

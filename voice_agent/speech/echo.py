@@ -35,6 +35,7 @@ import numpy as np
 from pywebrtc_audio import EchoCanceller
 
 from voice_agent.audio import Upsampler2x, level_dbfs, resample
+from voice_agent.speech.echo_again import LineHistory, cancelled_again
 from voice_agent.speech.echo_delay import EchoDelayFinder, shift_in
 
 RATE = 16000  # the pipeline's caller audio, and the canceller's rate
@@ -64,6 +65,10 @@ HELD_DOWN_DB = 6.0
 #: caller talking over the echo slows its settling. In the barge-in bench (700 ms late,
 #: 15 dB down) the echo's words came in turns begun up to 1.3 s after it was found.
 SETTLE_S = 2.0
+#: The line's last seconds kept to cancel a turn again (:mod:`voice_agent.speech.echo_again`),
+#: and how far behind the canceller the STT's audio of it may be.
+TURN_HISTORY_S = 8.0
+MAX_BEHIND_S = 1.0
 
 
 class EchoReference:
@@ -167,6 +172,9 @@ class CallerEchoCanceller:
         self._heard = np.zeros(int(HISTORY_S * RATE), dtype=np.int16)
         self._samples = 0  # of the caller's audio so far
         self._found_at: int | None = None  # where in it the echo's delay was first found
+        self._line = LineHistory(
+            int(TURN_HISTORY_S * RATE), int(TURN_HISTORY_S * RATE) + self._reach
+        )
         self.ready = False
 
     def warm_up(self, seconds: float = WARM_UP_S) -> None:
@@ -186,6 +194,11 @@ class CallerEchoCanceller:
         far = self.reference.take(len(near))  # taken even while warming: it keeps the pace
         if not len(near):
             return pcm
+        out = self._cancel(near, far, pcm)
+        self._line.add(near, far, np.frombuffer(out, np.int16))
+        return out
+
+    def _cancel(self, near: np.ndarray, far: np.ndarray, pcm: bytes) -> bytes:
         self.delay.feed(far, near)
         self._samples += len(near)
         if self._found_at is None and self.delay.delay_s is not None:
@@ -211,6 +224,24 @@ class CallerEchoCanceller:
         """
         found = self._found_at
         return found is not None and self._samples - found <= (seconds + SETTLE_S) * RATE
+
+    def again(self, pcm: bytes) -> Callable[[], bytes] | None:
+        """For audio this canceller let out (a caller's turn, as the STT has it) in which the
+        echo may have leaked (:meth:`leaked_within`): that audio cancelled again, by a fresh
+        AEC3 that hears the turn twice (:mod:`voice_agent.speech.echo_again`). The line is
+        taken now; the work is done when the result is called (~50 ms of CPU and ~15 ms a
+        second of the turn, without the GIL: in a thread). None where nothing leaked.
+        """
+        if not self.ready or not self.leaked_within(len(pcm) / 2 / RATE):
+            return None
+        line, hold_back = self._line.snapshot(), self.delay.hold_back
+
+        def work() -> bytes:
+            aec = EchoCanceller(sample_rate=RATE)
+            _warm(aec, WARM_UP_S)
+            return cancelled_again(pcm, line, hold_back, aec, int(MAX_BEHIND_S * RATE))
+
+        return work
 
     def _no_echo_now(self, n: int) -> bool:
         """Whether what was played at the echo's delay, give or take its spread, was silent: the
