@@ -35,7 +35,7 @@ import numpy as np
 from pywebrtc_audio import EchoCanceller
 
 from voice_agent.audio import Upsampler2x, level_dbfs, resample
-from voice_agent.speech.echo_again import LineHistory, cancelled_again
+from voice_agent.speech.echo_again import SEARCH, TAPS, LineHistory, cancelled_again
 from voice_agent.speech.echo_delay import EchoDelayFinder, shift_in
 
 RATE = 16000  # the pipeline's caller audio, and the canceller's rate
@@ -172,9 +172,8 @@ class CallerEchoCanceller:
         self._heard = np.zeros(int(HISTORY_S * RATE), dtype=np.int16)
         self._samples = 0  # of the caller's audio so far
         self._found_at: int | None = None  # where in it the echo's delay was first found
-        self._line = LineHistory(
-            int(TURN_HISTORY_S * RATE), int(TURN_HISTORY_S * RATE) + self._reach
-        )
+        keep = int(TURN_HISTORY_S * RATE)
+        self._line = LineHistory(keep, keep + self._reach + SEARCH + TAPS)
         self.ready = False
 
     def warm_up(self, seconds: float = WARM_UP_S) -> None:
@@ -227,21 +226,16 @@ class CallerEchoCanceller:
 
     def again(self, pcm: bytes) -> Callable[[], bytes] | None:
         """For audio this canceller let out (a caller's turn, as the STT has it) in which the
-        echo may have leaked (:meth:`leaked_within`): that audio cancelled again, by a fresh
-        AEC3 that hears the turn twice (:mod:`voice_agent.speech.echo_again`). The line is
-        taken now; the work is done when the result is called (~50 ms of CPU and ~15 ms a
-        second of the turn, without the GIL: in a thread). None where nothing leaked.
+        echo may have leaked (:meth:`leaked_within`): that audio with the echo taken out again,
+        fitted over the whole turn (:mod:`voice_agent.speech.echo_again`). The line is taken
+        now; the work (~15-30 ms of CPU a turn) is done when the result is called, e.g. in
+        the decode's thread. None where nothing leaked.
         """
-        if not self.ready or not self.leaked_within(len(pcm) / 2 / RATE):
+        delay = self.delay.delay_s
+        if delay is None or not self.leaked_within(len(pcm) / 2 / RATE):
             return None
-        line, hold_back = self._line.snapshot(), self.delay.hold_back
-
-        def work() -> bytes:
-            aec = EchoCanceller(sample_rate=RATE)
-            _warm(aec, WARM_UP_S)
-            return cancelled_again(pcm, line, hold_back, aec, int(MAX_BEHIND_S * RATE))
-
-        return work
+        line, lag = self._line.snapshot(), int(delay * RATE)
+        return lambda: cancelled_again(pcm, line, lag, int(MAX_BEHIND_S * RATE))
 
     def _no_echo_now(self, n: int) -> bool:
         """Whether what was played at the echo's delay, give or take its spread, was silent: the
