@@ -92,16 +92,15 @@ def _echo_taken_out(near: np.ndarray, far: np.ndarray, lag: int) -> np.ndarray:
     lag += SEARCH - int(np.argmax(np.abs(around)))
     start = lag - BEFORE
     played = x[end - n - start - TAPS + 1 : end - start]  # tap k reaches back start + k
-    alone = np.ones(n)
-    for _ in range(2):
-        taps = _fit(played, y, alone)
-        if taps is None:
-            return near  # nothing played then: no echo to take out
-        echo = np.convolve(played, taps, mode="valid")
-        left = _frame_energy(y - echo) < 0.25 * _frame_energy(y)  # down 6 dB: the echo's
-        if not left.any():
-            break
-        alone = np.repeat(left, STEP * 2)[:n]
+    taps = _fit(played, y, np.ones(n))
+    if taps is None:
+        return near  # nothing played then: no echo to take out
+    echo = np.convolve(played, taps, mode="valid")
+    alone = _frame_energy(y - echo) < 0.25 * _frame_energy(y)  # down 6 dB: the echo's frames
+    if alone.any():
+        weight = np.repeat(alone, 2 * STEP)[:n].astype(np.float64)
+        refit = _fit(played, y, weight)
+        echo = echo if refit is None else np.convolve(played, refit, mode="valid")
     return np.clip(y - echo, -32768, 32767).astype(np.int16)
 
 
