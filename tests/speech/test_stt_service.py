@@ -19,7 +19,11 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voice_agent.audio import float_to_pcm16, pcm16_to_float, read_audio, resample
-from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
+from voice_agent.pipeline.frames import (
+    AnswerDelayedFrame,
+    EchoTakenOutAgainFrame,
+    NothingHeardFrame,
+)
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.turn_taking import turn_is_complete
 from voice_agent.speech.asr import AsrOptions
@@ -117,7 +121,8 @@ async def test_speech_after_an_early_end_is_a_turn_of_its_own(tiny_model, say) -
 
 async def test_a_turn_the_canceller_cleans_again_is_decoded_as_cleaned(tiny_model, say) -> None:
     """``cancel_again`` stands for the echo canceller: it is handed the turn's audio as the STT
-    has it, and what its work gives back is decoded (here: other words, to tell them apart).
+    has it, and what its work gives back is decoded (here: other words, to tell them apart),
+    with an :class:`EchoTakenOutAgainFrame` ahead of the transcript.
     """
     turn = say("I want a refund.", silence_s=0.1)
     spoken = b"".join(f.audio for f in turn)
@@ -129,9 +134,13 @@ async def test_a_turn_the_canceller_cleans_again_is_decoded_as_cleaned(tiny_mode
         return lambda: (other + bytes(len(pcm)))[: len(pcm)]
 
     stt = stt_service(tiny_model, cancel_again=cancel_again)
-    texts = transcripts(await one_turn(stt, turn))
+    down = await one_turn(stt, turn)
+    texts = transcripts(down)
     assert len(texts) == 1 and "lamp" in texts[0].lower(), texts
     assert handed and all(spoken.startswith(pcm[: len(spoken)]) for pcm in handed)
+    told = [i for i, f in enumerate(down) if isinstance(f, EchoTakenOutAgainFrame)]
+    said = [i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame)]
+    assert len(told) == 1 and told[0] < said[0]  # the call record says so, before the words
 
 
 async def test_a_failing_end_of_turn_model_leaves_the_text_rule_to_decide(tiny_model, say) -> None:

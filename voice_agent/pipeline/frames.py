@@ -33,3 +33,11 @@ class AnswerDelayedFrame(SystemFrame):
     """
 
     reason: str = "number_check"
+
+
+@dataclass
+class EchoTakenOutAgainFrame(SystemFrame):
+    """The caller's turn that follows was decoded from its audio with the agent's echo taken
+    out again (:mod:`voice_agent.speech.echo_again`), not as the recording holds it: for the
+    call record, so that a replay that reads the turn otherwise is explained.
+    """

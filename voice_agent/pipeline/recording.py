@@ -38,7 +38,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.audio import write_wav
 from voice_agent.pii import mask_data
-from voice_agent.pipeline.frames import NothingHeardFrame, TurnHeldFrame
+from voice_agent.pipeline.frames import EchoTakenOutAgainFrame, NothingHeardFrame, TurnHeldFrame
 
 if TYPE_CHECKING:
     from voice_agent.metrics import CallMetrics
@@ -219,6 +219,8 @@ class CallObserver(FrameProcessor):
                 self.metrics.turns_held.inc()
         elif isinstance(frame, NothingHeardFrame):
             self.event("nothing_heard", failed=frame.failed)
+        elif isinstance(frame, EchoTakenOutAgainFrame):
+            self.event("echo_taken_out_again")
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
             self.event("agent_audio_start")
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:

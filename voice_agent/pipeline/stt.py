@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -28,7 +29,12 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
 
 from voice_agent.audio import pcm16_to_float
-from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame, TurnHeldFrame
+from voice_agent.pipeline.frames import (
+    AnswerDelayedFrame,
+    EchoTakenOutAgainFrame,
+    NothingHeardFrame,
+    TurnHeldFrame,
+)
 from voice_agent.speech.asr import SAMPLE_RATE, AsrOptions, transcribe
 from voice_agent.speech.models import model_busy
 from voice_agent.speech.pauses import SpeechUnits, WebRtcSpeech
@@ -92,7 +98,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         finish_early: Callable[[str], bool] | None = None,
         unfinished: Callable[[np.ndarray, int], bool] | None = None,
         speech_units: SpeechUnits | None = None,
-        cancel_again: Callable[[bytes], Callable[[], bytes] | None] | None = None,
+        cancel_again: Callable[[bytes], Callable[[], bytes | None] | None] | None = None,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
@@ -114,6 +120,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._finish_early = finish_early
         self._unfinished = unfinished
         self._cancel_again = cancel_again
+        self._cleaned_again: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._finished_early = False  # this VAD turn's words were already pushed
         self._words_pushed = False  # an early end pushed words in this VAD turn
         self._spoke_after_finish = False
@@ -214,6 +221,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._speech_after_finish = 0
         self.early_finishes += 1
         self._words_pushed = True
+        if task in self._cleaned_again:
+            await self.push_frame(EchoTakenOutAgainFrame())
         await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), None))
 
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame) -> None:
@@ -237,14 +246,17 @@ class SharedWhisperSTTService(WhisperSTTService):
             self._audio_buffer = bytearray(self._spec_buffer)
         await super()._handle_user_stopped_speaking(frame)
 
-    def _again(self, pcm: bytes) -> Callable[[], bytes] | None:
+    def _again(self, pcm: bytes) -> Callable[[], bytes | None] | None:
         """The turn's audio cancelled again, to be worked out with the decode (see
         ``cancel_again``): taken from the canceller's line now, while it still holds it.
         """
         return self._cancel_again(pcm) if self._cancel_again is not None else None
 
     async def _decode(
-        self, pcm: bytes, speculative: bool = False, again: Callable[[], bytes] | None = None
+        self,
+        pcm: bytes,
+        speculative: bool = False,
+        again: Callable[[], bytes | None] | None = None,
     ) -> str:
         options = self._options_now(len(pcm) / 2 / SAMPLE_RATE)
         me = asyncio.current_task()
@@ -261,9 +273,11 @@ class SharedWhisperSTTService(WhisperSTTService):
 
         def decode() -> str:  # in a thread
             audio = pcm
-            if again is not None:
-                cleaned = again()
-                audio = cleaned + pcm[len(cleaned) :]  # a speculation's trailing silence
+            cleaned = again() if again is not None else None
+            if cleaned is not None:
+                audio = cleaned + pcm[len(cleaned) :]  # the trailing silence added to the turn
+                if me is not None:  # told with its transcript
+                    loop.call_soon_threadsafe(self._cleaned_again.add, me)
             return transcribe(
                 self._shared_model,
                 pcm16_to_float(audio),
@@ -296,7 +310,8 @@ class SharedWhisperSTTService(WhisperSTTService):
                     yield AnswerDelayedFrame("number_check")
                 text = await task
             else:
-                again = self._again(audio)
+                # The turn as the canceller let it out: without the trailing silence added.
+                again = self._again(audio[: len(audio) - len(self._trailing_silence())])
                 task = self._awaited = asyncio.ensure_future(self._decode(audio, False, again))
                 task.add_done_callback(_consume_result)  # if this generator is cancelled
                 text = await task
@@ -307,6 +322,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         finally:
             self._awaited = self._spec_checked = None
             await self.stop_processing_metrics()
+        if text and task in self._cleaned_again:
+            yield EchoTakenOutAgainFrame()
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), None)
             return

@@ -173,7 +173,8 @@ class CallerEchoCanceller:
         self._samples = 0  # of the caller's audio so far
         self._found_at: int | None = None  # where in it the echo's delay was first found
         keep = int(TURN_HISTORY_S * RATE)
-        self._line = LineHistory(keep, keep + self._reach + SEARCH + TAPS)
+        behind = int(MAX_BEHIND_S * RATE)
+        self._line = LineHistory(keep, keep + behind + self._reach + SEARCH + TAPS)
         self.ready = False
 
     def warm_up(self, seconds: float = WARM_UP_S) -> None:
@@ -224,12 +225,13 @@ class CallerEchoCanceller:
         found = self._found_at
         return found is not None and self._samples - found <= (seconds + SETTLE_S) * RATE
 
-    def again(self, pcm: bytes) -> Callable[[], bytes] | None:
+    def again(self, pcm: bytes) -> Callable[[], bytes | None] | None:
         """For audio this canceller let out (a caller's turn, as the STT has it) in which the
         echo may have leaked (:meth:`leaked_within`): that audio with the echo taken out again,
-        fitted over the whole turn (:mod:`voice_agent.speech.echo_again`). The line is taken
-        now; the work (~15-30 ms of CPU a turn) is done when the result is called, e.g. in
-        the decode's thread. None where nothing leaked.
+        fitted over the whole turn (:mod:`voice_agent.speech.echo_again`), or None if it is
+        not the canceller's last seconds. The line is taken now; the work (~15-30 ms of CPU a
+        turn) is done when the result is called, e.g. in the decode's thread. None where
+        nothing leaked.
         """
         delay = self.delay.delay_s
         if delay is None or not self.leaked_within(len(pcm) / 2 / RATE):
