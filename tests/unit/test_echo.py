@@ -383,6 +383,14 @@ def test_no_turn_is_cancelled_again_where_the_echo_could_not_have_leaked():
         assert canceller.again(out[-RATE:].tobytes()) is None
 
 
+def test_an_echo_aec3_reaches_itself_is_left_to_it():
+    """200 ms late, right after the delay is found: the window is open, but AEC3 had the echo."""
+    agent = speechlike(2.0, seed=6)
+    _, out, canceller = canceller_of(agent, np.zeros_like(agent), echo_db=15, delay_s=0.2)
+    assert canceller.delay.delay_s is not None and canceller.leaked_within(1.0)
+    assert canceller.again(out[-RATE:].tobytes()) is None
+
+
 def test_audio_the_canceller_did_not_let_out_is_not_cancelled_again():
     line = (speechlike(2.0, seed=1), speechlike(3.0, seed=2), speechlike(2.0, seed=3))
     other = speechlike(0.5, seed=4).tobytes()
