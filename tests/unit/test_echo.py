@@ -395,3 +395,24 @@ def test_audio_the_canceller_did_not_let_out_is_not_cancelled_again():
     line = (speechlike(2.0, seed=1), speechlike(3.0, seed=2), speechlike(2.0, seed=3))
     other = speechlike(0.5, seed=4).tobytes()
     assert cancelled_again(other, line, int(0.8 * RATE), RATE) is None
+
+
+def test_where_the_live_canceller_held_the_line_silent_the_turn_stays_so():
+    """The fit is poor where a caller talks over the whole echo; its leftovers, where the live
+    canceller had held the line silent, would read as words. Those frames stay as they were.
+    """
+    lag = int(0.7 * RATE)
+    far = speechlike(3.0, seed=2)
+    caller = speechlike(3.0 - 0.7, seed=5)
+    near = (caller + far[:-lag] * 10 ** (-15 / 20)).astype(np.int16)
+    near = np.concatenate((np.zeros(lag, np.int16), near))
+    out = near.copy()
+    held = slice(int(1.0 * RATE), int(1.4 * RATE))
+    out[held] = 0
+    turn = slice(int(0.8 * RATE), len(out))
+    again = cancelled_again(out[turn].tobytes(), (near, far, out), lag, RATE)
+    assert again is not None
+    cleaned = np.frombuffer(again, np.int16)
+    assert not cleaned[held.start - turn.start : held.stop - turn.start].any()
+    talking = slice(int(1.5 * RATE) - turn.start, len(cleaned))
+    assert level_dbfs(cleaned[talking]) > level_dbfs(out[turn][talking]) - 3  # the caller's
