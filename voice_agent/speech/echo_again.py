@@ -56,7 +56,7 @@ class LineHistory:
         """One frame: the caller's audio, the played audio taken with it, what was let out."""
         self._near.append(near)
         self._out.append(out)
-        self._far.append(far)
+        self._far.append(far.copy())  # a view would keep the reference's whole buffer alive
         self._kept += len(near)
         self._kept_far += len(far)
         while self._kept - len(self._near[0]) >= self._keep:
