@@ -169,7 +169,6 @@ class CallerEchoCanceller:
         self._reach = int(self.delay.options.max_delay_s * RATE)  # the latest echo looked for
         self._in_use = False  # the AEC3 warmed up at the call's start not yet put in
         self._played = np.zeros(self._reach + int(HISTORY_S * RATE), np.int16)
-        self._heard = np.zeros(int(HISTORY_S * RATE), dtype=np.int16)
         self._samples = 0  # of the caller's audio so far
         self._found_at: int | None = None  # where in it the echo's delay was first found
         keep = int(TURN_HISTORY_S * RATE)
@@ -204,7 +203,6 @@ class CallerEchoCanceller:
         if self._found_at is None and self.delay.delay_s is not None:
             self._found_at = self._samples
         self._played = shift_in(self._played, far)
-        self._heard = shift_in(self._heard, near)
         if not self.ready:  # held while the agent's audio may still be coming back
             return bytes(len(pcm)) if self._played[-self._reach :].any() else pcm
         if not self._in_use:
@@ -278,8 +276,9 @@ class CallerEchoCanceller:
         """Use ``aec`` from the next ``n`` samples on, once it has been played the line's last
         second (:data:`HISTORY_S`) with the played audio held back as now.
         """
+        before = int(HISTORY_S * RATE) - n  # the frame now being cancelled is not in it yet
         end = len(self._played) - self._held - n
-        aec.process(self._heard[:-n], self._played[end - (len(self._heard) - n) : end])
+        aec.process(self._line.heard(before), self._played[end - before : end])
         self._aec, self._in_use = aec, True
 
     def _follow_the_delay(self, n: int) -> bool:

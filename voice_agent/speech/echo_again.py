@@ -65,6 +65,18 @@ class LineHistory:
         while self._kept_far - len(self._far[0]) >= self._keep_far:
             self._kept_far -= len(self._far.popleft())
 
+    def heard(self, n: int) -> np.ndarray:
+        """The caller's last ``n`` samples in, silence before the first."""
+        frames: list[np.ndarray] = []
+        got = 0
+        for frame in reversed(self._near):
+            if got >= n:
+                break
+            frames.append(frame)
+            got += len(frame)
+        last = np.concatenate((np.zeros(max(0, n - got), np.int16), *reversed(frames)))
+        return last[len(last) - n :]
+
     def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the caller's audio in, the played audio, what was let out), to the last frame."""
         return _joined(self._near), _joined(self._far), _joined(self._out)
