@@ -347,10 +347,12 @@ def test_a_caller_who_speaks_as_the_echo_dies_away_is_heard_from_the_first_word(
     assert level_dbfs(caller[first]) - level_dbfs(out[first]) < 2
 
 
-def canceller_of(agent: np.ndarray, caller: np.ndarray, **line: float | None):
+def canceller_of(
+    agent: np.ndarray, caller: np.ndarray, *, echo_db: float | None, delay_s: float
+) -> tuple[np.ndarray, np.ndarray, CallerEchoCanceller]:
     """:func:`run_line` and the canceller it ran the line through."""
     ran: list[CallerEchoCanceller] = []
-    heard, out = run_line(agent, caller, after_each=ran.append, **line)  # type: ignore[arg-type]
+    heard, out = run_line(agent, caller, echo_db=echo_db, delay_s=delay_s, after_each=ran.append)
     return heard, out, ran[-1]
 
 
