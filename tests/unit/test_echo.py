@@ -13,9 +13,8 @@ import pytest
 
 from voice_agent.audio import level_dbfs
 from voice_agent.speech.echo import (
-    PAUSE_S,
+    CLOCK_DRIFT,
     RATE,
-    REFERENCE_SLACK_S,
     SETTLE_S,
     WARM_UP_S,
     CallerEchoCanceller,
@@ -25,7 +24,7 @@ from voice_agent.speech.echo_again import cancelled_again
 from voice_agent.testing.twilio_caller import Echo
 
 FRAME = RATE // 50  # 20 ms, as the pipeline's caller frames come
-SLACK = int(REFERENCE_SLACK_S * RATE)
+CHUNK = 2 * FRAME  # 40 ms, as the output transport sends the agent's audio
 
 
 def speechlike(seconds: float, seed: int) -> np.ndarray:
@@ -84,60 +83,69 @@ def echo_frames_through(out: np.ndarray, heard: np.ndarray, start: int) -> tuple
 def test_the_reference_comes_out_in_order_at_16_khz_and_silence_where_nothing_played():
     reference = EchoReference()
     reference.played(np.full(160, 1000, np.int16).tobytes(), 8000)  # 20 ms at 8 kHz
-    assert not reference.take(SLACK).any()  # handed out a little later than due
     first = reference.take(FRAME)
     assert len(first) == FRAME and abs(int(first[FRAME // 2]) - 1000) < 50
-    assert not reference.take(int(PAUSE_S * RATE) + FRAME).any()  # nothing more was played
+    assert not reference.take(RATE).any()  # nothing more was played
     reference.played(np.full(480, 1000, np.int16).tobytes(), 24000)  # another output rate
-    resampled = reference.take(SLACK + 2 * FRAME)[SLACK:]
+    resampled = reference.take(2 * FRAME)
     assert resampled[: FRAME // 2].any() and not resampled[FRAME + 20 :].any()
 
 
-def test_a_chunk_late_by_up_to_the_slack_loses_nothing():
+def take_frames(reference: EchoReference, first: int, last: int, now: float | None = None) -> None:
+    """Take caller frames ``first`` to ``last`` (each come 20 ms after the one before, from 0 s
+    on), as read at ``now`` (a burst), or each as it came.
+    """
+    for i in range(first, last + 1):
+        reference.take(FRAME, now if now is not None else (i + 1) * FRAME / RATE)
+
+
+def test_a_chunk_sent_ahead_plays_after_the_one_before():
     reference = EchoReference()
-    first, second = np.arange(1, 641, dtype=np.int16), np.arange(641, 1281, dtype=np.int16)
-    reference.played(first.tobytes(), RATE)
-    taken = [reference.take(FRAME) for _ in range(3)]  # the second chunk was due for the last
-    reference.played(second.tobytes(), RATE)
-    taken += [reference.take(FRAME) for _ in range(2)]
-    assert np.array_equal(np.concatenate(taken)[SLACK:], np.concatenate((first, second)))
+    take_frames(reference, 0, 9)  # 0.2 s of the caller's audio, as it came
+    first, second = np.full(CHUNK, 1, np.int16), np.full(CHUNK, 2, np.int16)
+    reference.played(first.tobytes(), RATE, sent_at=0.2)
+    reference.played(second.tobytes(), RATE, sent_at=0.2)  # one chunk ahead
+    assert np.array_equal(reference.take(2 * CHUNK), np.concatenate((first, second)))
 
 
-def test_a_chunk_later_than_that_keeps_its_place_in_time():
-    """The agent read caller frames in a burst, before the chunk their echo is of came: the
-    caller heard no gap (it had the chunk already), so the reference leaves none either.
+def test_a_chunk_sent_after_a_stall_is_placed_where_the_caller_heard_it():
+    """The event loop stalled from 0.2 s to 0.32 s: the caller heard nothing in that time, and
+    its audio was read in a burst at 0.32 s, before the next chunk was sent. Placed by how much
+    caller audio had been read, that chunk was due already and dropped.
     """
     reference = EchoReference()
-    first, second = np.arange(1, 641, dtype=np.int16), np.arange(641, 1281, dtype=np.int16)
-    reference.played(first.tobytes(), RATE)
-    for _ in range(3):
-        reference.take(FRAME)
-    assert not reference.take(FRAME).any()  # due, not yet come
-    reference.played(second.tobytes(), RATE)
-    assert np.array_equal(reference.take(FRAME), second[FRAME : 2 * FRAME])
+    take_frames(reference, 0, 7)
+    before, after = np.full(CHUNK, 1, np.int16), np.full(CHUNK, 2, np.int16)
+    reference.played(before.tobytes(), RATE, sent_at=0.16)  # heard 0.16-0.2 s
+    take_frames(reference, 8, 9)
+    take_frames(reference, 10, 15, now=0.32)  # the burst: 0.2-0.32 s
+    reference.played(after.tobytes(), RATE, sent_at=0.32)
+    assert np.array_equal(reference.take(CHUNK), after)
 
 
-def test_after_a_long_stall_the_chunk_the_caller_had_is_dropped_and_the_next_comes_as_sent():
-    """The caller heard the late chunk on time; the next, sent once it had been passed on,
-    after a pause.
+def test_a_chunk_sent_after_a_pause_is_placed_when_it_was_sent():
+    reference = EchoReference()
+    take_frames(reference, 0, 4)
+    reference.played(np.full(CHUNK, 1, np.int16).tobytes(), RATE, sent_at=0.1)
+    take_frames(reference, 5, 49)  # to 1.0 s
+    second = np.arange(1, CHUNK + 1, dtype=np.int16)
+    reference.played(second.tobytes(), RATE, sent_at=1.04)
+    assert not reference.take(2 * FRAME).any()  # 1.0-1.04 s: nothing played
+    assert np.array_equal(reference.take(CHUNK), second)
+
+
+def test_a_line_clock_slower_than_ours_does_not_put_the_reference_late():
+    """The caller's frames come 20.01 ms apart by our clock (500 in a million slow): after
+    20 s, a chunk sent as the last frame is read is heard from there, not 10 ms later.
     """
     reference = EchoReference()
-    chunks = [np.full(640, k, np.int16) for k in (1, 2, 3)]
-    reference.played(chunks[0].tobytes(), RATE)
-    for _ in range(3 + 4):  # the slack, 40 ms played, then 80 ms of nothing
-        reference.take(FRAME)
-    reference.played(chunks[1].tobytes(), RATE)
-    reference.played(chunks[2].tobytes(), RATE)
-    assert np.array_equal(reference.take(SLACK + 2 * FRAME)[SLACK:], chunks[2])
-
-
-def test_a_chunk_coming_later_than_a_pause_begins_a_new_prompt():
-    reference = EchoReference()
-    first, second = np.full(640, 1000, np.int16), np.arange(1, 641, dtype=np.int16)
-    reference.played(first.tobytes(), RATE)
-    reference.take(SLACK + len(first) + int(PAUSE_S * RATE) + FRAME)
-    reference.played(second.tobytes(), RATE)
-    assert np.array_equal(reference.take(SLACK + FRAME)[SLACK:], second[:FRAME])
+    assert CLOCK_DRIFT >= 5e-4
+    frames = 1000
+    for i in range(frames):
+        reference.take(FRAME, (i + 1) * FRAME / RATE * (1 + 5e-4))
+    chunk = np.full(CHUNK, 1, np.int16)
+    reference.played(chunk.tobytes(), RATE, sent_at=frames * FRAME / RATE * (1 + 5e-4))
+    assert np.array_equal(reference.take(CHUNK), chunk)
 
 
 def test_played_audio_not_matched_by_caller_audio_is_dropped_beyond_the_backlog():
@@ -261,7 +269,6 @@ def test_until_warmed_up_the_caller_passes_while_the_agent_is_quiet_and_is_held_
     pcm = speechlike(0.02, seed=5).tobytes()
     assert canceller.process(pcm) == pcm  # nothing played
     reference.played(np.full(2 * FRAME, 500, np.int16).tobytes(), RATE)
-    canceller.process(pcm)  # the reference's slack
     assert canceller.process(pcm) == bytes(len(pcm))  # its echo could not be taken out yet
     assert len(reference.take(10 * FRAME).nonzero()[0]) == FRAME  # one frame was taken
     assert canceller.process(pcm) == bytes(len(pcm))  # nothing playing, but a late echo may be
@@ -310,25 +317,50 @@ def test_a_warm_up_done_after_the_echo_began_still_takes_the_echo_out():
     assert leaked <= 1, f"{leaked} of {frames} frames of the echo came through"
 
 
-def test_a_chunk_written_late_does_not_let_the_echo_through():
-    """The agent's audio comes 40 ms at a time; once, a chunk comes two caller frames late
-    (a busy event loop). With the reference put 20 ms behind the echo by it, 30 of the next
-    97 echo frames came through.
+@pytest.mark.parametrize("stall_s", [0.12, 0.6])
+@pytest.mark.parametrize("burst_first", [True, False], ids=["burst-read-first", "chunk-sent-first"])
+def test_a_stall_of_the_event_loop_does_not_let_the_echo_through(stall_s: float, burst_first: bool):
+    """The output transport sends 40 ms chunks one ahead of the caller's ear. At 2.0 s the
+    event loop stalls: the caller hears a gap in the prompt, and the caller audio of the stall
+    is read in a burst, before or after the chunk due then is sent. The echo of what the
+    caller heard comes back 200 ms later.
+
+    The e2e echo test failed so under load: chunks passed on after the transport's sleep, at
+    the reference's place by how much caller audio had been read, were dropped as due
+    (offline, this line: 34 of 69 echo frames through after a 0.6 s stall). Placed by how much
+    had been read when sent, a chunk sent before the burst is read comes early by the stall
+    (6 of 69 through): when it was sent, on the line's clock, is where the caller heard it.
     """
     agent = speechlike(4.0, seed=4)
-    heard = on_the_line(np.zeros_like(agent), agent, echo_db=15, delay_s=0.2)
+    stall, resumed = 2.0, 2.0 + stall_s
+    chunks = [agent[j : j + CHUNK] for j in range(0, len(agent), CHUNK)]
+    heard_at = [j * CHUNK / RATE for j in range(len(chunks))]
+    for j, at in enumerate(heard_at):
+        if at > stall:
+            heard_at[j] = at + stall_s - CHUNK / RATE
+    sent_at = [max(0.0, at - CHUNK / RATE) for at in heard_at]
+    heard = np.zeros(len(agent) + RATE, np.int16)
+    for chunk, at in zip(chunks, heard_at, strict=True):
+        heard[int(at * RATE) : int(at * RATE) + len(chunk)] = chunk
+    line = on_the_line(np.zeros_like(heard), heard, echo_db=15, delay_s=0.2)
+
+    def when(t: float) -> float:  # what was due in the stall happens once it is over
+        return resumed if stall <= t < resumed else t
+
+    frame_kind, chunk_kind = (0, 1) if burst_first else (1, 0)
+    events = [(when((i + FRAME) / RATE), frame_kind, i) for i in range(0, len(line), FRAME)]
+    events += [(when(at), chunk_kind, j) for j, at in enumerate(sent_at)]
     reference = EchoReference()
     canceller = CallerEchoCanceller(reference)
     canceller.warm_up()
-    chunk, late_at = 2 * FRAME, RATE
     out = []
-    for i in range(0, len(agent), FRAME):
-        if i % chunk == 0 and i != late_at:
-            reference.played(agent[i : i + chunk].tobytes(), RATE)
-        out.append(np.frombuffer(canceller.process(heard[i : i + FRAME].tobytes()), np.int16))
-        if i == late_at + FRAME:
-            reference.played(agent[late_at : late_at + chunk].tobytes(), RATE)
-    leaked, frames = echo_frames_through(np.concatenate(out), heard, late_at)
+    for t, kind, k in sorted(events):
+        if kind == chunk_kind:
+            reference.played(chunks[k].tobytes(), RATE, sent_at=t)
+        else:
+            frame = line[k : k + FRAME].tobytes()
+            out.append(np.frombuffer(canceller.process(frame, now=t), np.int16))
+    leaked, frames = echo_frames_through(np.concatenate(out), line, int(stall * RATE))
     assert leaked <= 1, f"{leaked} of {frames} frames of the echo came through"
 
 

@@ -187,13 +187,12 @@ def build_pipeline(
     prompt = PromptProgress(
         clock, split_sentences, lambda s: services.models.tts_cache.seconds(s, voice_rate)
     )
-    played: list[FrameProcessor] = []  # after the output transport, with the playback clock
     echo_filters: list[FrameProcessor] = []
     canceller = None
     # Replay feeds recorded caller audio (already without the echo) with no pacing.
     if settings.echo_cancellation and call.channel != "replay":
-        echo_filter, played_tap, canceller = echo_cancellation()
-        echo_filters, played = [echo_filter], [played_tap]
+        echo_filter, canceller = echo_cancellation(transport.output())
+        echo_filters = [echo_filter]
     echo_leaked = canceller.leaked_within if canceller is not None else None
     dialog = DialogProcessor(
         call=call, control=control, services=services, prompt=prompt, echo_leaked=echo_leaked
@@ -245,7 +244,6 @@ def build_pipeline(
     )
     pipeline = Pipeline(
         [transport.input(), *filters, vad, stt, barge_in, dialog, tts, transport.output(), clock]
-        + played
         + ([observer] if observer is not None else [])
     )
     return pipeline, dialog

@@ -1,35 +1,40 @@
-"""The pipecat side of echo cancellation (:mod:`voice_agent.speech.echo`): one processor hears
-what the agent played, after the output transport; the other takes it out of the caller's audio,
-first in the pipeline, so the VAD, barge-in, the STT and the call recording get the caller alone.
+"""The pipecat side of echo cancellation (:mod:`voice_agent.speech.echo`): the output transport's
+writes are heard as they are sent, and a filter takes them out of the caller's audio, first in
+the pipeline, so the VAD, barge-in, the STT and the call recording get the caller alone.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from pipecat.audio.filters.base_audio_filter import BaseAudioFilter
-from pipecat.frames.frames import FilterControlFrame, Frame, TTSAudioRawFrame
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.frames.frames import FilterControlFrame, OutputAudioRawFrame
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_output import BaseOutputTransport
 
 from voice_agent.pipeline.noise_gate import CallerAudioFilter
 from voice_agent.speech.echo import RATE, CallerEchoCanceller, EchoReference
 
 
-class PlayedAudioTap(FrameProcessor):
-    """Feeds the agent's audio to the reference as the output transport writes it (place it
-    after the output transport, which passes each chunk on once sent, at the line's pace).
+def hear_what_is_sent(output: BaseOutputTransport, reference: EchoReference) -> None:
+    """Hand ``reference`` each chunk of audio the output transport writes, as it is written.
+
+    pipecat's output transports write a chunk, sleep until it is due, then pass it on. Taken as
+    passed on (after the transport), a chunk sent after a stall of the event loop came later
+    than the burst of caller audio read meanwhile, and was taken for due already: the time it
+    was sent is what places it where the caller heard it. pipecat has no hook there, so the
+    transport's ``write_audio_frame`` is wrapped (every chunk goes through it: speech, the
+    silence at the end, keypad tones).
     """
+    write = output.write_audio_frame
 
-    def __init__(self, reference: EchoReference) -> None:
-        super().__init__(name="PlayedAudioTap")
-        self._reference = reference
+    async def write_and_hear(frame: OutputAudioRawFrame) -> bool:
+        reference.played(frame.audio, frame.sample_rate, time.monotonic())
+        return await write(frame)
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, TTSAudioRawFrame) and direction == FrameDirection.DOWNSTREAM:
-            self._reference.played(frame.audio, frame.sample_rate)
-        await self.push_frame(frame, direction)
+    output.write_audio_frame = write_and_hear  # type: ignore[method-assign]
 
 
 class EchoCancelAudioFilter(BaseAudioFilter):
@@ -54,7 +59,7 @@ class EchoCancelAudioFilter(BaseAudioFilter):
         pass
 
     async def filter(self, audio: bytes) -> bytes:
-        return self._canceller.process(audio) if self._on else audio
+        return self._canceller.process(audio, time.monotonic()) if self._on else audio
 
 
 def in_background(work: Callable[[], None]) -> None:
@@ -68,9 +73,13 @@ def in_background(work: Callable[[], None]) -> None:
     threading.Thread(target=work, name="echo-warm-up", daemon=True).start()
 
 
-def echo_cancellation() -> tuple[CallerAudioFilter, PlayedAudioTap, CallerEchoCanceller]:
-    """The two processors of one call, sharing its reference, and its canceller."""
+def echo_cancellation(output: FrameProcessor) -> tuple[CallerAudioFilter, CallerEchoCanceller]:
+    """One call's canceller, hearing what ``output`` (a transport's output) sends, and its
+    filter.
+    """
+    if not isinstance(output, BaseOutputTransport):
+        raise TypeError(f"echo cancellation needs an output transport, not {output!r}")
     reference = EchoReference()
+    hear_what_is_sent(output, reference)
     canceller = CallerEchoCanceller(reference, background=in_background)
-    filter_ = CallerAudioFilter(EchoCancelAudioFilter(canceller))
-    return filter_, PlayedAudioTap(reference), canceller
+    return CallerAudioFilter(EchoCancelAudioFilter(canceller)), canceller

@@ -6,13 +6,12 @@ paused every prompt in the barge-in bench (``python -m bench.barge_in --echo-db 
 with the echo 15 dB down the agent took its own words for the caller's ("I can help.") and
 handed the call to a person within 6 s.
 
-:class:`EchoReference` keeps the agent's audio as it is played (the output transport passes
-each chunk on when it is due to be heard), and hands it out 20 ms for 20 ms of caller audio:
-both run at the line's pace, so the echo keeps a steady offset in it, even where one of them
-comes late. :class:`CallerEchoCanceller` runs WebRTC's AEC3 (``pywebrtc-audio``) on the
-caller's audio with it. AEC3 finds the echo's delay itself, up to ~0.5 s behind the
-reference; a later echo is found by :mod:`voice_agent.speech.echo_delay`, and the reference
-held back for it.
+:class:`EchoReference` keeps the agent's audio where the caller heard it (each chunk placed
+by when it was sent), and hands it out 20 ms for 20 ms of caller audio: the echo keeps a
+steady offset in it, even where the event loop stalled. :class:`CallerEchoCanceller` runs
+WebRTC's AEC3 (``pywebrtc-audio``) on the caller's audio with it. AEC3 finds the echo's delay
+itself, up to ~0.5 s behind the reference; a later echo is found by
+:mod:`voice_agent.speech.echo_delay`, and the reference held back for it.
 
 A new AEC3 is cautious: for its first ~6 s of the agent talking it turns the caller down by
 10-70 dB whenever the agent talks, echo or not, and a caller who spoke over the greeting went
@@ -42,10 +41,9 @@ RATE = 16000  # the pipeline's caller audio, and the canceller's rate
 #: Played audio not yet matched by caller audio beyond this is dropped (the two clocks drift,
 #: or the output got ahead).
 MAX_BACKLOG_S = 0.5
-#: How much later than the caller hears it the reference hands played audio out.
-REFERENCE_SLACK_S = 0.02
-#: Played audio missing longer than this is the agent having stopped talking, not a stall.
-PAUSE_S = 0.5
+#: How far the line's clock may run slower than ours (a second in a thousand): when the
+#: caller's audio began is otherwise the earliest it was seen.
+CLOCK_DRIFT = 1e-3
 WARM_UP_S = 6.0
 #: The line's last second, played to an AEC3 before it is put in (at the call's start once
 #: warmed up, and for a late echo): one put in once the echo had begun let it through later
@@ -74,36 +72,34 @@ MAX_BEHIND_S = 1.0
 class EchoReference:
     """The agent's played audio at 16 kHz, taken in step with the caller's audio.
 
-    The output transport sends audio one chunk (40 ms) ahead of the caller's ear and passes
-    each chunk on (:meth:`played`) when it is due to be heard, or later on a busy event loop.
-    So a chunk can come after the caller frames it overlaps were read (:meth:`take`), with
-    the caller having heard it on time. Padded with silence where it came, the reference fell
-    behind the echo for the rest of the prompt, and AEC3 let that echo through: offline,
-    10-40 ms behind, the greeting's echo reached Silero, and a fresh agent's first calls took
-    their greeting for the caller so (6 of 110 greetings echoed 15 dB down, 0.2 s late).
-    AEC3 takes an echo later than the one it found in its stride (its filter reaches ~50 ms
-    past that delay), not an earlier one: offline, 10-40 ms ahead, nothing leaked.
+    Each chunk is handed in as the output transport sends it (:meth:`played`, with the time),
+    and placed where the caller starts hearing it: after the chunk before, which the caller's
+    side plays first, and no earlier than the caller's audio had come by the time it was sent.
+    The caller's audio comes at the line's pace, so the earliest any of it came, less its place
+    in the stream, is when the stream began (:meth:`take`, with the time): a chunk sent at
+    ``t`` is heard from that much later on. The audio is never placed later than heard: AEC3
+    takes an echo later than the reference, not an earlier one.
 
-    So each chunk goes where the caller heard it: after the one before, or, if that was
-    passed on late, no earlier than then (the chunk was sent once it had been passed on).
-    Audio already due when it comes is dropped. A chunk coming more than :data:`PAUSE_S`
-    after that begins a new prompt: the caller hears it as it comes. Everything is handed
-    out :data:`REFERENCE_SLACK_S` late, so that a chunk a little late loses nothing. Where a
-    prompt follows another within :data:`PAUSE_S`, the reference is early by up to a chunk.
+    Where the event loop stalls (a busy box), the caller's audio comes in a burst afterwards
+    and the chunks at the line's pace: placed by when they were sent, a chunk sent after the
+    stall leaves the gap the caller heard in the prompt. Placed by how much caller audio had
+    been read when it was passed on, as before, the chunks after a 120 ms stall were taken
+    for due already and dropped, and the greeting's echo paused it (the e2e echo test's
+    failures under load; ``bench/README.md``, "Played audio placed by when it was sent").
+
+    Without times, a chunk is placed where the caller's audio has been read up to.
     """
 
     def __init__(self, max_backlog_s: float = MAX_BACKLOG_S) -> None:
         self._pending = np.zeros(0, dtype=np.int16)
         self._max_backlog = int(max_backlog_s * RATE)
         self._upsampler: Upsampler2x | None = None
-        self._slack = int(REFERENCE_SLACK_S * RATE)
-        self._pause = int(PAUSE_S * RATE)
         self._taken = 0  # samples handed out so far: the caller's audio's clock
-        self._end = -self._pause - 1  # where the last chunk ends, on that clock
-        self._floor = self._end  # when it came, plus the slack
+        self._end = 0  # where the last chunk ends, on that clock
+        self._began: float | None = None  # when the caller's audio began, the earliest seen
 
-    def played(self, pcm: bytes, sample_rate: int) -> None:
-        """Add 16-bit mono PCM the caller has just been sent."""
+    def played(self, pcm: bytes, sample_rate: int, sent_at: float | None = None) -> None:
+        """Add 16-bit mono PCM sent to the caller at ``sent_at`` (``time.monotonic()``)."""
         if sample_rate == RATE:
             samples = np.frombuffer(pcm, dtype=np.int16)
         elif sample_rate == RATE // 2:
@@ -112,24 +108,35 @@ class EchoReference:
         else:
             audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
             samples = (np.clip(resample(audio, sample_rate, RATE), -1, 1) * 32767).astype(np.int16)
-        now = self._taken
-        at = max(self._end, self._floor)
-        if now - at > self._pause:
-            at = now + self._slack
-        self._end, self._floor = at + len(samples), now + self._slack
-        if at < now:  # already due
+        now = sent = self._taken
+        if sent_at is not None and self._began is not None:
+            sent = int((sent_at - self._began) * RATE)
+        at = max(self._end, sent)
+        self._end = at + len(samples)
+        if at < now:  # already due (the line's clock ran ahead of ours)
             samples, at = samples[now - at :], now
         gap = np.zeros(max(0, at - now - len(self._pending)), np.int16)
         self._pending = np.concatenate((self._pending, gap, samples))
-        if len(self._pending) > self._max_backlog:  # ahead of the caller's audio
-            self._pending = self._pending[-self._max_backlog :]
+        # Played ahead of the caller's audio as it was when sent (the output ran ahead, or a
+        # line slower than our clock): the oldest of that is dropped. A stall's gap is kept.
+        start = max(0, sent - now)
+        excess = len(self._pending) - start - self._max_backlog
+        if excess > 0:
+            self._pending = np.concatenate((self._pending[:start], self._pending[start + excess :]))
             self._end = now + len(self._pending)
 
-    def take(self, n: int) -> np.ndarray:
-        """The next ``n`` samples played (silence where nothing was)."""
+    def take(self, n: int, now: float | None = None) -> np.ndarray:
+        """The next ``n`` samples played (silence where nothing was), for ``n`` samples of the
+        caller's audio that had come by ``now`` (``time.monotonic()``).
+        """
         out = self._pending[:n]
         self._pending = self._pending[n:]
         self._taken += n
+        if now is not None:
+            began = now - self._taken / RATE
+            if self._began is not None:  # let the estimate follow a line clock slower than ours
+                began = min(began, self._began + n / RATE * CLOCK_DRIFT)
+            self._began = began
         if len(out) < n:
             out = np.concatenate((out, np.zeros(n - len(out), dtype=np.int16)))
         return out
@@ -188,9 +195,12 @@ class CallerEchoCanceller:
         _warm(self._aec, seconds)
         self.ready = True
 
-    def process(self, pcm: bytes) -> bytes:
+    def process(self, pcm: bytes, now: float | None = None) -> bytes:
+        """Cancel the echo in ``pcm``, the caller's audio that had come by ``now``
+        (``time.monotonic()``; see :class:`EchoReference`).
+        """
         near = np.frombuffer(pcm, dtype=np.int16)
-        far = self.reference.take(len(near))  # taken even while warming: it keeps the pace
+        far = self.reference.take(len(near), now)  # taken even while warming: keeps the pace
         if not len(near):
             return pcm
         out = self._cancel(near, far, pcm)
