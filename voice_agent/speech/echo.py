@@ -76,9 +76,10 @@ class EchoReference:
     and placed where the caller starts hearing it: after the chunk before, which the caller's
     side plays first, and no earlier than the caller's audio had come by the time it was sent.
     The caller's audio comes at the line's pace, so the earliest any of it came, less its place
-    in the stream, is when the stream began (:meth:`take`, with the time): a chunk sent at
-    ``t`` is heard from that much later on. The audio is never placed later than heard: AEC3
-    takes an echo later than the reference, not an earlier one.
+    in the stream, is when the stream began (:meth:`take`, with the time); a chunk sent at
+    ``t`` is heard from ``t`` less that on the caller's clock, or later. So the audio is never
+    placed later than heard, only early by the line's delay: AEC3 takes an echo later than
+    the reference, not an earlier one.
 
     Where the event loop stalls (a busy box), the caller's audio comes in a burst afterwards
     and the chunks at the line's pace: placed by when they were sent, a chunk sent after the
