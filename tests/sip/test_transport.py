@@ -19,6 +19,8 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from voice_agent.audio import level_dbfs
+from voice_agent.pipeline.echo_cancel import echo_cancellation
 from voice_agent.sip.media import FRAME_BYTES, SILENCE, CallLeg
 from voice_agent.sip.transport import SipTransport
 
@@ -107,3 +109,65 @@ async def test_transport_moves_audio_and_dtmf_and_clears_on_barge_in():
         if not run.done():
             await worker.cancel()
             await asyncio.wait_for(run, 5)
+
+
+def speechlike_8k(seconds: float) -> bytes:
+    """Bursts of noise with pauses, like speech to an echo canceller (a tone is too easy)."""
+    rng = np.random.default_rng(3)
+    n = int(8000 * seconds)
+    syllables = np.sin(2 * np.pi * 3.5 * np.arange(n) / 8000) > -0.2
+    return (rng.standard_normal(n) * 3000 * syllables).astype("<i2").tobytes()
+
+
+async def test_a_sip_callers_echo_of_the_agent_is_taken_out():
+    """Echo cancellation hears what the SIP transport writes: the caller's phone sends the
+    agent's audio back 200 ms late and 15 dB down, and the pipeline gets it taken out.
+    """
+    leg = CallLeg("k", "call-id", "<sip:a@b>", "127.0.0.1:5060")
+
+    async def on_end(drain: bool) -> None:
+        pass
+
+    transport = SipTransport(leg, on_end)
+    echo_filter, _ = echo_cancellation(transport.output())
+    recorder = Recorder()
+    worker = PipelineWorker(
+        Pipeline([transport.input(), echo_filter, recorder, transport.output()]),
+        params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=8000),
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+        enable_turn_tracking=False,
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    run = asyncio.create_task(runner.run())
+    returned: list[bytes] = []  # what the caller's phone sent: the echo alone
+
+    async def phone() -> None:
+        played: list[bytes] = []
+        while True:
+            played.append(leg.playout.read_frame())
+            if len(played) > 10 and leg.deliver is not None:
+                echo = (np.frombuffer(played[-11], "<i2") * 10 ** (-15 / 20)).astype("<i2")
+                returned.append(echo.tobytes())
+                leg.deliver(returned[-1])
+            await asyncio.sleep(0.02)
+
+    media = asyncio.create_task(phone())
+    try:
+        await wait_for(lambda: leg.deliver is not None)
+        await asyncio.sleep(0.3)  # the canceller's warm-up
+        await worker.queue_frame(OutputAudioRawFrame(speechlike_8k(4.0), 8000, 1))
+
+        def heard() -> list[bytes]:  # one pipeline frame for each frame the phone sent
+            return [f.audio for f in recorder.frames if isinstance(f, InputAudioRawFrame)]
+
+        await wait_for(lambda: len(heard()) >= 180, timeout=8.0)
+        line = np.frombuffer(b"".join(returned[100:180]), "<i2")  # 2.0-3.6 s: the echo settled
+        out = np.frombuffer(b"".join(heard()[100:180]), "<i2")
+        assert level_dbfs(line) > -40  # the echo is there
+        assert level_dbfs(out) < level_dbfs(line) - 30, (level_dbfs(line), level_dbfs(out))
+    finally:
+        media.cancel()
+        await worker.cancel()
+        await asyncio.wait_for(run, 5)

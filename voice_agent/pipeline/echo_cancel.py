@@ -21,12 +21,13 @@ from voice_agent.speech.echo import RATE, CallerEchoCanceller, EchoReference
 def hear_what_is_sent(output: BaseOutputTransport, reference: EchoReference) -> None:
     """Hand ``reference`` each chunk of audio the output transport writes, as it is written.
 
-    pipecat's output transports write a chunk, sleep until it is due, then pass it on. Taken as
-    passed on (after the transport), a chunk sent after a stall of the event loop came later
-    than the burst of caller audio read meanwhile, and was taken for due already: the time it
-    was sent is what places it where the caller heard it. pipecat has no hook there, so the
-    transport's ``write_audio_frame`` is wrapped (every chunk goes through it: speech, the
-    silence at the end, keypad tones).
+    The output transports write a chunk, sleep (pipecat's websocket one until the chunk is due,
+    the SIP one while its playout is ahead), then pass it on. Taken as passed on (after the
+    transport), a chunk sent after a stall of the event loop came later than the burst of
+    caller audio read meanwhile, and was taken for due already: the time it was sent is what
+    places it where the caller heard it. pipecat has no hook there, so the transport's
+    ``write_audio_frame`` is wrapped (every chunk goes through it: speech, the silence at the
+    end, keypad tones).
     """
     write = output.write_audio_frame
 
