@@ -46,6 +46,24 @@ async def wait_for(predicate, timeout: float = 3.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def start(
+    processors: list[FrameProcessor], audio_out_sample_rate: int
+) -> tuple[PipelineWorker, asyncio.Task[None]]:
+    """Run a pipeline of ``processors`` (16 kHz in); its worker, and the task running it."""
+    worker = PipelineWorker(
+        Pipeline(processors),
+        params=PipelineParams(
+            audio_in_sample_rate=16000, audio_out_sample_rate=audio_out_sample_rate
+        ),
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+        enable_turn_tracking=False,
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    return worker, asyncio.create_task(runner.run())
+
+
 async def test_transport_moves_audio_and_dtmf_and_clears_on_barge_in():
     leg = CallLeg("k", "call-id", "<sip:a@b>", "127.0.0.1:5060")
     ended: list[bool] = []
@@ -55,16 +73,9 @@ async def test_transport_moves_audio_and_dtmf_and_clears_on_barge_in():
 
     transport = SipTransport(leg, on_end)
     recorder = Recorder()
-    worker = PipelineWorker(
-        Pipeline([transport.input(), recorder, transport.output()]),
-        params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000),
-        idle_timeout_secs=None,
-        enable_rtvi=False,
-        enable_turn_tracking=False,
+    worker, run = await start(
+        [transport.input(), recorder, transport.output()], audio_out_sample_rate=24000
     )
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    run = asyncio.create_task(runner.run())
     played: list[bytes] = []
 
     async def media_clock() -> None:
@@ -131,16 +142,9 @@ async def test_a_sip_callers_echo_of_the_agent_is_taken_out():
     transport = SipTransport(leg, on_end)
     echo_filter, _ = echo_cancellation(transport.output())
     recorder = Recorder()
-    worker = PipelineWorker(
-        Pipeline([transport.input(), echo_filter, recorder, transport.output()]),
-        params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=8000),
-        idle_timeout_secs=None,
-        enable_rtvi=False,
-        enable_turn_tracking=False,
+    worker, run = await start(
+        [transport.input(), echo_filter, recorder, transport.output()], audio_out_sample_rate=8000
     )
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    run = asyncio.create_task(runner.run())
     returned: list[bytes] = []  # what the caller's phone sent: the echo alone
 
     async def phone() -> None:
