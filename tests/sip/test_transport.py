@@ -19,6 +19,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from tests.unit.test_echo import speechlike
 from voice_agent.audio import level_dbfs
 from voice_agent.pipeline.echo_cancel import echo_cancellation
 from voice_agent.sip.media import FRAME_BYTES, SILENCE, CallLeg
@@ -122,14 +123,6 @@ async def test_transport_moves_audio_and_dtmf_and_clears_on_barge_in():
             await asyncio.wait_for(run, 5)
 
 
-def speechlike_8k(seconds: float) -> bytes:
-    """Bursts of noise with pauses, like speech to an echo canceller (a tone is too easy)."""
-    rng = np.random.default_rng(3)
-    n = int(8000 * seconds)
-    syllables = np.sin(2 * np.pi * 3.5 * np.arange(n) / 8000) > -0.2
-    return (rng.standard_normal(n) * 3000 * syllables).astype("<i2").tobytes()
-
-
 async def test_a_sip_callers_echo_of_the_agent_is_taken_out():
     """Echo cancellation hears what the SIP transport writes: the caller's phone sends the
     agent's audio back 200 ms late and 15 dB down, and the pipeline gets it taken out.
@@ -143,7 +136,7 @@ async def test_a_sip_callers_echo_of_the_agent_is_taken_out():
     echo_filter, _ = echo_cancellation(transport.output())
     recorder = Recorder()
     worker, run = await start(
-        [transport.input(), echo_filter, recorder, transport.output()], audio_out_sample_rate=8000
+        [transport.input(), echo_filter, recorder, transport.output()], audio_out_sample_rate=16000
     )
     returned: list[bytes] = []  # what the caller's phone sent: the echo alone
 
@@ -161,7 +154,7 @@ async def test_a_sip_callers_echo_of_the_agent_is_taken_out():
     try:
         await wait_for(lambda: leg.deliver is not None)
         await asyncio.sleep(0.3)  # the canceller's warm-up
-        await worker.queue_frame(OutputAudioRawFrame(speechlike_8k(4.0), 8000, 1))
+        await worker.queue_frame(OutputAudioRawFrame(speechlike(4.0, seed=3).tobytes(), 16000, 1))
 
         def heard() -> list[bytes]:  # one pipeline frame for each frame the phone sent
             return [f.audio for f in recorder.frames if isinstance(f, InputAudioRawFrame)]
