@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 from dataclasses import asdict
@@ -94,10 +95,8 @@ async def trial(
     caller = await place_call(agent.base_url)
     caller.echo = echo
     async with caller:
-        for _ in range(500):
-            if caller.media_since(caller.started_at):
-                break
-            await asyncio.sleep(0.02)
+        with contextlib.suppress(TimeoutError):
+            await caller.first_media_at(10.0)
         await asyncio.sleep(0.6)
         loop = asyncio.get_running_loop()
         start = loop.time()

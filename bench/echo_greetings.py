@@ -48,9 +48,7 @@ async def greeting(agent: AgentProcess, echo: Echo, stall: Stall | None) -> dict
     caller.echo = echo
     async with caller:
         if stall is not None:
-            while not caller.media_since(caller.started_at):
-                await asyncio.sleep(0.002)
-            first = caller.media_since(caller.started_at)[0].at
+            first = await caller.first_media_at()
             await asyncio.sleep(max(0.0, first + stall.after_s - time.monotonic()))
             # In a thread: the caller's own event loop goes on sending its audio meanwhile.
             await asyncio.to_thread(stop_for, agent, stall.seconds)

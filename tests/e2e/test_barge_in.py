@@ -18,18 +18,9 @@ from voice_agent.testing.voices import caller_ulaw, synthesize, to_phone_ulaw
 pytestmark = pytest.mark.models
 
 
-async def wait_for_first_media(caller, timeout: float = 15.0) -> float:
-    for _ in range(int(timeout / 0.02)):
-        media = caller.media_since(caller.started_at)
-        if media:
-            return media[0].at
-        await asyncio.sleep(0.02)
-    raise TimeoutError("no greeting")
-
-
 async def test_caller_speech_over_the_greeting_stops_it(agent_server, caller_voice):
     async with await place_call(agent_server.base_url) as caller:
-        first = await wait_for_first_media(caller)
+        first = await caller.first_media_at()
         await asyncio.sleep(0.8)  # into the greeting
         speech = caller_ulaw(caller_voice, "Sorry, I want to return my headphones.")
         started = asyncio.get_running_loop().time()
@@ -54,7 +45,7 @@ async def test_caller_speech_over_the_greeting_stops_it(agent_server, caller_voi
 
 async def test_a_short_noise_burst_does_not_stop_the_prompt(agent_server):
     async with await place_call(agent_server.base_url) as caller:
-        await wait_for_first_media(caller)
+        await caller.first_media_at()
         await asyncio.sleep(0.8)
         rng = np.random.default_rng(7)
         burst = (0.3 * rng.standard_normal(int(0.12 * 16000))).astype(np.float32)  # a click/cough
@@ -81,7 +72,7 @@ async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_sentence_hea
     assert rest, "the test needs a greeting of two sentences or more"
     audio, rate = synthesize(caller_voice, first)
     async with await place_call(agent_server.base_url) as caller:
-        await wait_for_first_media(caller)
+        await caller.first_media_at()
         await asyncio.sleep(len(audio) / rate + 0.3)
         started = asyncio.get_running_loop().time()
         await caller.say(caller_ulaw(caller_voice, "Uh-huh."))
@@ -112,7 +103,7 @@ async def test_a_long_mm_hmm_stops_the_greeting_but_lets_it_go_on_once_heard(
     # prompt this rendering was read "Mm-m." and answered as the caller's turn.
     audio, rate = synthesize(caller_voice, "Mm-hmm.", length_scale=1.2)
     async with await place_call(agent_server.base_url) as caller:
-        await wait_for_first_media(caller)
+        await caller.first_media_at()
         await asyncio.sleep(0.6)
         await caller.say(to_phone_ulaw(audio, rate))
         await asyncio.sleep(3.0)

@@ -17,7 +17,7 @@ from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import Echo, TwilioCaller, place_call
 from voice_agent.testing.voices import caller_ulaw
 
-from .test_barge_in import call_events, wait_for_first_media
+from .test_barge_in import call_events
 from .test_twilio_call import REQUEST, hear
 
 pytestmark = pytest.mark.models
@@ -83,7 +83,7 @@ async def test_without_echo_cancellation_the_echo_pauses_the_greeting(
     agent_without_echo_cancellation,
 ):
     async with await call_on_an_echoing_line(agent_without_echo_cancellation) as caller:
-        await wait_for_first_media(caller)
+        await caller.first_media_at()
         for _ in range(250):
             if clears(caller):
                 break
@@ -94,7 +94,7 @@ async def test_without_echo_cancellation_the_echo_pauses_the_greeting(
 
 async def test_the_caller_still_talks_over_a_prompt_on_an_echoing_line(agent_server, caller_voice):
     async with await call_on_an_echoing_line(agent_server) as caller:
-        await wait_for_first_media(caller)
+        await caller.first_media_at()
         await asyncio.sleep(1.5)  # into the greeting, its echo coming back
         speech = caller_ulaw(caller_voice, "Sorry, I want to return my headphones.")
         started = asyncio.get_running_loop().time()

@@ -344,6 +344,19 @@ class TwilioCaller:
     def media_since(self, t: float) -> list[Received]:
         return [r for r in self.received if r.event == "media" and r.at >= t]
 
+    async def first_media_at(self, timeout_s: float = 15.0) -> float:
+        """When the agent's first audio came (waiting for it up to ``timeout_s``).
+
+        Raises:
+            TimeoutError: none came.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not (media := self.media_since(self.started_at)):
+            if time.monotonic() > deadline:
+                raise TimeoutError("no greeting")
+            await asyncio.sleep(0.005)
+        return media[0].at
+
     async def wait_for_prompt(
         self, since: float, quiet_s: float = 0.9, timeout_s: float = 30.0
     ) -> tuple[float, bytes]:
