@@ -55,12 +55,7 @@ from voice_agent.pipeline.ending_hooks import EndingHooks
 from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
 from voice_agent.pipeline.oms_calls import oms_answer, orders_on_file
 from voice_agent.pipeline.prompt_playback import PromptProgress
-from voice_agent.pipeline.turn_taking import (
-    code_slot_of,
-    is_backchannel,
-    is_own_echo,
-    partial_code,
-)
+from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, is_own_echo, partial_code
 from voice_agent.pipeline.waiting_hooks import WaitingHooks
 
 if TYPE_CHECKING:
@@ -199,9 +194,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
             self._held_text = text  # wait for the rest of the number
             self._hold_task = self.create_task(self._release_held(), name="turn-hold")
             return
-        self.transcript.append(("user", text))
-        await self._log.turn("user", text)
-        await self._events.put(UserSaid(text))
+        await self._caller_said(text)
 
     def _not_an_answer(self, text: str) -> str | None:
         """What words heard over a prompt are when they answer nothing: an "uh-huh"
@@ -221,9 +214,12 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         await asyncio.sleep(self._services.settings.turn_hold_s)
         text, self._held_text = self._held_text, None
         if text:
-            self.transcript.append(("user", text))
-            await self._log.turn("user", text)
-            await self._events.put(UserSaid(text))
+            await self._caller_said(text)
+
+    async def _caller_said(self, text: str) -> None:
+        self.transcript.append(("user", text))
+        await self._log.turn("user", text)
+        await self._events.put(UserSaid(text))
 
     def _on_user_started(self) -> None:
         self._user_speaking = True
