@@ -83,4 +83,5 @@ class AgentStore:
 
     async def aclose(self) -> None:
         await self.outbox.stop()
+        await self.calls.flush()
         self.db.dispose()
