@@ -82,6 +82,11 @@ def test_an_early_transcript_is_answered_only_when_it_reads_as_finished():
     assert not turn_is_complete("My order number is 4 8 1.", "order_id", ORDER)  # partial
     assert turn_is_complete("My order number is 4 8 1.", "reason", ORDER)  # not asked for
     assert not turn_is_complete("Uh-huh.", None, ORDER)
+    # Over a prompt it is a whole turn: the prompt goes on. A trailing "uh" is still going on.
+    assert turn_is_complete("Uh-huh.", None, ORDER, over_prompt=True)
+    assert turn_is_complete("Mm-hmm.", "order_id", ORDER, over_prompt=True)
+    assert not turn_is_complete("Uh.", None, ORDER, over_prompt=True)
+    assert not turn_is_complete("Mm-hmm", None, ORDER, over_prompt=True)
     assert not turn_is_complete("", None, ORDER)
 
 

@@ -213,6 +213,7 @@ def build_pipeline(
             getattr(dialog.state, "pending", None),
             code_slot,
             open_question=getattr(dialog.state, "phase", None) == "intent",
+            over_prompt=dialog.started_over_prompt,
         ),
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         cancel_again=canceller.again if canceller is not None else None,

@@ -96,21 +96,29 @@ _WORD = re.compile(r"[a-z']+|\d+")
 
 
 def turn_is_complete(
-    text: str, pending: str | None, slot: CodeSlot | None, open_question: bool = False
+    text: str,
+    pending: str | None,
+    slot: CodeSlot | None,
+    open_question: bool = False,
+    over_prompt: bool = False,
 ) -> bool:
     """Whether a transcript taken before the VAD ended the turn can be answered right away.
 
     Whisper ends a sentence it heard finish with '.', '?' or '!'; a caller's "My order number
     is ..." pause comes out without one, with "...", or ending on a word no sentence ends on.
-    A partial order number is never complete (the dialog would hold it anyway), nor is a bare
-    "uh-huh", nor, when the dialog asked an ``open_question``, a bare "no" or "hello".
+    A partial order number is never complete (the dialog would hold it anyway), nor, when the
+    dialog asked an ``open_question``, a bare "no" or "hello". A bare "uh-huh" is complete
+    only when the turn began ``over_prompt``: it acknowledges the prompt, which then goes on
+    without waiting for the VAD's hangover.
     """
     stripped = text.strip()
     if not stripped or stripped[-1] not in ".?!" or stripped.endswith(".."):
         return False  # no full stop, or Whisper's "..." for a voice trailing off
     words = _WORD.findall(stripped.lower())
-    if not words or words[-1] in _DANGLING or is_backchannel(stripped):
+    if not words or words[-1] in _DANGLING:
         return False
+    if is_backchannel(stripped):
+        return over_prompt
     if open_question and all(w in _OPENERS for w in words):
         return False
     return not partial_code(stripped, pending, slot)
