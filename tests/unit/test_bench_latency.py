@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-from bench.latency import answers_after_hold_on, loads
+from bench.latency import answers_after_hold_on, loads, summarize
 
 
 def ev(kind: str, **data: object) -> dict:
@@ -97,3 +97,15 @@ def test_the_loads_run_by_default_and_for_the_boxs_capacity() -> None:
         ("8 concurrent, staggered 1.7 s", 8, 1, 1.7),
         ("16 concurrent, staggered 1.7 s", 16, 1, 1.7),
     ]
+
+
+def test_a_call_that_waited_too_long_is_counted_apart_from_the_figures() -> None:
+    answered = {"greeting_ms": 30.0, "turn_ms": [300.0, 320.0], "answer_ms": {}, "duration_s": 9}
+    waited = {"greeting_ms": 40.0, "turn_ms": [900.0], "answer_ms": {}, "duration_s": 40}
+    never = {"greeting_ms": None, "turn_ms": [], "answer_ms": {}, "duration_s": 30}
+    calls = [answered, waited | {"timed_out": True}, never | {"timed_out": True}, {"busy": True}]
+    summary = summarize(calls, ["a", "b"])
+    assert (summary["calls"], summary["busy"], summary["timed_out"]) == (3, 1, 2)
+    assert summary["turns"] == 3 and summary["turn_p50_ms"] == 320.0
+    assert summary["greeting_max_ms"] == 40.0
+    assert [t["said"] for t in summary["by_turn"]] == []  # no turn every call reached
