@@ -62,7 +62,6 @@ class Backends:
     async def aclose(self) -> None:
         await self.outbox.stop()
         await self.oms_client.aclose()
-        await self.calls.flush()
         self.db.dispose()
         if self.oms_app is not None:
             self.oms_app.state.close()

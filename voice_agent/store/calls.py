@@ -1,18 +1,13 @@
 """Call records: transcript, dialog states, actions, latency and outcome of every call.
 
-The write methods are cheap to call from the audio pipeline: each queues one small SQL statement,
-run in a worker thread after the ones queued before it, and returns without waiting for it. The
-dialog records several lines on its way to each answer; awaited one by one, each thread hop also
-waited for the event loop, which is busiest when calls' turns end together (4 calls in unison).
-The reads wait for the writes queued before them, and so does the end of a call. A database
-error is logged rather than raised (a lost record line must never break a live call). Text is
-PII-masked *before* it is stored: the raw values a work order needs live only in the outbox
-payload.
+The write methods are cheap to call from the audio pipeline: each is one small SQL statement run
+in a worker thread, and a database error is logged rather than raised (a lost record line must
+never break a live call). Text is PII-masked *before* it is stored: the raw values a work order
+needs live only in the outbox payload.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -20,7 +15,7 @@ from typing import Any, Literal
 
 from loguru import logger
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from voice_agent.pii import mask_data, mask_phone, mask_text
 from voice_agent.store.db import Database, call_events, call_turns, calls, utcnow
@@ -87,18 +82,16 @@ class CallStore:
 
     Args:
         engine_or_db: the agent database (a :class:`Database`, an engine or a URL).
-        raise_errors: raise database errors of the writes from :meth:`flush` and the reads
-            (tests) instead of logging them.
+        raise_errors: re-raise database errors from the write methods (tests) instead of
+            logging them.
 
     """
 
     def __init__(self, engine_or_db: Database | Engine | str, *, raise_errors: bool = False):
         self.db = Database.of(engine_or_db)
         self.raise_errors = raise_errors
-        self._last_write: asyncio.Task[None] | None = None
-        self._failed: Exception | None = None
 
-    # --- writes (queued in order, one statement each, in a thread) ------------------------------
+    # --- writes (async, one statement each, in a thread) ----------------------------------------
     async def start_call(
         self, call_sid: str, channel: str, caller: str | None = None, *, at: datetime | None = None
     ) -> None:
@@ -154,36 +147,18 @@ class CallStore:
         await self._write(self._insert_event, values)
 
     async def end_call(self, call_sid: str, outcome: str, *, at: datetime | None = None) -> None:
-        """Record how the call ended (one of :data:`OUTCOMES`); the first recorded outcome wins.
-        Returns once the call's record is written whole.
-        """
+        """Record how the call ended (one of :data:`OUTCOMES`); the first recorded outcome wins."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
         await self._write(self._end, call_sid, outcome, at or utcnow())
-        await self.flush()
-
-    async def flush(self) -> None:
-        """Wait for the writes queued so far; with ``raise_errors``, raise the first that failed."""
-        last = self._last_write
-        if last is not None and not last.done():
-            await asyncio.wait({last})
-        failed, self._failed = self._failed, None
-        if failed is not None:
-            raise failed
 
     async def _write(self, fn: Any, *args: Any) -> None:
-        self._last_write = asyncio.ensure_future(self._after(self._last_write, fn, args))
-
-    async def _after(self, earlier: asyncio.Task[None] | None, fn: Any, args: Any) -> None:
-        if earlier is not None and not earlier.done():
-            await asyncio.wait({earlier})
         try:
             await self.db.run(fn, *args)
-        except Exception as exc:
+        except SQLAlchemyError:
             if self.raise_errors:
-                self._failed = self._failed or exc
-            else:
-                logger.exception("call record write failed ({})", getattr(fn, "__name__", fn))
+                raise
+            logger.exception("call record write failed ({})", getattr(fn, "__name__", fn))
 
     def _start(self, call_sid: str, channel: str, caller: str | None, at: datetime) -> None:
         try:
@@ -243,12 +218,10 @@ class CallStore:
         limit: int = 50,
     ) -> list[CallSummary]:
         """List calls, newest first."""
-        await self.flush()
         return await self.db.run(self._list, outcome, channel, since, limit)
 
     async def get_call(self, call_sid: str) -> CallRecord | None:
         """One call with its turns, events and work orders (all masked), or None."""
-        await self.flush()
         return await self.db.run(self._get, call_sid)
 
     def _list(

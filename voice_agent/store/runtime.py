@@ -83,5 +83,4 @@ class AgentStore:
 
     async def aclose(self) -> None:
         await self.outbox.stop()
-        await self.calls.flush()
         self.db.dispose()
