@@ -168,6 +168,32 @@ async def test_an_early_end_waits_until_the_pause_is_long_enough(tiny_model, say
     assert len(first) < sum(i < said for i in audio_in) <= len(first) + len(more)
 
 
+async def test_an_acknowledgement_ends_the_turn_without_waiting_for_the_pause(
+    tiny_model, say
+) -> None:
+    # As above, but the text answers nothing (an "uh-huh" over a prompt, here any text): it is
+    # pushed once decoded, 0.1 s into the pause, not when the pause reaches 0.3 s.
+    stt = SharedWhisperSTTService(
+        tiny_model,
+        AsrOptions(),
+        finish_early=lambda text: True,
+        acknowledgement=lambda text: True,
+        unfinished=lambda samples, rate: True,  # not asked: it would hold the turn for the VAD
+        trailing_silence_secs=0.2,
+        sample_rate=RATE,
+        speculate_after_s=0.1,
+        finish_after_s=0.3,
+    )
+    first = say("Yes, that's right.", silence_s=0.2)
+    more = frames_of(np.zeros(0, np.float32), 0.2)
+    down = await one_turn(stt, first, more, [])
+    assert transcripts(down) == ["Yes, that's right."]
+    assert stt.early_finishes == 1
+    audio_in = [i for i, f in enumerate(down) if isinstance(f, InputAudioRawFrame)]
+    said = next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))
+    assert sum(i < said for i in audio_in) == len(first)
+
+
 async def test_speech_during_the_wait_keeps_the_turn_going(tiny_model, say) -> None:
     stt = stt_service(tiny_model, speculate_after_s=0.1, finish_after_s=0.3)
     down = await one_turn(stt, say("I want a refund.", silence_s=0.2), say("The lamp is broken."))

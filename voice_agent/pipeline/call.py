@@ -29,7 +29,7 @@ from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
 from voice_agent.pipeline.recording import observe_call
 from voice_agent.pipeline.stt import TRAILING_SILENCE_S, SharedWhisperSTTService
 from voice_agent.pipeline.tts import SharedPiperTTSService, split_sentences
-from voice_agent.pipeline.turn_taking import code_slot_of, turn_is_complete
+from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, turn_is_complete
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import (
@@ -215,6 +215,7 @@ def build_pipeline(
             open_question=getattr(dialog.state, "phase", None) == "intent",
             over_prompt=dialog.started_over_prompt,
         ),
+        acknowledgement=lambda text: dialog.started_over_prompt and is_backchannel(text),
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         cancel_again=canceller.again if canceller is not None else None,
         speculate_after_s=settings.speculate_after_s,

@@ -71,6 +71,9 @@ class SharedWhisperSTTService(WhisperSTTService):
     times are counted in the samples of whole units (20 ms frames, 32 ms Silero windows).
     ``unfinished(samples, rate)``, if given, is asked when the text reads as finished whether
     the sound of the turn says it is not over (smart-turn); if so, the VAD ends the turn.
+    ``acknowledgement(text)``, if given, tells a whole turn that answers nothing (an "uh-huh"
+    over the agent's prompt, which then goes on): it is pushed as soon as it is read, without
+    the wait or the smart-turn check.
 
     ``number_check`` is the second model (and its options) :func:`transcribe` asks on a turn
     whose options expect a number, when ``model``'s reading of it is not sure. That costs the
@@ -96,6 +99,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         finish_after_s: float = 0.4,
         resume_after_s: float = 0.2,
         finish_early: Callable[[str], bool] | None = None,
+        acknowledgement: Callable[[str], bool] | None = None,
         unfinished: Callable[[np.ndarray, int], bool] | None = None,
         speech_units: SpeechUnits | None = None,
         cancel_again: Callable[[bytes], Callable[[], bytes | None] | None] | None = None,
@@ -118,6 +122,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._awaited: asyncio.Future[str] | None = None  # the decode run_stt waits for
         self._spec_checked: asyncio.Future[str] | None = None  # a speculation that asked the check
         self._finish_early = finish_early
+        self._acknowledgement = acknowledgement
         self._unfinished = unfinished
         self._cancel_again = cancel_again
         self._cleaned_again: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
@@ -194,7 +199,8 @@ class SharedWhisperSTTService(WhisperSTTService):
             return  # discarded, or the VAD ended the turn first and run_stt has it
         if self._finish_early is None or not self._finish_early(text):
             return
-        if self._unfinished is not None:
+        at_once = self._acknowledgement is not None and self._acknowledgement(text)
+        if self._unfinished is not None and not at_once:
             # Only once the text reads as finished: on every pause it cost 4 calls in
             # unison ~200 ms a turn (bench.latency).
             try:
@@ -211,7 +217,7 @@ class SharedWhisperSTTService(WhisperSTTService):
                 return
             if self._spec_task is not task or not self._user_speaking:
                 return  # discarded or ended while the model listened
-        while not self._quiet_enough.is_set():
+        while not at_once and not self._quiet_enough.is_set():
             await self._quiet_enough.wait()
             if self._spec_task is not task or not self._user_speaking:
                 return  # the caller went on, or the VAD ended the turn, during the wait
