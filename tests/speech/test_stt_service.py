@@ -67,7 +67,7 @@ def stt_service(
         unfinished=unfinished,
         trailing_silence_secs=0.2,
         sample_rate=RATE,
-        **timing,  # speculate_after_s, finish_after_s, speech_units
+        **timing,  # speculate_after_s, finish_after_s, speech_units, acknowledgement
     )
 
 
@@ -173,14 +173,11 @@ async def test_an_acknowledgement_ends_the_turn_without_waiting_for_the_pause(
 ) -> None:
     # As above, but the text answers nothing (an "uh-huh" over a prompt, here any text): it is
     # pushed once decoded, 0.1 s into the pause, not when the pause reaches 0.3 s.
-    stt = SharedWhisperSTTService(
+    stt = stt_service(
         tiny_model,
-        AsrOptions(),
+        unfinished=lambda samples, rate: True,  # not asked: it would hold the turn for the VAD
         finish_early=lambda text: True,
         acknowledgement=lambda text: True,
-        unfinished=lambda samples, rate: True,  # not asked: it would hold the turn for the VAD
-        trailing_silence_secs=0.2,
-        sample_rate=RATE,
         speculate_after_s=0.1,
         finish_after_s=0.3,
     )

@@ -215,7 +215,8 @@ def build_pipeline(
             open_question=getattr(dialog.state, "phase", None) == "intent",
             over_prompt=dialog.started_over_prompt,
         ),
-        acknowledgement=lambda text: dialog.started_over_prompt and is_backchannel(text),
+        # Asked only of a whole turn: a bare backchannel is one only over a prompt (above).
+        acknowledgement=is_backchannel,
         unfinished=smart_turn.unfinished if (smart_turn := services.models.smart_turn) else None,
         cancel_again=canceller.again if canceller is not None else None,
         speculate_after_s=settings.speculate_after_s,
