@@ -48,6 +48,7 @@ BENCHMARKS = [
     ["latency", "--echo-db", "15", "--loads", "1 call", "--name", "latency_echo_15db"],
     ["end_of_turn"],
     ["number_turns_at_once"],
+    ["echo_cost"],
 ]
 
 

@@ -228,7 +228,7 @@ class CallerEchoCanceller:
         if not self._follow_the_delay(len(near)) and not self._louder_than_an_echo(near):
             return bytes(len(pcm))  # the agent's own echo, not cancelled yet: not the caller
         end = len(self._played) - self._held
-        out = _aec3(self._aec, near, self._played[end - len(far) : end])
+        out = run_aec3(self._aec, near, self._played[end - len(far) : end])
         if self._no_echo_now(len(near)) and level_dbfs(out) < level_dbfs(near) - HELD_DOWN_DB:
             return pcm  # AEC3 still holding the line down after the agent's last words
         return out.tobytes()
@@ -296,7 +296,7 @@ class CallerEchoCanceller:
         """
         before = int(HISTORY_S * RATE) - n  # the frame now being cancelled is not in it yet
         end = len(self._played) - self._held - n
-        _aec3(aec, self._line.heard(before), self._played[end - before : end])
+        run_aec3(aec, self._line.heard(before), self._played[end - before : end])
         self._aec, self._in_use = aec, True
 
     def _follow_the_delay(self, n: int) -> bool:
@@ -324,7 +324,7 @@ class CallerEchoCanceller:
         return False
 
 
-def _aec3(aec: EchoCanceller, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+def run_aec3(aec: EchoCanceller, near: np.ndarray, far: np.ndarray) -> np.ndarray:
     """``aec`` run on ``near`` and ``far``, their exact silence played as :data:`SILENCE_FLOOR`."""
     return aec.process(_floored(near), _floored(far))  # type: ignore[no-any-return]
 
@@ -337,4 +337,4 @@ def _warm(aec: EchoCanceller, seconds: float) -> None:
     if seconds > 0:
         rng = np.random.default_rng(0)
         played = (rng.standard_normal(int(seconds * RATE)) * 3000).astype(np.int16)
-        aec.process(np.zeros_like(played), played)
+        run_aec3(aec, np.zeros_like(played), played)
