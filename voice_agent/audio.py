@@ -149,3 +149,38 @@ def level_dbfs(pcm: np.ndarray) -> float:
         return -math.inf
     rms = float(np.sqrt(np.mean(np.square(pcm.astype(np.float64))))) / 32768.0
     return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+#: How far a line's clock may run slower than ours: the estimate of when a stream began (the
+#: earliest seen) may rise by this much of the stream's time since. A phone's clock can be sloppy
+#: (the SIP test's, an asyncio loop, runs ~3.5% slow).
+CLOCK_DRIFT = 0.05
+
+
+class LineClock:
+    """When a stream from a line began, and how far behind the line its handling is.
+
+    The audio comes at the line's pace, so the earliest any of it was handled, less its place in
+    the stream, is when the stream began (give or take :data:`CLOCK_DRIFT`). A piece handled
+    later than that, less its place, is that much behind the line: it waited in the box (an
+    event loop with more calls than it keeps up with).
+    """
+
+    def __init__(self, rate: int, drift: float = CLOCK_DRIFT) -> None:
+        self.rate = rate
+        self.drift = drift
+        self.began: float | None = None
+        self._samples = 0  # of the stream handled
+
+    def heard(self, samples: int, now: float | None) -> float:
+        """``samples`` more of the stream handled at ``now`` (``time.monotonic()``, or None
+        if not known); how far behind the line that is, in seconds (0 without a time).
+        """
+        self._samples += samples
+        if now is None:
+            return 0.0
+        began = now - self._samples / self.rate
+        if self.began is not None:  # let the estimate follow a line clock slower than ours
+            began = min(began, self.began + samples / self.rate * self.drift)
+        self.began = began
+        return now - began - self._samples / self.rate

@@ -156,16 +156,34 @@ def test_timeline_places_lines_on_the_recording_clock():
     assert turn_latencies(None, RECORD) == [{"turn": 1, "end_of_speech_to_first_audio_ms": 900}]
 
 
+def said(text: str) -> object:
+    from pipecat.frames.frames import TranscriptionFrame
+
+    return TranscriptionFrame(text, "", "2026-11-22T00:00:00Z")
+
+
+def reporting_turns_to(observer: object) -> object:
+    """Stands in for the dialog, which reports each caller turn to the recorder."""
+    from pipecat.frames.frames import Frame, TranscriptionFrame
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+    class Dialog(FrameProcessor):
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, TranscriptionFrame):
+                observer.on_turn("user", frame.text)  # type: ignore[attr-defined]
+            await self.push_frame(frame, direction)
+
+    return Dialog()
+
+
 async def test_a_turn_ended_on_its_transcript_is_timed_from_its_own_end_of_speech():
     from pipecat.frames.frames import (
-        Frame,
         OutputAudioRawFrame,
-        TranscriptionFrame,
         VADUserStartedSpeakingFrame,
         VADUserStoppedSpeakingFrame,
     )
     from pipecat.pipeline.pipeline import Pipeline
-    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
     from pipecat.tests.utils import SleepFrame, run_test
 
     from voice_agent.pipeline.call import CallInfo
@@ -176,21 +194,9 @@ async def test_a_turn_ended_on_its_transcript_is_timed_from_its_own_end_of_speec
         CallInfo("CA1", "twilio"), record_dir=None, metrics=metrics, vad_stop_secs=0.5
     )
 
-    class Dialog(FrameProcessor):
-        """Stands in for the dialog, which reports each caller turn to the recorder."""
-
-        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-            await super().process_frame(frame, direction)
-            if isinstance(frame, TranscriptionFrame):
-                observer.on_turn("user", frame.text)
-            await self.push_frame(frame, direction)
-
-    def said(text: str) -> TranscriptionFrame:
-        return TranscriptionFrame(text, "", "2026-11-22T00:00:00Z")
-
     audio = OutputAudioRawFrame(tone(0.02, 16000), 16000, 1)
     await run_test(
-        Pipeline([Dialog(), observer]),
+        Pipeline([reporting_turns_to(observer), observer]),
         frames_to_send=[
             # A turn the VAD ended, then one the STT ended early, a second later.
             # (Sleeps: a live turn takes far longer than a frame takes to reach the observer.)
@@ -216,6 +222,41 @@ async def test_a_turn_ended_on_its_transcript_is_timed_from_its_own_end_of_speec
         assert f'voice_agent_latency_seconds_count{{stage="{stage}"}} 2.0' in text, stage
     for ended_by in ("vad", "transcript"):  # one turn each
         assert f'voice_agent_caller_turns_total{{ended_by="{ended_by}"}} 1.0' in text, ended_by
+
+
+async def test_an_answer_counts_from_when_the_caller_stopped_on_the_line_not_in_the_box():
+    """Caller audio that reaches the pipeline's end late (the event loop behind, with more calls
+    than it keeps up with) stopped on the line that much earlier than the VAD's stop says.
+    """
+    from pipecat.frames.frames import (
+        InputAudioRawFrame,
+        OutputAudioRawFrame,
+        VADUserStartedSpeakingFrame,
+        VADUserStoppedSpeakingFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.tests.utils import SleepFrame, run_test
+
+    from voice_agent.pipeline.call import CallInfo
+    from voice_agent.pipeline.recording import CallObserver
+
+    observer = CallObserver(CallInfo("CA1", "twilio"), record_dir=None, vad_stop_secs=0.5)
+
+    def caller() -> InputAudioRawFrame:
+        return InputAudioRawFrame(tone(0.02, 16000), 16000, 1)
+
+    await run_test(
+        Pipeline([reporting_turns_to(observer), observer]),
+        frames_to_send=[
+            caller(), SleepFrame(sleep=0.6),  # the line's next 0.6 s waited in the box
+            caller(), VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(),
+            SleepFrame(sleep=0.1), said("My order."),
+            OutputAudioRawFrame(tone(0.02, 16000), 16000, 1),
+        ],
+    )  # fmt: skip
+    (answered,) = [e for e in observer.events if e["kind"] == "agent_first_audio"]
+    # 0.1 s after the stop seen here, 0.5 s of the VAD's hangover, 0.58 s behind the line.
+    assert 1100 <= answered["end_of_speech_to_first_audio_ms"] <= 1400
 
 
 async def test_a_turn_held_for_the_vad_is_in_the_call_record():

@@ -11,10 +11,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from voice_agent.audio import level_dbfs
+from voice_agent.audio import CLOCK_DRIFT, level_dbfs
 from voice_agent.speech import echo
 from voice_agent.speech.echo import (
-    CLOCK_DRIFT,
     RATE,
     SETTLE_S,
     WARM_UP_S,

@@ -33,7 +33,7 @@ from collections.abc import Callable
 import numpy as np
 from pywebrtc_audio import EchoCanceller
 
-from voice_agent.audio import Upsampler2x, level_dbfs, resample
+from voice_agent.audio import LineClock, Upsampler2x, level_dbfs, resample
 from voice_agent.speech.echo_again import SEARCH, TAPS, LineHistory, cancelled_again
 from voice_agent.speech.echo_delay import EchoDelayFinder, shift_in
 
@@ -41,11 +41,6 @@ RATE = 16000  # the pipeline's caller audio, and the canceller's rate
 #: Played audio not yet matched by caller audio beyond this is dropped (the two clocks drift,
 #: or the output got ahead).
 MAX_BACKLOG_S = 0.5
-#: How far the line's clock may run slower than ours: when the caller's audio began is the
-#: earliest it was seen, but the estimate may rise by this much of the time since. A phone's
-#: clock can be sloppy (the SIP test's, an asyncio loop, runs ~3.5% slow), and an estimate
-#: risen too far only places played audio early, which AEC3 takes.
-CLOCK_DRIFT = 0.05
 WARM_UP_S = 6.0
 #: The line's last second, played to an AEC3 before it is put in (at the call's start once
 #: warmed up, and for a late echo): one put in once the echo had begun let it through later
@@ -104,7 +99,9 @@ class EchoReference:
         self._upsampler: Upsampler2x | None = None
         self._taken = 0  # samples handed out so far: the caller's audio's clock
         self._end = 0  # where the last chunk ends, on that clock
-        self._began: float | None = None  # when the caller's audio began, the earliest seen
+        # When the caller's audio began: an estimate risen too far (a line clock slower than
+        # ours) only places played audio early, which AEC3 takes.
+        self._line = LineClock(RATE)
 
     def played(self, pcm: bytes, sample_rate: int, sent_at: float | None = None) -> None:
         """Add 16-bit mono PCM sent to the caller at ``sent_at`` (``time.monotonic()``)."""
@@ -117,8 +114,8 @@ class EchoReference:
             audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
             samples = (np.clip(resample(audio, sample_rate, RATE), -1, 1) * 32767).astype(np.int16)
         now = sent = self._taken
-        if sent_at is not None and self._began is not None:
-            sent = int((sent_at - self._began) * RATE)
+        if sent_at is not None and self._line.began is not None:
+            sent = int((sent_at - self._line.began) * RATE)
         at = max(self._end, sent)
         self._end = at + len(samples)
         if at < now:  # already due (the line's clock ran ahead of ours)
@@ -140,11 +137,7 @@ class EchoReference:
         out = self._pending[:n]
         self._pending = self._pending[n:]
         self._taken += n
-        if now is not None:
-            began = now - self._taken / RATE
-            if self._began is not None:  # let the estimate follow a line clock slower than ours
-                began = min(began, self._began + n / RATE * CLOCK_DRIFT)
-            self._began = began
+        self._line.heard(n, now)
         if len(out) < n:
             out = np.concatenate((out, np.zeros(n - len(out), dtype=np.int16)))
         return out
