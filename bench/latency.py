@@ -150,7 +150,7 @@ async def one_call(
     timed_out = False
     try:
         placed = await place_call(base_url)
-    except NotConnected:  # beyond the agent's max_calls: told the lines are busy
+    except NotConnected:  # beyond what the agent takes: told the lines are busy
         return {"busy": True}
     async with (
         placed as caller,
@@ -288,7 +288,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     noises = None if args.noise_db is None else line_noises(args.noise_db, turns)
     results: dict[str, Any] = {}
     env = dict(item.split("=", 1) for item in args.env)
-    if args.staggered:  # the box's capacity, not the agent's limit on calls
+    if args.agent_limits:  # AgentProcess turns the pace off for the other benches
+        env.setdefault("VOICE_AGENT_SLOW_ANSWER_S", str(Settings().slow_answer_s))
+    elif args.staggered:  # the box's capacity, not the agent's limit on calls
         env.setdefault("VOICE_AGENT_MAX_CALLS", str(max(args.staggered)))
     with (
         tempfile.TemporaryDirectory() as scratch,
@@ -350,6 +352,12 @@ def main() -> None:
         "how many concurrent calls the box holds",
     )
     parser.add_argument(
+        "--agent-limits",
+        action="store_true",
+        help="take calls as the agent does by default (its max_calls and slow_answer_s), not "
+        "every call offered",
+    )
+    parser.add_argument(
         "--order-reading",
         help="what the caller says for the order number instead of the script's reading; "
         f"'hard' is {HARD_ORDER_READING!r}",
@@ -386,7 +394,7 @@ def main() -> None:
             turns = ", ".join(f"{t['p50_ms']:.0f}/{t['max_ms']:.0f}" for t in r["by_turn"])
             print(f"{label}: per turn of the script, p50/max ms: {turns}")
             if r["busy"]:
-                print(f"{label}: {r['busy']} calls were told the lines are busy (max_calls)")
+                print(f"{label}: {r['busy']} calls were told the lines are busy")
             if r["timed_out"]:
                 waited = r["timed_out"]
                 print(f"{label}: {waited} calls waited over 30 s for a prompt (not in the figures)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from loguru import logger
 
-from voice_agent.capacity import CallCapacity, default_limit
+from voice_agent.capacity import CallCapacity, cores, default_limit
 from voice_agent.console.api import console_router
 from voice_agent.console.phone import phone_router
 from voice_agent.metrics import CallMetrics, metrics_router
@@ -57,9 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="voice_agent", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.stream_secret = stream_secret(settings)
-    app.state.metrics = CallMetrics()
+    app.state.metrics = CallMetrics(
+        on_answer=lambda seconds: app.state.capacity.answered(seconds, time.monotonic()),
+        on_behind=lambda call, seconds: app.state.capacity.behind(call, seconds, time.monotonic()),
+    )
     app.state.capacity = CallCapacity(
-        settings.max_calls or default_limit(), on_full=app.state.metrics.calls_turned_away.inc
+        settings.max_calls or default_limit(),
+        on_full=app.state.metrics.calls_turned_away.inc,
+        slow_answer_s=settings.slow_answer_s,
+        always=cores(),
     )
     if not settings.twilio_auth_token:
         logger.warning(
@@ -81,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "prompts_warm": warm,
                     "calls": capacity.in_use,  # a balancer in front of several boxes reads these
                     "max_calls": capacity.limit,
+                    "answer_median_s": capacity.answer_median(time.monotonic()),
+                    "behind_s": capacity.behind_median(time.monotonic()),
                 }
             )
         status = "error" if app.state.startup_error else "loading"

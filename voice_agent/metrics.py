@@ -28,7 +28,17 @@ STAGES = ("vad_end_to_transcript", "transcript_to_first_audio", "end_of_speech_t
 class CallMetrics:
     """The agent's metrics. Thread-safe (prometheus_client metrics are)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        on_answer: Callable[[float], None] | None = None,
+        on_behind: Callable[[str, float], None] | None = None,
+    ) -> None:
+        """``on_answer`` is told each end_of_speech_to_first_audio latency, ``on_behind`` how
+        far behind the line each call's audio is handled (the call limit's pace,
+        :class:`voice_agent.capacity.CallCapacity`).
+        """
+        self._on_answer = on_answer
+        self._on_behind = on_behind
         self.registry = CollectorRegistry()
         r = self.registry
         self.active_calls = Gauge(
@@ -87,6 +97,12 @@ class CallMetrics:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}")
         self.latency.labels(stage=stage).observe(max(seconds, 0.0))
+        if stage == "end_of_speech_to_first_audio" and self._on_answer is not None:
+            self._on_answer(seconds)
+
+    def observe_behind(self, call_sid: str, seconds: float) -> None:
+        if self._on_behind is not None:
+            self._on_behind(call_sid, seconds)
 
     def observe_asr(self, processing_s: float, speech_s: float) -> None:
         if speech_s > 0.05:

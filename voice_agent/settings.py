@@ -183,10 +183,18 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         description="Calls taken at once over every channel; more go to transfer_target or hear "
-        "that the lines are busy (Twilio), or get 486 Busy Here (SIP). Unset: 6 per CPU core. "
-        "On the 2-core bench box, calls started 1.7 s apart were answered p95 508-1251 ms "
-        "after the caller stopped with 12 calls, 804-1098 ms with 16, 5.1-5.7 s with 24 "
-        "(python -m bench.latency --staggered N).",
+        "that the lines are busy (Twilio), or get 486 Busy Here (SIP). Unset: 4 per CPU core, "
+        "10 at most (one process's event loop). On the 2-core Intel Xeon box, calls started "
+        "1.7 s apart were answered p50 / p95 536 / 745 ms after the caller stopped with 8 "
+        "calls, 1.4 / 1.8 s with 12 (python -m bench.latency --staggered N).",
+    )
+    slow_answer_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="While the agent's answers of the last 20 s (3 or more) come later than "
+        "this after the caller's last word, at the median, or the calls' audio waits 0.2 s or "
+        "more in the agent, no call is taken beyond one per CPU core: the box is not keeping "
+        "up, whatever max_calls says. 0 turns it off.",
     )
 
     twilio_account_sid: str | None = None

@@ -3,12 +3,23 @@ told for a call beyond them."""
 
 from __future__ import annotations
 
+import time
 from xml.etree import ElementTree
 
 import pytest
 from pydantic import ValidationError
 
-from voice_agent.capacity import CALLS_PER_CORE, RESERVE_S, CallCapacity, default_limit
+from voice_agent.app import create_app
+from voice_agent.capacity import (
+    CALLS_PER_CORE,
+    CALLS_PER_PROCESS,
+    MIN_ANSWERS,
+    PACE_WINDOW_S,
+    RESERVE_S,
+    CallCapacity,
+    default_limit,
+)
+from voice_agent.metrics import CallMetrics
 from voice_agent.settings import Settings
 from voice_agent.telephony.twilio import LINES_BUSY, busy_twiml
 
@@ -60,12 +71,90 @@ def test_holding_releases_the_slot_when_the_call_ends_even_by_an_error() -> None
     assert slots.in_use == 0
 
 
-def test_the_default_limit_is_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert default_limit() % CALLS_PER_CORE == 0 and default_limit() >= CALLS_PER_CORE
+def test_while_the_answers_are_slow_no_call_is_taken_beyond_the_ones_always_taken() -> None:
+    turned_away: list[None] = []
+    slots = CallCapacity(10, on_full=lambda: turned_away.append(None), slow_answer_s=1.0, always=2)
+    assert slots.take("CA1", 0.0) and slots.take("CA2", 0.0) and slots.take("CA3", 0.0)
+    for t in range(MIN_ANSWERS):
+        slots.answered(1.2 if t else 0.4, 1.0 + t)  # the median is over: slow
+    now = 1.0 + MIN_ANSWERS
+    assert slots.slow(now) and not slots.reserve("CA4", now) and len(turned_away) == 1
+    assert slots.take("CA1", now)  # a call in progress keeps its slot
+    assert slots.why_full(now) == (
+        "answers slow (median 1.2 s, audio 0.0 s behind), 3 calls in progress"
+    )
+    slots.release("CA2")
+    slots.release("CA3")
+    assert slots.take("CA5", now) and slots.in_use == 2  # fewer than always: taken
+    assert not slots.take("CA6", now)
+    # Answers older than the window no longer count, and too few say nothing.
+    assert slots.answer_median(1.0 + PACE_WINDOW_S) == 1.2  # the first answer's last moment
+    later = 1.5 + PACE_WINDOW_S
+    assert slots.answer_median(later) is None and slots.take("CA6", later)
+
+
+def test_the_pace_turns_no_call_away_when_quick_or_turned_off() -> None:
+    quick, off = CallCapacity(5, slow_answer_s=1.0), CallCapacity(5, slow_answer_s=0.0)
+    for t in range(2 * MIN_ANSWERS):
+        quick.answered(0.9, t)
+        off.answered(3.0, t)
+    assert quick.answer_median(10) == 0.9 and not quick.slow(10) and not off.slow(10)
+    assert all(slots.take(f"CA{i}", 10) for slots in (quick, off) for i in range(5))
+    assert not quick.take("CA5", 10) and quick.why_full(10) == "5 calls in progress"
+
+
+def test_while_most_calls_audio_is_handled_behind_the_line_no_call_is_taken() -> None:
+    slots = CallCapacity(10, slow_answer_s=1.0, always=2)
+    for i in range(3):
+        assert slots.take(f"CA{i}", 0.0)
+    slots.behind("CA0", 2.0, 0.0)  # one call's stall is not the box's
+    slots.behind("CA1", 0.01, 0.0)
+    slots.behind("CA2", 0.02, 0.0)
+    assert not slots.slow(0.5) and slots.reserve("CA3", 0.5)
+    slots.behind("CA1", 0.3, 0.6)
+    assert slots.behind_median(0.6) == 0.3 and not slots.reserve("CA4", 0.6)
+    assert slots.why_full(0.6).startswith("answers slow (median 0.0 s, audio 0.3 s behind)")
+    # What a call said more than a second ago is stale: it may have ended.
+    slots.behind("CA2", 0.01, 1.7)
+    assert slots.behind_median(1.7) == 0.01 and slots.reserve("CA4", 1.7)
+
+
+def test_the_app_feeds_its_answers_latency_to_its_call_limit(tmp_path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, slow_answer_s=0.5, max_calls=20))
+    capacity, metrics = app.state.capacity, app.state.metrics
+    assert capacity.limit == 20 and capacity.always >= 1
+    for i in range(capacity.always):
+        assert capacity.take(f"CA{i}", 0.0)
+    for _ in range(MIN_ANSWERS):
+        metrics.observe_latency("transcript_to_first_audio", 2.0)  # not an answer's whole wait
+    assert capacity.reserve("CA-next", 0.0)
+    capacity.release("CA-next")
+    for _ in range(MIN_ANSWERS):
+        metrics.observe_latency("end_of_speech_to_first_audio", 2.0)
+    assert capacity.answer_median(time.monotonic()) == 2.0
+    assert not capacity.reserve("CA-next", time.monotonic())
+    assert "voice_agent_calls_turned_away_total 1.0" in metrics.render().decode()
+
+
+def test_metrics_tell_each_answer_and_nothing_else() -> None:
+    told: list[float] = []
+    behind: list[tuple[str, float]] = []
+    metrics = CallMetrics(on_answer=told.append, on_behind=lambda *a: behind.append(a))
+    for stage in ("vad_end_to_transcript", "end_of_speech_to_first_audio"):
+        metrics.observe_latency(stage, 0.4)
+    metrics.observe_behind("CA1", 0.05)
+    assert told == [0.4] and behind == [("CA1", 0.05)]
+
+
+def test_the_default_limit_is_per_core_up_to_what_one_event_loop_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Where the process's cores can't be asked for (macOS, Windows): the machine's.
     monkeypatch.delattr("os.sched_getaffinity", raising=False)
-    monkeypatch.setattr("os.cpu_count", lambda: 3)
-    assert default_limit() == 3 * CALLS_PER_CORE
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert default_limit() == 2 * CALLS_PER_CORE
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert default_limit() == CALLS_PER_PROCESS
 
 
 def test_a_twilio_call_beyond_capacity_goes_to_a_person_or_hears_the_lines_are_busy() -> None:

@@ -237,7 +237,8 @@ class SipServer:
         if self._capacity is not None and not self._capacity.reserve(call_id, time.monotonic()):
             # A slot lapses by itself if the INVITE fails after this (capacity.RESERVE_S).
             self.stats.rejected += 1
-            log.warning("SIP INVITE {}: {} calls in progress, busy", call_id, self._capacity.limit)
+            why = self._capacity.why_full(time.monotonic())
+            log.warning("SIP INVITE {}: {}, busy", call_id, why)
             return 486, []
         return None
 

@@ -189,7 +189,7 @@ def twilio_router() -> APIRouter:
             return Response(say_and_hang_up_twiml(NOT_AVAILABLE), media_type="application/xml")
         capacity: CallCapacity = request.app.state.capacity
         if not capacity.reserve(call_sid, time.monotonic()):
-            logger.warning(f"[{call_sid}] {capacity.limit} calls in progress: not taken")
+            logger.warning(f"[{call_sid}] {capacity.why_full(time.monotonic())}: not taken")
             return Response(busy_twiml(settings.transfer_target), media_type="application/xml")
         connect = Connect()
         stream = connect.stream(url=media_stream_url(settings.public_url, request))
@@ -225,7 +225,8 @@ def twilio_router() -> APIRouter:
         capacity: CallCapacity = websocket.app.state.capacity
         with capacity.holding(start.call_sid, time.monotonic()) as taken:
             if not taken:  # the slot its webhook reserved lapsed, and none is free
-                logger.warning(f"[{start.call_sid}] {capacity.limit} calls in progress: closed")
+                why = capacity.why_full(time.monotonic())
+                logger.warning(f"[{start.call_sid}] {why}: closed")
                 await _close(websocket, 1013, "all lines busy")
                 return
             await _run_twilio_call(websocket, start, services)

@@ -49,6 +49,9 @@ class AgentProcess:
                 "HF_HUB_OFFLINE": "1",
                 "VOICE_AGENT_DATA_DIR": str(self.data_dir),
                 "VOICE_AGENT_SIP_ENABLED": "false",
+                # Calls are not turned away for slow answers: tests and benches measure them,
+                # and a busy box would turn theirs into busy lines (set it to see that).
+                "VOICE_AGENT_SLOW_ANSWER_S": "0",
             }
             | self._env
         )
