@@ -7,7 +7,8 @@ each on a new canceller:
 
 - ``canceller``: :class:`voice_agent.speech.echo.CallerEchoCanceller`, as the pipeline runs it.
 - ``aec3 as is``: AEC3 alone, handed the line and the agent's audio as they are.
-- ``aec3 floored``: AEC3 alone, exact silence handed as ``echo.SILENCE_FLOOR`` (+-1 LSB).
+- ``aec3 floored``: AEC3 alone as the canceller runs it (``echo.Aec3``): exact silence handed
+  as +-1 LSB of noise.
 
 Per-frame wall time on one thread, by what the line holds then (the agent talking, or not).
 """
@@ -18,13 +19,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from pywebrtc_audio import EchoCanceller
 
 from bench.common import report
-from voice_agent.audio import resample
+from voice_agent.audio import read_audio, resample
 from voice_agent.settings import Settings
 from voice_agent.speech import echo
 
@@ -32,9 +33,8 @@ FRAME = echo.RATE // 50
 AGENT_S, QUIET_S, CALLER_S, ROUNDS = 3.0, 4.0, 2.0, 5
 
 
-def speech(path: str, seconds: float) -> np.ndarray:
-    audio, rate = sf.read(path, dtype="float32")
-    audio = resample(audio if audio.ndim == 1 else audio.mean(axis=1), rate, echo.RATE)
+def speech(path: Path, seconds: float) -> np.ndarray:
+    audio = resample(*read_audio(path), echo.RATE)
     audio = np.resize(audio, int(seconds * echo.RATE))
     return (audio / max(1e-6, float(np.abs(audio).max())) * 12000).astype(np.int16)
 
@@ -42,8 +42,8 @@ def speech(path: str, seconds: float) -> np.ndarray:
 def line() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(the agent's audio, the line's audio, whether the agent talks) per sample."""
     folder = Settings().speech_dir / "en"
-    agent_turn = speech(str(folder / "librivox-0870.wav"), AGENT_S)
-    caller_turn = speech(str(folder / "librivox-0880.wav"), CALLER_S)
+    agent_turn = speech(folder / "librivox-0870.wav", AGENT_S)
+    caller_turn = speech(folder / "librivox-0880.wav", CALLER_S)
     rate, n = echo.RATE, int((AGENT_S + QUIET_S) * echo.RATE)
     agent, caller, talks = np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, bool)
     agent[: len(agent_turn)] = agent_turn
@@ -81,10 +81,7 @@ def canceller_step() -> Callable[[np.ndarray, np.ndarray], object]:
 
 
 def aec3_step(floored: bool) -> Callable[[np.ndarray, np.ndarray], object]:
-    aec = EchoCanceller(sample_rate=echo.RATE)
-    if floored:
-        return lambda near, far: echo.run_aec3(aec, near, far)
-    return aec.process
+    return echo.Aec3().process if floored else EchoCanceller(sample_rate=echo.RATE).process
 
 
 def main() -> int:

@@ -64,11 +64,6 @@ SETTLE_S = 2.0
 #: and how far behind the canceller the STT's audio of it may be.
 TURN_HISTORY_S = 8.0
 MAX_BEHIND_S = 1.0
-#: Played to AEC3 in place of exact silence, on either side: once a side that had sound goes
-#: digitally silent, AEC3's float state decays towards zero (denormal numbers, slow on x86)
-#: and each 20 ms frame took 2.3 ms of CPU instead of 0.13-0.16 ms; the agent is silent
-#: whenever the caller talks. A fixed pattern of +-1 (-90 dBFS) keeps it out of there.
-SILENCE_FLOOR = (np.random.default_rng(0).integers(0, 2, RATE) * 2 - 1).astype(np.int16)
 
 
 class EchoReference:
@@ -170,9 +165,9 @@ class CallerEchoCanceller:
         self.reference = reference
         self.delay = EchoDelayFinder(RATE)
         self._background = background
-        self._aec = EchoCanceller(sample_rate=RATE)
+        self._aec = Aec3()
         self._held = 0  # samples the played audio is held back for the AEC3 in use
-        self._next: tuple[EchoCanceller, int] | None = None  # warmed up for another hold-back
+        self._next: tuple[Aec3, int] | None = None  # warmed up for another hold-back
         self._preparing = 0
         self._reach = int(self.delay.options.max_delay_s * RATE)  # the latest echo looked for
         self._in_use = False  # the AEC3 warmed up at the call's start not yet put in
@@ -221,7 +216,7 @@ class CallerEchoCanceller:
         if not self._follow_the_delay(len(near)) and not self._louder_than_an_echo(near):
             return bytes(len(pcm))  # the agent's own echo, not cancelled yet: not the caller
         end = len(self._played) - self._held
-        out = run_aec3(self._aec, near, self._played[end - len(far) : end])
+        out = self._aec.process(near, self._played[end - len(far) : end])
         if self._no_echo_now(len(near)) and level_dbfs(out) < level_dbfs(near) - HELD_DOWN_DB:
             return pcm  # AEC3 still holding the line down after the agent's last words
         return out.tobytes()
@@ -283,13 +278,13 @@ class CallerEchoCanceller:
         end = len(self._played) - int(lag * RATE) + spread
         return self._played[end - n - 2 * spread : end]
 
-    def _put_in(self, aec: EchoCanceller, n: int) -> None:
+    def _put_in(self, aec: Aec3, n: int) -> None:
         """Use ``aec`` from the next ``n`` samples on, once it has been played the line's last
         second (:data:`HISTORY_S`) with the played audio held back as now.
         """
         before = int(HISTORY_S * RATE) - n  # the frame now being cancelled is not in it yet
         end = len(self._played) - self._held - n
-        run_aec3(aec, self._line.heard(before), self._played[end - before : end])
+        aec.process(self._line.heard(before), self._played[end - before : end])
         self._aec, self._in_use = aec, True
 
     def _follow_the_delay(self, n: int) -> bool:
@@ -308,7 +303,7 @@ class CallerEchoCanceller:
             self._preparing = wanted
 
             def prepare() -> None:
-                aec = EchoCanceller(sample_rate=RATE)
+                aec = Aec3()
                 _warm(aec, WARM_UP_S)
                 if self._preparing == wanted:  # not overtaken by another delay meanwhile
                     self._next = (aec, wanted)
@@ -317,17 +312,35 @@ class CallerEchoCanceller:
         return False
 
 
-def run_aec3(aec: EchoCanceller, near: np.ndarray, far: np.ndarray) -> np.ndarray:
-    """``aec`` run on ``near`` and ``far``, their exact silence played as :data:`SILENCE_FLOOR`."""
-    return aec.process(_floored(near), _floored(far))  # type: ignore[no-any-return]
+class Aec3:
+    """WebRTC's AEC3 at 16 kHz, never handed exact silence.
+
+    Once a side that had sound goes digitally silent, AEC3's float state decays towards zero
+    (denormal numbers, slow on x86): each 20 ms frame took 2.3 ms of CPU instead of 0.13-0.16 ms
+    (``python -m bench.echo_cost``), and the agent is silent whenever the caller talks. So each
+    exactly silent sample is handed as +-1 (-90 dBFS), drawn anew for each side: the same
+    pattern on both sides, as first tried, is an echo at no delay, and AEC3 locked on to it
+    (the barge-in bench over an echo 15 dB down: 5 false barge-ins of 34 against 0-1).
+    """
+
+    def __init__(self) -> None:
+        self._aec = EchoCanceller(sample_rate=RATE)
+        self._noise = np.random.default_rng(0)
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """The line ``near`` with the echo of the played ``far`` taken out (int16, alike)."""
+        out: np.ndarray = self._aec.process(self._floored(near), self._floored(far))
+        return out
+
+    def _floored(self, samples: np.ndarray) -> np.ndarray:
+        if samples.all():
+            return samples
+        noise = self._noise.integers(0, 2, len(samples), dtype=np.int16) * 2 - 1
+        return np.where(samples == 0, noise, samples)
 
 
-def _floored(samples: np.ndarray) -> np.ndarray:
-    return np.where(samples == 0, np.resize(SILENCE_FLOOR, len(samples)), samples)
-
-
-def _warm(aec: EchoCanceller, seconds: float) -> None:
+def _warm(aec: Aec3, seconds: float) -> None:
     if seconds > 0:
         rng = np.random.default_rng(0)
         played = (rng.standard_normal(int(seconds * RATE)) * 3000).astype(np.int16)
-        run_aec3(aec, np.zeros_like(played), played)
+        aec.process(np.zeros_like(played), played)
