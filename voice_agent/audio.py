@@ -163,7 +163,8 @@ class LineClock:
     The audio comes at the line's pace, so the earliest any of it was handled, less its place in
     the stream, is when the stream began (give or take :data:`CLOCK_DRIFT`). A piece handled
     later than that, less its place, is that much behind the line: it waited in the box (an
-    event loop with more calls than it keeps up with).
+    event loop with more calls than it keeps up with). A wait that grows slower than ``drift``
+    of the stream's pace is taken for a slow line clock.
     """
 
     def __init__(self, rate: int, drift: float = CLOCK_DRIFT) -> None:

@@ -1,7 +1,7 @@
 """How many calls the agent takes at once, over every channel (Twilio, SIP, the browser phone).
 
-Past what the box's cores decode in time, every call's answers slow down together: on the
-2-core bench box, calls started 1.7 s apart were answered p95 475-501 ms after the caller
+Past what the box handles in time, every call's answers slow down together: on a 2-core AMD
+EPYC box (before the echo canceller), calls started 1.7 s apart were answered p95 475-501 ms after the caller
 stopped with 8 calls, 508-1251 ms with 12 (4 runs), 804-1098 ms with 16 (3 runs) and 5.1-5.7 s
 with 24 (``python -m bench.latency --staggered N``). So a call beyond the limit is not taken
 (Twilio's goes to the transfer target or hears that the lines are busy, SIP's gets 486 Busy
@@ -71,7 +71,9 @@ class CallCapacity:
         on_full: Told of each call turned away (a metric).
         slow_answer_s: While the answers :meth:`answered` was told of in the last
             :data:`PACE_WINDOW_S` (:data:`MIN_ANSWERS` or more) take longer than this at the
-            median, a call is taken only if fewer than ``always`` hold slots; 0: never.
+            median, or the calls' audio is handled more than :data:`BEHIND_S` behind the line
+            (:meth:`behind`), a call is taken only if fewer than ``always`` hold slots; 0:
+            never.
         always: See ``slow_answer_s``.
     """
 
@@ -126,32 +128,32 @@ class CallCapacity:
     def answered(self, seconds: float, now: float) -> None:
         """A caller was answered ``seconds`` after their last word."""
         self._answers.append((now, seconds))
+        self._forget_answers(now)
 
     def behind(self, call: str, seconds: float, now: float) -> None:
         """The call's audio was handled ``seconds`` behind the line at ``now``."""
+        if call not in self._behind:  # a new call: the ended ones go
+            self._forget_behind(now)
         self._behind[call] = (now, seconds)
 
     def behind_median(self, now: float) -> float:
         """How far behind the line the calls' audio is handled, at the median of the calls
         heard in the last second (0: none).
         """
-        for call, (when, _) in list(self._behind.items()):
-            if when < now - 1.0:
-                del self._behind[call]
+        self._forget_behind(now)
         return statistics.median(s for _, s in self._behind.values()) if self._behind else 0.0
 
     def answer_median(self, now: float) -> float | None:
         """The median of the answers of the last :data:`PACE_WINDOW_S`; None if there were
         fewer than :data:`MIN_ANSWERS`.
         """
-        while self._answers and self._answers[0][0] < now - PACE_WINDOW_S:
-            self._answers.popleft()
+        self._forget_answers(now)
         if len(self._answers) < MIN_ANSWERS:
             return None
         return statistics.median(seconds for _, seconds in self._answers)
 
     def slow(self, now: float) -> bool:
-        """Whether the answers are slower than ``slow_answer_s`` (see the class doc)."""
+        """Whether the box is not keeping up (see ``slow_answer_s``)."""
         if self.slow_answer_s <= 0:
             return False
         median = self.answer_median(now)
@@ -166,6 +168,15 @@ class CallCapacity:
             return held
         answers, behind = self.answer_median(now) or 0.0, self.behind_median(now)
         return f"answers slow (median {answers:.1f} s, audio {behind:.1f} s behind), {held}"
+
+    def _forget_answers(self, now: float) -> None:
+        while self._answers and self._answers[0][0] < now - PACE_WINDOW_S:
+            self._answers.popleft()
+
+    def _forget_behind(self, now: float) -> None:
+        for call, (when, _) in list(self._behind.items()):
+            if when < now - 1.0:
+                del self._behind[call]
 
     def release(self, call: str) -> None:
         """The call ended (or will not start): its slot is free."""
