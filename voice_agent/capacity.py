@@ -1,11 +1,11 @@
 """How many calls the agent takes at once, over every channel (Twilio, SIP, the browser phone).
 
 Past what the box handles in time, every call's answers slow down together: on a 2-core AMD
-EPYC box (before the echo canceller), calls started 1.7 s apart were answered p95 475-501 ms after the caller
-stopped with 8 calls, 508-1251 ms with 12 (4 runs), 804-1098 ms with 16 (3 runs) and 5.1-5.7 s
-with 24 (``python -m bench.latency --staggered N``). So a call beyond the limit is not taken
-(Twilio's goes to the transfer target or hears that the lines are busy, SIP's gets 486 Busy
-Here) and the calls in progress keep their pace.
+EPYC box (before the echo canceller), calls started 1.7 s apart were answered p95 475-501 ms
+after the caller stopped with 8 calls, 508-1251 ms with 12 (4 runs), 804-1098 ms with 16
+(3 runs) and 5.1-5.7 s with 24 (``python -m bench.latency --staggered N``). So a call beyond
+the limit is not taken (Twilio's goes to the transfer target or hears that the lines are busy,
+SIP's gets 486 Busy Here) and the calls in progress keep their pace.
 
 What a box holds depends on the box: on an Intel Xeon box of the same size, 12 calls so started
 were answered p50 1.2-1.4 s, p95 1.8-2.0 s, and 8 calls 536 / 745 ms. There the event loop was
