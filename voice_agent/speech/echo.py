@@ -328,12 +328,9 @@ class Aec3:
         self._noise = np.random.default_rng(0)
 
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
-        """The line ``near`` with the echo of the played ``far`` taken out (int16, alike).
-        Where the line was exactly silent, so is what comes out: the noise handed in for it
-        is not the caller's (Whisper hears a faint hiss where digital silence was).
-        """
-        out = self._aec.process(self._floored(near), self._floored(far))
-        return np.where(near == 0, np.int16(0), out)
+        """The line ``near`` with the echo of the played ``far`` taken out (int16, alike)."""
+        out: np.ndarray = self._aec.process(self._floored(near), self._floored(far))
+        return out
 
     def _floored(self, samples: np.ndarray) -> np.ndarray:
         if samples.all():
