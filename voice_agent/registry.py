@@ -16,7 +16,7 @@ from faster_whisper import WhisperModel
 from loguru import logger
 from piper import PiperVoice
 
-from voice_agent.pipeline.tts import SentenceAudioCache
+from voice_agent.pipeline.tts import SentenceAudioCache, SynthesisQueue
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import warm_up
 from voice_agent.speech.models import (
@@ -73,6 +73,8 @@ class ModelRegistry:
     smart_turn: SmartTurnModel | None = None
     names: dict[str, str] = field(default_factory=dict)
     tts_cache: SentenceAudioCache = field(default_factory=SentenceAudioCache)
+    #: Piper runs of sentences no caller waits for yet, shared by all calls.
+    synthesis: SynthesisQueue = field(default_factory=SynthesisQueue)
 
     @classmethod
     def load(cls, settings: Settings) -> ModelRegistry:

@@ -30,7 +30,12 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import TransportParams
 
-from voice_agent.pipeline.tts import SentenceAudioCache, SharedPiperTTSService, trim_tail
+from voice_agent.pipeline.tts import (
+    SentenceAudioCache,
+    SharedPiperTTSService,
+    SynthesisQueue,
+    trim_tail,
+)
 
 pytestmark = pytest.mark.models
 
@@ -109,3 +114,32 @@ async def test_a_prompt_paused_longer_than_the_transports_stop_is_one_stretch_of
     )
     # Without the silence: started, stopped 3 s after "To confirm:", started, stopped.
     assert spy.seen == ["BotStartedSpeakingFrame", "BotStoppedSpeakingFrame"]
+
+
+async def test_another_calls_later_sentence_does_not_hold_up_a_first_sentence(voice) -> None:
+    """Two calls on one queue: the first's second sentence takes 1.5 s to make; the other
+    call's first sentence comes out meanwhile, and its own second sentence waits its turn.
+    """
+    queue = SynthesisQueue()
+    slow = SharedPiperTTSService(
+        SlowVoice(voice, SECOND, 1.5), SentenceAudioCache(), keep_talking_s=0.05, synthesis=queue
+    )
+    other = SharedPiperTTSService(voice, SentenceAudioCache(), keep_talking_s=0.05, synthesis=queue)
+    heard: list[tuple[str, float]] = []
+
+    async def speak(name: str, tts: SharedPiperTTSService, text: str) -> None:
+        async for chunk in tts._sentence_audio(text):
+            if chunk is not None:
+                heard.append((name, time.monotonic()))
+
+    first_call = asyncio.ensure_future(speak("slow", slow, f"{FIRST} {SECOND}"))
+    while len(heard) < 1:  # "To confirm:" out, "you're returning the shoes." being made
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await speak("other", other, "Your order shipped today. It arrives on Friday.")
+    await first_call
+    other_first, other_second = (at for name, at in heard if name == "other")
+    slow_second = [at for name, at in heard if name == "slow"][1]
+    assert other_first - started < 1.0  # not behind the slow sentence
+    assert other_second > slow_second  # behind it: one later sentence at a time

@@ -240,7 +240,9 @@ def build_pipeline(
         pause_s=settings.barge_in_pause_s,
         resume_after_s=settings.barge_in_resume_after_s,
     )
-    tts = SharedPiperTTSService(services.models.voice, services.models.tts_cache)
+    tts = SharedPiperTTSService(
+        services.models.voice, services.models.tts_cache, synthesis=services.models.synthesis
+    )
     audio_filter = make_input_filter(settings.noise_reduction)
     filters: list[FrameProcessor] = echo_filters + (
         [] if audio_filter is None else [CallerAudioFilter(audio_filter)]

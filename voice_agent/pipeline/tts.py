@@ -8,11 +8,15 @@ the same prompts all day.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import re
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 from loguru import logger
@@ -35,6 +39,7 @@ _KEEP_TALKING_CHUNK_S = 0.04
 # A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
 # while the rest, "you're returning the lamp from order...", is synthesized.
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+_T = TypeVar("_T")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -90,6 +95,62 @@ class SentenceAudioCache:
             return sentence in self._items
 
 
+class SynthesisQueue:
+    """The process's Piper runs that no caller is waiting for yet: one at a time across calls,
+    the one whose call runs out of audio first going first.
+
+    A call's first sentence runs at once: its caller waits for it. The sentences after it only
+    have to be ready before the audio ahead of them has played. Each run takes ~0.09 CPU-s per
+    second of speech on two threads, so four calls whose answers came at once, synthesizing
+    their later sentences side by side, took the cores from the other calls' decodes and first
+    audio: 4 calls in unison with their own return reasons, p95 1411 ms against 1059 ms one at
+    a time (``bench/README.md``, "Later sentences one at a time").
+    """
+
+    def __init__(self, slots: int = 1) -> None:
+        self._free = slots
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()  # equal deadlines: first come, first served
+
+    async def run(self, fn: Callable[[], _T], deadline: float | None = None) -> _T:
+        """``fn()`` in a worker thread: at once without a ``deadline`` (``time.monotonic()``
+        seconds), else once a slot is free and no waiting run has an earlier deadline. A run
+        cancelled while its thread works holds its slot until the thread is done.
+        """
+        if deadline is None:
+            return await asyncio.to_thread(fn)
+        await self._take_slot(deadline)
+        work = asyncio.ensure_future(asyncio.to_thread(fn))
+        work.add_done_callback(self._thread_done)
+        return await asyncio.shield(work)
+
+    async def _take_slot(self, deadline: float) -> None:
+        if self._free and not self._waiting:
+            self._free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (deadline, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # handed the slot as it was cancelled
+                self._give_slot()
+            raise
+
+    def _thread_done(self, work: asyncio.Future[Any]) -> None:
+        if not work.cancelled():
+            work.exception()  # retrieved: a cancelled run's error has nobody to go to
+        self._give_slot()
+
+    def _give_slot(self) -> None:
+        while self._waiting:
+            turn = heapq.heappop(self._waiting)[2]
+            if not turn.done():  # not cancelled while it waited
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
 def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> None:
     """Synthesize every sentence of ``text`` not yet cached (blocking; for warm-up)."""
     for sentence in split_sentences(text):
@@ -107,6 +168,7 @@ class SharedPiperTTSService(PiperTTSService):
         cache: SentenceAudioCache | None = None,
         voice_name: str = "en_US-joe-medium",
         keep_talking_s: float = KEEP_TALKING_S,
+        synthesis: SynthesisQueue | None = None,
         **kwargs: Any,
     ) -> None:
         # Skip PiperTTSService.__init__, which would download/load a voice of its own.
@@ -123,24 +185,32 @@ class SharedPiperTTSService(PiperTTSService):
         self._voice = voice
         self._cache = cache or SentenceAudioCache()
         self._keep_talking_s = keep_talking_s
+        self._synthesis = synthesis or SynthesisQueue()
 
     async def _sentence_audio(self, text: str) -> AsyncIterator[bytes | None]:
         """The audio of ``text``'s sentences, the last one's trailing silence trimmed (the
         cache keeps it whole: the same sentence may be followed by another elsewhere). After
         the first sentence, ``None`` every ``keep_talking_s`` while a sentence is synthesized.
+        Once there is audio, the rest is synthesized through the :class:`SynthesisQueue`, due
+        when the audio before it will have played.
         """
         sentences = split_sentences(text)
         rate = self._voice.config.sample_rate
+        began: float | None = None  # when the first audio went out
+        ahead_s = 0.0  # seconds of audio gone out
         for i, sentence in enumerate(sentences):
             last = i == len(sentences) - 1
             cached = self._cache.get(sentence)
             if cached is not None:
+                began = began or time.monotonic()
+                ahead_s += len(cached) / (2 * rate)
                 yield trim_tail(cached, rate) if last else cached
                 continue
             chunks = iter(self._voice.synthesize(sentence))
             parts: list[bytes] = []
             while True:
-                step = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+                due = None if began is None else began + ahead_s
+                step = asyncio.ensure_future(self._synthesis.run(partial(next, chunks, None), due))
                 wait = self._keep_talking_s if i else None  # nothing before the first audio
                 try:
                     while not (await asyncio.wait({step}, timeout=wait))[0]:
@@ -150,6 +220,8 @@ class SharedPiperTTSService(PiperTTSService):
                 if (chunk := await step) is None:
                     break
                 parts.append(chunk.audio_int16_bytes)
+                began = began or time.monotonic()
+                ahead_s += len(parts[-1]) / (2 * rate)
                 if not last:
                     yield parts[-1]
                 elif len(parts) > 1:  # one chunk behind, so that the final one can be trimmed
