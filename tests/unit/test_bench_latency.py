@@ -100,12 +100,15 @@ def test_the_loads_run_by_default_and_for_the_boxs_capacity() -> None:
 
 
 def test_a_call_that_waited_too_long_is_counted_apart_from_the_figures() -> None:
-    answered = {"greeting_ms": 30.0, "turn_ms": [300.0, 320.0], "answer_ms": {}, "duration_s": 9}
-    waited = {"greeting_ms": 40.0, "turn_ms": [900.0], "answer_ms": {}, "duration_s": 40}
-    never = {"greeting_ms": None, "turn_ms": [], "answer_ms": {}, "duration_s": 30}
+    answered = {"greeting_ms": 30.0, "turn_ms": [300.0, 320.0], "silence_ms": [0.0, 80.0]}
+    waited = {"greeting_ms": 40.0, "turn_ms": [900.0], "silence_ms": [600.0]}
+    never = {"greeting_ms": None, "turn_ms": [], "silence_ms": []}
+    for call, seconds in ((answered, 9), (waited, 40), (never, 30)):
+        call |= {"answer_ms": {}, "duration_s": seconds}
     calls = [answered, waited | {"timed_out": True}, never | {"timed_out": True}, {"busy": True}]
     summary = summarize(calls, ["a", "b"])
     assert (summary["calls"], summary["busy"], summary["timed_out"]) == (3, 1, 2)
     assert summary["turns"] == 3 and summary["turn_p50_ms"] == 320.0
     assert summary["greeting_max_ms"] == 40.0
+    assert (summary["silence_in_answer_p50_ms"], summary["silence_in_answer_max_ms"]) == (80, 600)
     assert [t["said"] for t in summary["by_turn"]] == []  # no turn every call reached

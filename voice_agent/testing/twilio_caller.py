@@ -29,6 +29,7 @@ import websockets
 
 from voice_agent.audio import ulaw_decode, ulaw_encode
 from voice_agent.telephony.twilio_security import sign
+from voice_agent.testing.playout import voiced
 
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 FRAME_S = 0.02
@@ -372,11 +373,11 @@ class TwilioCaller:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             media = self.media_since(since)
-            voiced = [m for m in media if m.payload.strip(b"\xff\x7f")]
-            if voiced and time.monotonic() - voiced[-1].at >= quiet_s:
-                audio = b"".join(m.payload for m in media if m.at <= voiced[-1].at)
-                return voiced[0].at, audio
-            if self.closed_by_server and not voiced:
+            spoken = [m for m in media if voiced(m.payload)]
+            if spoken and time.monotonic() - spoken[-1].at >= quiet_s:
+                audio = b"".join(m.payload for m in media if m.at <= spoken[-1].at)
+                return spoken[0].at, audio
+            if self.closed_by_server and not spoken:
                 raise ConnectionError("the agent ended the call")
             await asyncio.sleep(0.05)
         raise TimeoutError(f"no complete agent prompt after {timeout_s}s")
