@@ -21,6 +21,9 @@ BENCHMARKS = [
     # The script's order number is read surely by the first decode alone; this one is not, so
     # its order-number turn shows the cost of the second decode under load.
     ["latency", "--order-reading", "hard", "--loads", "4 concurrent", "--name", "latency_hard"],
+    # In unison, each call with its own return reason: its answers are not in the sentence
+    # cache from another call's, as on a hotline.
+    ["latency", "--loads", "4 concurrent", "--own-reasons", "--name", "latency_own_reasons"],
     # Callers on noisy lines (recorded noise under the whole call, 10 dB below their words).
     [
         "latency",
