@@ -103,8 +103,8 @@ class SynthesisQueue:
     have to be ready before the audio ahead of them has played. Each run takes ~0.09 CPU-s per
     second of speech on two threads, so four calls whose answers came at once, synthesizing
     their later sentences side by side, took the cores from the other calls' decodes and first
-    audio: 4 calls in unison with their own return reasons, p95 1411 ms against 1059 ms one at
-    a time (``bench/README.md``, "Later sentences one at a time").
+    audio: 4 calls in unison with their own return reasons, p95 1145 and 1168 ms against 809
+    and 899 ms one at a time (``bench/README.md``, "Later sentences one at a time").
     """
 
     def __init__(self, slots: int = 1) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-ULAW_RATE = 8000
+from voice_agent.audio import PHONE_RATE
 
 
 class Media(Protocol):
@@ -34,7 +34,7 @@ def longest_silence(media: Sequence[Media]) -> float:
         starts = max(played_until, m.at)
         if starts > played_until and quiet_since is None:
             quiet_since = played_until
-        played_until = starts + len(m.payload) / ULAW_RATE
+        played_until = starts + len(m.payload) / PHONE_RATE
         if voiced(m.payload):
             if quiet_since is not None:
                 longest = max(longest, starts - quiet_since)
