@@ -46,6 +46,8 @@ MIN_ANSWERS = 3
 #: with 11 calls in, 0.15 s with 13, 0.35 s with 15, and seconds later 1-5 s (8 calls: under
 #: 0.02 s).
 BEHIND_S = 0.2
+#: A call's wait counts until this long after it was last measured (an ended call's goes).
+BEHIND_WINDOW_S = 1.0
 
 
 def cores() -> int:
@@ -138,7 +140,7 @@ class CallCapacity:
 
     def behind_median(self, now: float) -> float:
         """How far behind the line the calls' audio is handled, at the median of the calls
-        heard in the last second (0: none).
+        heard in the last :data:`BEHIND_WINDOW_S` (0: none).
         """
         self._forget_behind(now)
         return statistics.median(s for _, s in self._behind.values()) if self._behind else 0.0
@@ -175,7 +177,7 @@ class CallCapacity:
 
     def _forget_behind(self, now: float) -> None:
         for call, (when, _) in list(self._behind.items()):
-            if when < now - 1.0:
+            if when < now - BEHIND_WINDOW_S:
                 del self._behind[call]
 
     def release(self, call: str) -> None:

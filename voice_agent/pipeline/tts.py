@@ -196,20 +196,17 @@ class SharedPiperTTSService(PiperTTSService):
         """
         sentences = split_sentences(text)
         rate = self._voice.config.sample_rate
-        began: float | None = None  # when the first audio went out
-        ahead_s = 0.0  # seconds of audio gone out
+        due: float | None = None  # when the audio gone out will have played; None: none yet
         for i, sentence in enumerate(sentences):
             last = i == len(sentences) - 1
             cached = self._cache.get(sentence)
             if cached is not None:
-                began = began or time.monotonic()
-                ahead_s += len(cached) / (2 * rate)
+                due = (due or time.monotonic()) + len(cached) / (2 * rate)
                 yield trim_tail(cached, rate) if last else cached
                 continue
             chunks = iter(self._voice.synthesize(sentence))
             parts: list[bytes] = []
             while True:
-                due = None if began is None else began + ahead_s
                 step = asyncio.ensure_future(self._synthesis.run(partial(next, chunks, None), due))
                 wait = self._keep_talking_s if i else None  # nothing before the first audio
                 try:
@@ -220,8 +217,7 @@ class SharedPiperTTSService(PiperTTSService):
                 if (chunk := await step) is None:
                     break
                 parts.append(chunk.audio_int16_bytes)
-                began = began or time.monotonic()
-                ahead_s += len(parts[-1]) / (2 * rate)
+                due = (due or time.monotonic()) + len(parts[-1]) / (2 * rate)
                 if not last:
                     yield parts[-1]
                 elif len(parts) > 1:  # one chunk behind, so that the final one can be trimmed
