@@ -266,7 +266,7 @@ def test_while_a_new_aec3_warms_up_for_a_late_echo_the_echo_is_held_silent_not_t
             sounds = bool(warming) and heard[i : i + FRAME].any()
             sounding += sounds
             held += sounds and silent
-            held_talking += silent and level_dbfs(caller[i : i + FRAME]) > -40
+            held_talking += bool(warming) and silent and level_dbfs(caller[i : i + FRAME]) > -40
             waited += FRAME if warming else 0
         if caller_from is None:
             assert canceller.delay.hold_back > 0 and not warming
@@ -325,7 +325,39 @@ def test_a_new_aec3_warmed_up_for_a_delay_no_longer_wanted_does_not_displace_the
     for_8000, for_4000 = warming.pop(), warming.pop()
     for_8000()
     for_4000()  # done last
-    assert canceller.process(frame) != bytes(len(frame))  # the AEC3 for 8000 is in
+    # The AEC3 for 8000 is in: trusted once UNPROVEN_S is over (nothing played to prove it).
+    frames = int(echo.UNPROVEN_S * RATE) // FRAME + 1
+    assert canceller.process(frame) == bytes(len(frame))
+    outs = [canceller.process(frame) for _ in range(frames)]
+    assert outs[-1] != bytes(len(frame))
+
+
+def test_a_new_aec3_for_a_late_echo_is_trusted_only_once_it_takes_the_echo_out(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Played the line's last second, a new AEC3 put in for a late echo still let the echo's
+    next words through: until it has taken 0.1 s of echo down, the line is held silent where
+    it is no louder than the echo could be.
+    """
+    agent = speechlike(4.0, seed=5)
+
+    def echo_frames_through_after_put_in(unproven_s: float) -> tuple[int, int]:
+        monkeypatch.setattr(echo, "UNPROVEN_S", unproven_s)
+        frames: list[bool] = []
+        heard, out = run_line(
+            agent,
+            np.zeros_like(agent),
+            echo_db=15,
+            delay_s=1.0,
+            after_each=lambda c: frames.append(c.delay.hold_back > 0),
+        )
+        start = (frames.index(True) + 1) * FRAME  # warmed up at once here, put in next
+        return echo_frames_through(out[: start + RATE], heard[: start + RATE], start)
+
+    leaked, frames = echo_frames_through_after_put_in(echo.UNPROVEN_S)
+    assert frames > 20 and leaked == 0
+    leaked_untested, _ = echo_frames_through_after_put_in(0.0)
+    assert leaked_untested >= 4, "a new AEC3 takes a late echo out at once: the wait may go"
 
 
 def test_a_warm_up_done_after_the_echo_began_still_takes_the_echo_out():

@@ -88,7 +88,8 @@ def test_a_line_that_starts_echoing_later_is_still_found_if_less_quickly():
 
 
 def test_a_delay_seen_once_and_not_again_is_let_go():
-    options = EchoDelayOptions(window_s=0.3, look_every_s=0.5)  # each look sees new audio
+    # each look sees new audio
+    options = EchoDelayOptions(window_s=0.3, look_every_s=0.5, agree_after_s=0.5)
     agent = speechlike(4.0, seed=10)
     heard = np.zeros_like(agent)
     burst = slice(int(1.75 * RATE), int(2.0 * RATE))  # seen by the look at 2.0 s alone
@@ -102,3 +103,37 @@ def test_a_delay_seen_once_and_not_again_is_let_go():
     assert at[1.9] == (0, False)
     assert at[2.2][0] > 0 and at[2.2][1]  # acted on at once
     assert at[3.0] == (0, False) and finder.delay_s is None
+
+
+def test_a_suspected_delay_is_checked_a_tenth_of_a_second_later_not_at_the_next_look():
+    """Looks come every 40 ms until the echo is found; a look 40 ms after the first would see
+    nearly the same window and find the same peak, echo or not.
+    """
+    agent = speechlike(3.0, seed=11)
+    heard = line(agent, delay_s=0.8)
+    finder = EchoDelayFinder(RATE)
+    states = []
+    for i in range(0, len(agent), FRAME):
+        finder.feed(agent[i : i + FRAME], heard[i : i + FRAME])
+        states.append((finder.suspect, finder.delay_s))
+    first = next(k for k, (suspect, _) in enumerate(states) if suspect)
+    after = round(finder.options.agree_after_s * RATE / FRAME)
+    assert all(suspect for suspect, _ in states[first : first + after])
+    assert states[first + after] == (False, finder.delay_s) and finder.delay_s is not None
+
+
+def test_a_suspected_delay_is_kept_where_the_echo_moved_by_a_chunk_after_a_stall():
+    """After a stall the played audio's place can move by a 40 ms chunk, so the echo peaks
+    twice in the window: the delay is kept, since AEC3 still reaches the echo as held back.
+    """
+    agent = speechlike(3.0, seed=12)
+    heard = line(agent, delay_s=0.74)
+    moved = int(0.8 * RATE)  # from here on, as heard after a stall: 40 ms sooner
+    heard[moved:] = line(agent, delay_s=0.70)[moved:]
+    finder = EchoDelayFinder(RATE)
+    found = feed(finder, agent, heard)
+    took = seconds_until_found(found)
+    assert took is not None and took < 0.9
+    strict = EchoDelayFinder(RATE, EchoDelayOptions(agree_width_s=0.01, agree_ratio=2.5))
+    took_strict = seconds_until_found(feed(strict, agent, heard))
+    assert took_strict is None or took_strict > took + 0.2  # let go, found again later

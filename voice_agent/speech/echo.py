@@ -63,6 +63,15 @@ SETTLE_S = 2.0
 #: The line's last seconds kept to cancel a turn again (:mod:`voice_agent.speech.echo_again`),
 #: and how far behind the canceller the STT's audio of it may be.
 TURN_HISTORY_S = 8.0
+#: A new AEC3 put in for a late echo is trusted once it has taken :data:`PROVEN_S` of echo in a
+#: row down by :data:`PROVEN_DB`, or after :data:`UNPROVEN_S`; until then the line is held
+#: silent where it is no louder than the echo could be. Played the line's last second, it
+#: still let the echo's next words through: 24 of the agent's own calls with the greeting's
+#: echo 0.7 s late, replayed offline, let 85 ms of it through in their first 1.3 s on
+#: average and 220 at most without this wait, 63 and 120 with it.
+UNPROVEN_S = 0.5
+PROVEN_S = 0.1
+PROVEN_DB = 10.0
 MAX_BEHIND_S = 1.0
 
 
@@ -168,6 +177,8 @@ class CallerEchoCanceller:
         self._aec = Aec3()
         self._held = 0  # samples the played audio is held back for the AEC3 in use
         self._next: tuple[Aec3, int] | None = None  # warmed up for another hold-back
+        self._unproven = 0  # samples left until the AEC3 in use is trusted anyway
+        self._cancelled = 0  # samples of echo in a row it took down
         self._preparing = 0
         self._reach = int(self.delay.options.max_delay_s * RATE)  # the latest echo looked for
         self._in_use = False  # the AEC3 warmed up at the call's start not yet put in
@@ -217,6 +228,8 @@ class CallerEchoCanceller:
             return bytes(len(pcm))  # the agent's own echo, not cancelled yet: not the caller
         end = len(self._played) - self._held
         out = self._aec.process(near, self._played[end - len(far) : end])
+        if not self._trusted(near, out) and not self._louder_than_an_echo(near):
+            return bytes(len(pcm))  # a new AEC3 yet to show it takes the echo out
         if self._no_echo_now(len(near)) and level_dbfs(out) < level_dbfs(near) - HELD_DOWN_DB:
             return pcm  # AEC3 still holding the line down after the agent's last words
         return out.tobytes()
@@ -247,6 +260,20 @@ class CallerEchoCanceller:
             return None
         line, lag = self._line.snapshot(), int(delay * RATE)
         return lambda: cancelled_again(pcm, line, lag, int(MAX_BEHIND_S * RATE))
+
+    def _trusted(self, near: np.ndarray, out: np.ndarray) -> bool:
+        """Whether the AEC3 in use has shown it takes the echo out (``out``, of ``near``), or
+        needs not (see :data:`UNPROVEN_S`).
+        """
+        if self._unproven <= 0:
+            return True
+        self._unproven -= len(near)
+        if not self._no_echo_now(len(near)) and level_dbfs(near) >= QUIET_DBFS:
+            taken_down = level_dbfs(out) <= level_dbfs(near) - PROVEN_DB
+            self._cancelled = self._cancelled + len(near) if taken_down else 0
+            if self._cancelled >= PROVEN_S * RATE:
+                self._unproven = 0
+        return self._unproven <= 0
 
     def _no_echo_now(self, n: int) -> bool:
         """Whether what was played at the echo's delay, give or take its spread, was silent: the
@@ -296,6 +323,7 @@ class CallerEchoCanceller:
         if ready is not None and ready[1] == wanted:
             self._held = wanted
             self._put_in(ready[0], n)
+            self._unproven, self._cancelled = (int(UNPROVEN_S * RATE) if wanted else 0), 0
         if wanted == self._held:
             self._preparing = wanted  # a delay suspected and let go may be wanted again later
             return True

@@ -11,9 +11,10 @@ then stopped for good within 0.9 s of the echo coming back).
 while the agent talks and the line is not silent. A peak that stands well clear of every
 other lag is the echo's delay. A delay AEC3 reaches is left to it; a later one is answered
 with a bulk delay: the canceller holds the played audio back by that much less a little, so
-AEC3 finds the rest within its range. That is acted on at once and kept if the next look,
-0.1 s later, finds it again (:class:`~voice_agent.speech.echo.CallerEchoCanceller` holds the
-line silent meanwhile, unless it is louder than the echo could be).
+AEC3 finds the rest within its range. That is acted on at once and kept if a look 0.1 s
+later finds the echo again within AEC3's reach
+(:class:`~voice_agent.speech.echo.CallerEchoCanceller` holds the line silent meanwhile,
+unless it is louder than the echo could be).
 """
 
 from __future__ import annotations
@@ -33,15 +34,34 @@ class EchoDelayOptions:
         max_delay_s: The latest echo looked for.
         window_s: The caller's audio correlated with the played audio at each look.
         look_every_s: How often it looks while it has not found the echo's delay, for the
-            first ``quick_looks_s`` of looking (the agent talking, the line not silent).
+            first ``quick_looks_s`` of looking (the agent talking, the line not silent). Until
+            it is suspected the echo passes uncancelled: every 0.1 s, 60-220 ms of a 0.7 s
+            echo of the greeting did in the agent's own calls (`bench.echo_greetings`), and
+            Silero took it for the caller now and then.
         quick_looks_s: After that long, a line that has not echoed is looked at as seldom as
             a line whose delay is known: each look costs ~0.4 ms.
         recheck_every_s: How often it looks once it has found it (the line's delay can move).
         min_peak_ratio: The peak over the highest lag more than 10 ms from it. Offline, over
             a prompt with its echo (0.4-1.3 s late, 10-25 dB down, noise or none) the best
             look reached 9-26; with no echo and a caller talking over it (real speech, the
-            tests' callers in the agent's own voice, noise) no look passed 2.1.
-        agree_s: A delay suspected is kept if the next look finds it again this closely.
+            tests' callers in the agent's own voice, noise) no look passed 2.1. At 2.5
+            rather than 3.0, of 24 of the agent's own calls with the greeting's echo 0.7 s
+            late (replayed offline), 12 suspected it 40-200 ms sooner, two of them where 3.0
+            found nothing in the first 1.3 s, and 63 ms of it came through on average, not
+            104; of 240 lines without echo (offline, a caller talking over the agent), none
+            had a delay kept.
+        peak_width_s: Lags this close to the peak are not counted against it.
+        agree_after_s: A delay suspected is looked for again this long after, and kept if
+            AEC3 reaches the echo then with the played audio held back for it. A look on
+            nearly the same window would find it again, true or not.
+        agree_width_s: The peak's width at that look. The played audio is placed within a
+            40 ms chunk of where the caller heard it, and after a stall of the event loop
+            that place can move by a chunk: the echo then peaks twice. In the agent's own
+            calls stopped for 120 ms early in the greeting, 3 of 8 suspected delays were let
+            go at 10 ms, two of them found again only 0.8 s later; a peak this wide at every
+            look took the callers' own voices for an echo (offline, 14 of 240 lines without
+            one).
+        agree_ratio: The peak's ratio at that look (the third of those 8 had 2.39 there).
         aec_reach_s: Echoes up to this late behind the played audio as AEC3 is given it are
             AEC3's own (its reach less a margin); the hold-back changes only for one outside.
         aec_lead_s: A later echo is held back to this delay in front of AEC3.
@@ -50,11 +70,14 @@ class EchoDelayOptions:
 
     max_delay_s: float = 1.5
     window_s: float = 1.0
-    look_every_s: float = 0.1
+    look_every_s: float = 0.04
     quick_looks_s: float = 5.0
     recheck_every_s: float = 1.0
-    min_peak_ratio: float = 3.0
-    agree_s: float = 0.01
+    min_peak_ratio: float = 2.5
+    peak_width_s: float = 0.01
+    agree_after_s: float = 0.1
+    agree_width_s: float = 0.05
+    agree_ratio: float = 2.0
     aec_reach_s: float = 0.35
     aec_lead_s: float = 0.15
     min_level: float = 10**-3.5
@@ -96,8 +119,13 @@ class EchoDelayFinder:
         self._far = shift_in(self._far, _decimate(far[:n]))
         self._near = shift_in(self._near, _decimate(near[:n]))
         self._since_look += n // DECIMATE
-        quick = self.suspect or (self.delay_s is None and self._quick_looks > 0)
-        every = self.options.look_every_s if quick else self.options.recheck_every_s
+        o = self.options
+        if self.suspect:
+            every = o.agree_after_s
+        elif self.delay_s is None and self._quick_looks > 0:
+            every = o.look_every_s
+        else:
+            every = o.recheck_every_s
         if self._since_look >= every * self._rate:
             self._since_look = 0
             self._look()
@@ -107,36 +135,47 @@ class EchoDelayFinder:
         found = None
         if _level(self._near) >= o.min_level and _level(self._far) >= o.min_level:
             self._quick_looks -= 1
-            found = _peak_delay(self._far, self._near, self._rate, o)
+            strict = (o.min_peak_ratio, o.peak_width_s)
+            ratio, width = (o.agree_ratio, o.agree_width_s) if self.suspect else strict
+            found = _peak_delay(self._far, self._near, self._rate, ratio, width)
         # else a silent line, or the agent quiet: nothing to find
         if self.suspect:
             self.suspect = False
-            if found is not None and abs(found - self._suspected) <= o.agree_s:
+            if found is not None and self._reached(self.hold_back, found):
                 self._settled, self.delay_s = self.hold_back, found
-                return
-            self.hold_back = self._settled  # not seen again: not the echo
+            else:
+                self.hold_back = self._settled  # not seen again: not the echo
+            return
         if found is None:
             return
-        held_s = self._settled / (self._rate * DECIMATE)
-        if held_s <= found <= held_s + o.aec_reach_s:  # AEC3 reaches it as the audio is held
+        if self._reached(self._settled, found):
             self.delay_s = found
             return
         lead = 0.0 if found <= o.aec_reach_s else found - o.aec_lead_s
         self.hold_back = int(round(lead * self._rate)) * DECIMATE
         self.suspect, self._suspected = True, found
 
+    def _reached(self, hold_back: int, delay_s: float) -> bool:
+        """Whether AEC3 reaches an echo ``delay_s`` late with the audio held back so."""
+        held_s = hold_back / (self._rate * DECIMATE)
+        return held_s <= delay_s <= held_s + self.options.aec_reach_s
 
-def _peak_delay(far: np.ndarray, near: np.ndarray, rate: int, o: EchoDelayOptions) -> float | None:
-    """The delay of ``near`` behind ``far``'s end-aligned audio, if one lag stands out."""
+
+def _peak_delay(
+    far: np.ndarray, near: np.ndarray, rate: int, min_ratio: float, width_s: float
+) -> float | None:
+    """The delay of ``near`` behind ``far``'s end-aligned audio, if one lag stands out
+    ``min_ratio`` times over every lag more than ``width_s`` from it.
+    """
     near = _level_frames(near, rate // 50)
     size = 1 << (len(far) + len(near) - 1).bit_length()
     cross = np.fft.rfft(far, size) * np.conj(np.fft.rfft(near, size))
     cross /= np.abs(cross) ** 0.8 + 1e-9  # PHAT, not quite whitened: noise bands stay low
     corr = np.abs(np.fft.irfft(cross, size)[: len(far) - len(near) + 1])  # a line may invert
     best = int(np.argmax(corr))
-    away = rate // 100
+    away = round(width_s * rate)
     others = np.concatenate((corr[: max(0, best - away)], corr[best + away + 1 :]))
-    if not len(others) or corr[best] < o.min_peak_ratio * others.max():
+    if not len(others) or corr[best] < min_ratio * others.max():
         return None
     return (len(far) - len(near) - best) / rate
 
