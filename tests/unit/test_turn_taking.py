@@ -56,9 +56,30 @@ def test_sentences_split_for_caching():
     ]
     assert split_sentences("To confirm: the lamp, because it broke. OK?") == [
         "To confirm:",
-        "the lamp, because it broke.",
+        "the lamp, because it broke.",  # too short a clause to end at the comma
         "OK?",
     ]
+
+
+def test_a_long_sentence_is_spoken_in_clauses_before_a_conjunction():
+    text = "you're returning the headphones from order 7, 3, 5, 9, because it arrived damaged."
+    assert split_sentences(text) == [
+        "you're returning the headphones from order 7, 3, 5, 9,",
+        "because it arrived damaged.",
+    ]
+    assert split_sentences(
+        "Order 4, 8, 1 was already delivered, so it can't be cancelled, but I can start a return."
+    ) == [
+        "Order 4, 8, 1 was already delivered,",
+        "so it can't be cancelled,",
+        "but I can start a return.",
+    ]
+    for whole in (
+        "I can help with returns, refunds, exchanges and order status.",  # a list
+        "Your return number is W, 1, 0, 0, 0, 4.",
+        "Hi, thanks for calling the returns and refunds line.",
+    ):
+        assert split_sentences(whole) == [whole]
 
 
 def test_sentence_cache_is_a_bounded_lru():

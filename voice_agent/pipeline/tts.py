@@ -39,12 +39,30 @@ _KEEP_TALKING_CHUNK_S = 0.04
 # A colon ends a chunk too: "To confirm:" is the same on every call (cached, heard at once)
 # while the rest, "you're returning the lamp from order...", is synthesized.
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+# A sentence is also spoken in clauses, split before ", because", ", so", ", but" and ", and"
+# once the clause before has CLAUSE_MIN_WORDS words: Piper makes a sentence whole before any
+# of it plays (~40 ms a second of speech alone, several times that with other calls'
+# sentences on the cores), and the caller waits for the first clause only.
+_CLAUSE_END = re.compile(r"(?<=,)\s+(?=(?:because|so|but|and)\s)")
+#: Words a clause has at the least before a conjunction starts another.
+CLAUSE_MIN_WORDS = 4
 _T = TypeVar("_T")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences as the TTS speaks and caches them ("Done. Your number is W, 1." → two)."""
-    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+    """Sentences as the TTS speaks and caches them ("Done. Your number is W, 1." → two), long
+    ones in clauses ("you're returning the lamp from order 4, 8, 1," and "because it broke.").
+    """
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        clauses: list[str] = []
+        for clause in _CLAUSE_END.split(sentence):
+            if clauses and len(clauses[-1].split()) < CLAUSE_MIN_WORDS:
+                clauses[-1] += " " + clause
+            else:
+                clauses.append(clause)
+        pieces += [c for c in clauses if c]
+    return pieces
 
 
 def trim_tail(pcm: bytes, sample_rate: int, keep_s: float = TAIL_KEEP_S) -> bytes:
