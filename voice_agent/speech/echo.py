@@ -262,8 +262,8 @@ class CallerEchoCanceller:
         return lambda: cancelled_again(pcm, line, lag, int(MAX_BEHIND_S * RATE))
 
     def _trusted(self, near: np.ndarray, out: np.ndarray) -> bool:
-        """Whether the AEC3 in use has shown it takes the echo out (``out``, of ``near``), or
-        needs not (see :data:`UNPROVEN_S`).
+        """Whether the AEC3 in use has shown it takes the echo out, or needs not (see
+        :data:`UNPROVEN_S`), counting this frame: ``out`` is what it made of ``near``.
         """
         if self._unproven <= 0:
             return True

@@ -35,21 +35,21 @@ class EchoDelayOptions:
         window_s: The caller's audio correlated with the played audio at each look.
         look_every_s: How often it looks while it has not found the echo's delay, for the
             first ``quick_looks_s`` of looking (the agent talking, the line not silent). Until
-            it is suspected the echo passes uncancelled: every 0.1 s, 60-220 ms of a 0.7 s
-            echo of the greeting did in the agent's own calls (`bench.echo_greetings`), and
-            Silero took it for the caller now and then.
+            it is suspected the echo passes uncancelled: looking every 0.1 s, up to 220 ms
+            (median 160) of the greeting's echo 0.7 s late did in the agent's own calls
+            (``bench.echo_greetings``), and Silero took it for the caller now and then.
         quick_looks_s: After that long, a line that has not echoed is looked at as seldom as
             a line whose delay is known: each look costs ~0.4 ms.
         recheck_every_s: How often it looks once it has found it (the line's delay can move).
-        min_peak_ratio: The peak over the highest lag more than 10 ms from it. Offline, over
-            a prompt with its echo (0.4-1.3 s late, 10-25 dB down, noise or none) the best
-            look reached 9-26; with no echo and a caller talking over it (real speech, the
-            tests' callers in the agent's own voice, noise) no look passed 2.1. At 2.5
-            rather than 3.0, of 24 of the agent's own calls with the greeting's echo 0.7 s
-            late (replayed offline), 12 suspected it 40-200 ms sooner, two of them where 3.0
-            found nothing in the first 1.3 s, and 63 ms of it came through on average, not
-            104; of 240 lines without echo (offline, a caller talking over the agent), none
-            had a delay kept.
+        min_peak_ratio: The peak over the highest lag more than ``peak_width_s`` from it.
+            Offline, over a prompt with its echo (0.4-1.3 s late, 10-25 dB down, noise or
+            none) the best look reached 9-26; with no echo and a caller talking over it (real
+            speech, the tests' callers in the agent's own voice, noise) no look passed 2.1.
+            At 2.5 rather than 3.0, of 24 of the agent's own calls with the greeting's echo
+            0.7 s late (replayed offline), 12 suspected it 40-200 ms sooner, two of them
+            where 3.0 found nothing in the first 1.3 s, and 63 ms of it came through on
+            average, not 104; of 240 lines without echo (offline, a caller talking over the
+            agent), none had a delay kept.
         peak_width_s: Lags this close to the peak are not counted against it.
         agree_after_s: A delay suspected is looked for again this long after, and kept if
             AEC3 reaches the echo then with the played audio held back for it. A look on
@@ -58,7 +58,7 @@ class EchoDelayOptions:
             40 ms chunk of where the caller heard it, and after a stall of the event loop
             that place can move by a chunk: the echo then peaks twice. In the agent's own
             calls stopped for 120 ms early in the greeting, 3 of 8 suspected delays were let
-            go at 10 ms, two of them found again only 0.8 s later; a peak this wide at every
+            go at 10 ms, two of them found again only ~0.9 s later; a peak this wide at every
             look took the callers' own voices for an echo (offline, 14 of 240 lines without
             one).
         agree_ratio: The peak's ratio at that look (the third of those 8 had 2.39 there).
