@@ -28,7 +28,7 @@ def test_chat_with_demo_orders():
     assert "LookupOrder(order_id='481526')" in out
     assert '"phase": "slot"' in out  # /state printed JSON
     assert "type='return'" in out and "item_sku='JKT-RAIN-M'" in out
-    assert "return number is W, O, 0, 0, 0, 1" in out
+    assert "return number is: W, O, 0, 0, 0, 1" in out
     assert out.rstrip().endswith("[hang up]")
 
 
