@@ -42,7 +42,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
 # A sentence is also spoken in clauses, split before ", because", ", so", ", but" and ", and"
 # once the clause before has CLAUSE_MIN_WORDS words: Piper makes a sentence whole before any
 # of it plays (~40 ms a second of speech alone, several times that with other calls'
-# sentences on the cores), and the caller waits for the first clause only.
+# sentences on the cores), and the caller waits for the first clause only. A list with a
+# comma before its "and" would be split too; the dialog's lists end in "or".
 _CLAUSE_END = re.compile(r"(?<=,)\s+(?=(?:because|so|but|and)\s)")
 #: Words a clause has at the least before a conjunction starts another.
 CLAUSE_MIN_WORDS = 4
