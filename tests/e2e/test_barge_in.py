@@ -113,3 +113,22 @@ async def test_a_long_mm_hmm_stops_the_greeting_but_lets_it_go_on_once_heard(
     assert "dialog_barge_in" in kinds, "the mm-hmm did not stop the greeting"
     assert "dialog_backchannel" in kinds and "dialog_barge_in_resumed" in kinds, kinds
     assert not caller_words(events)
+
+
+async def test_a_short_answer_over_the_greeting_is_answered_and_the_greeting_does_not_go_on(
+    agent_server, caller_voice
+):
+    # "No." is too short to be a barge-in by its length (barge_in_min_speech_s): it only pauses
+    # the greeting. Its words settle the pause: the caller's turn, not an "uh-huh" the greeting
+    # goes on after (which it did, and the answer came after the whole greeting again).
+    async with await place_call(agent_server.base_url) as caller:
+        await caller.first_media_at()
+        await asyncio.sleep(0.6)
+        await caller.say(caller_ulaw(caller_voice, "No."))
+        await asyncio.sleep(3.0)
+        await caller.stop()
+    events = await call_events(agent_server, caller.call_sid)
+    kinds = [e["kind"] for e in events]
+    assert "dialog_barge_in_paused" in kinds and "dialog_barge_in" in kinds, kinds
+    assert "dialog_barge_in_resumed" not in kinds
+    assert caller_words(events) == ["No."]

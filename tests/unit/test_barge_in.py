@@ -12,11 +12,12 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     InputAudioRawFrame,
     InterruptionFrame,
+    TranscriptionFrame,
     VADUserStartedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.audio.vad_processor import VADProcessor
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 
 from voice_agent.audio import level_dbfs, resample
 from voice_agent.pipeline.barge_in import BargeInProcessor, BargeInRule, Decision, SpeechRun
@@ -116,6 +117,20 @@ def test_speech_pauses_the_prompt_early_then_confirms_at_min_speech():
 def test_an_uh_huh_pauses_the_prompt_and_resumes_it_after_the_silence():
     uh_huh = [SPEECH] * 10  # 0.32 s: past the pause, short of a barge-in
     assert decisions(staged(), uh_huh + [QUIET] * 20) == [(6, "pause"), (10 + 15, "resume")]
+
+
+def test_a_pause_whose_turn_has_started_waits_for_its_words():
+    # The turn VAD heard a turn: its words settle the pause (the shell resets the rule as they
+    # pass it). Silence alone lets the prompt go on only after words_wait_s (2 s: 63 windows).
+    rule = staged()
+    assert decisions(rule, [SPEECH] * 8) == [(6, "pause")]
+    rule.turn_started()
+    assert decisions(rule, [SPEECH] * 2 + [QUIET] * 62) == []
+    assert decisions(rule, [QUIET]) == [(0, "resume")]
+    # A turn the caller was already in when the prompt paused counts too.
+    rule = staged()
+    rule.turn_started()
+    assert decisions(rule, [SPEECH] * 10 + [QUIET] * 62) == [(6, "pause")]
 
 
 def test_speech_after_a_pause_between_words_adds_up_to_a_barge_in():
@@ -313,6 +328,32 @@ async def test_with_a_pause_stage_an_uh_huh_pauses_the_prompt_and_lets_it_go_on(
     )
     assert told == ["paused", "resumed"]
     assert sum(isinstance(f, InterruptionFrame) for f in down) == 1
+
+
+@pytest.mark.models
+async def test_an_uh_huh_the_turn_vad_hears_is_settled_by_its_words(voice):
+    audio = frames_of(speech_pcm(voice, "Uh-huh."), tail_s=1.0)
+    words = TranscriptionFrame("Uh-huh.", "caller", "2026-12-07T00:00:00Z")
+    quiet = frames_of(np.zeros(0, np.int16), lead_s=0, tail_s=2.0)
+    # The live pipeline's volume gate: the turn VAD starts a turn on the "uh-huh".
+    down, told = await run_processor(
+        [BotStartedSpeakingFrame(), *audio], pause_s=0.2, turn_vad_volume=0.4
+    )
+    assert any(isinstance(f, VADUserStartedSpeakingFrame) for f in down)
+    assert told == ["paused"]  # a second of silence: the words are awaited
+    # The words pass: the dialog settles the pause from them, the processor says no more.
+    _, told = await run_processor(
+        # (Audio frames are system frames: the sleep keeps the quiet behind the words.)
+        [BotStartedSpeakingFrame(), *audio, words, SleepFrame(0.2), *quiet],
+        pause_s=0.2,
+        turn_vad_volume=0.4,
+    )
+    assert told == ["paused"]
+    # No words within words_wait_s: the prompt goes on all the same.
+    _, told = await run_processor(
+        [BotStartedSpeakingFrame(), *audio, *quiet], pause_s=0.2, turn_vad_volume=0.4
+    )
+    assert told == ["paused", "resumed"]
 
 
 @pytest.mark.models

@@ -22,6 +22,7 @@ from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.spec import DialogSpec, load_dialog
 from voice_agent.pipeline.call import AgentServices, CallInfo
 from voice_agent.pipeline.dialog_processor import DialogProcessor
+from voice_agent.pipeline.frames import NothingHeardFrame
 from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress
 from voice_agent.pipeline.tts import split_sentences
 from voice_agent.settings import PROJECT_ROOT, Settings
@@ -130,18 +131,30 @@ def kinds(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return [k for k, _ in events if k.startswith("barge_in") or k in ("backchannel", "own_echo")]
 
 
-async def test_an_uh_huh_heard_while_paused_is_held_then_dropped_and_the_prompt_goes_on():
+async def test_an_uh_huh_heard_while_paused_lets_the_prompt_go_on_at_once():
+    # The turn's words settle the pause: the barge-in processor, which saw them pass, says no
+    # more of it.
     said, events = await run_call(
         [
             Hook("on_barge_in_paused"),
             Hook("_on_bot_stopped"),  # the interruption stopped the audio
-            heard("Oh."),  # an early end of turn delivers it before the verdict
-            SleepFrame(0.1),
-            Hook("on_barge_in_resumed"),
+            heard("Oh."),  # an early end of turn delivers it
         ]
     )
     assert said == [GREETING, GREETING]
     assert kinds(events) == ["barge_in_paused", "backchannel", "barge_in_resumed"]
+
+
+async def test_a_turn_heard_as_no_words_while_paused_lets_the_prompt_go_on():
+    said, events = await run_call(
+        [
+            Hook("on_barge_in_paused"),
+            Hook("_on_bot_stopped"),
+            NothingHeardFrame(),  # a cough the turn VAD took for a turn
+        ]
+    )
+    assert said == [GREETING, GREETING]
+    assert kinds(events) == ["barge_in_paused", "barge_in_resumed"]
 
 
 async def test_a_confirmed_barge_in_whose_words_were_only_mm_hmm_lets_the_prompt_go_on():
@@ -201,35 +214,37 @@ async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it
     assert len(asked) == 2 and all(seconds >= 0 for seconds in asked)
 
 
-async def test_an_answer_held_while_paused_is_the_callers_turn_and_nothing_resumes():
+async def test_an_answer_heard_while_paused_is_a_barge_in_and_the_callers_turn():
+    # Too short for the barge-in processor to confirm ("Refund."), but words: the prompt stays
+    # stopped and the answer is taken as soon as it is heard.
+    for words in ("Refund.", "I want a refund."):
+        dialog, said, events = await run_dialog(
+            [
+                Hook("on_barge_in_paused"),
+                Hook("_on_bot_stopped"),
+                heard(words),
+                SleepFrame(0.2),
+            ]
+        )
+        assert said[0] == GREETING and len(said) == 2 and said[1] != GREETING
+        assert kinds(events) == ["barge_in_paused", "barge_in"]
+        answer = events.index(("event", {"type": "UserSaid", "text": words}))
+        assert answer > events.index(("barge_in", {"prompt": GREETING}))
+        assert dialog.interruptions == 1
+
+
+async def test_words_that_come_after_the_prompt_went_on_are_still_answered_after_it():
+    # The barge-in processor's verdict came first (no turn in time: its wait for the words ran
+    # out); the words that come then are the caller's turn all the same.
     said, events = await run_call(
         [
             Hook("on_barge_in_paused"),
             Hook("_on_bot_stopped"),
-            heard("I want a refund."),
-            SleepFrame(0.1),
-            Hook("on_barge_in"),
-            SleepFrame(0.2),
-        ]
-    )
-    assert said[0] == GREETING and len(said) == 2 and said[1] != GREETING
-    assert kinds(events) == ["barge_in_paused", "barge_in"]
-    # Held until the verdict: the dialog takes the answer only once it is known to be one.
-    answer = events.index(("event", {"type": "UserSaid", "text": "I want a refund."}))
-    assert answer > events.index(("barge_in", {"prompt": GREETING}))
-
-
-async def test_a_short_answer_that_resumed_the_prompt_is_still_answered_after_it():
-    # Too short to be a barge-in, but words: the prompt is not resumed, the answer is taken.
-    said, events = await run_call(
-        [
-            Hook("on_barge_in_paused"),
-            Hook("_on_bot_stopped"),
-            heard("Refund."),
-            SleepFrame(0.1),
             Hook("on_barge_in_resumed"),
+            SleepFrame(0.1),
+            heard("Refund."),
             SleepFrame(0.2),
         ]
     )
-    assert said[0] == GREETING and GREETING not in said[1:] and len(said) == 2
-    assert kinds(events) == ["barge_in_paused"]
+    assert said[:2] == [GREETING, GREETING] and len(said) == 3 and said[2] != GREETING
+    assert kinds(events) == ["barge_in_paused", "barge_in_resumed"]

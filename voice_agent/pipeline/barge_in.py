@@ -10,9 +10,11 @@ So the prompt is *paused* early and the decision made afterwards (:class:`BargeI
 - after ``pause_s`` of speech counted from its onset the prompt stops (Twilio ``clear``);
 - once the caller has spoken ``min_speech_s`` in all, the barge-in is confirmed: what they say is
   their turn;
-- if they fall silent short of that for ``resume_after_s`` (an "uh-huh", a cough that Silero took
-  for speech), it was no barge-in and the prompt goes on from the sentence they were hearing
-  (:mod:`voice_agent.pipeline.prompt_playback`);
+- short of that, once the turn VAD has started a turn, the turn's words decide when they come:
+  the dialog lets the prompt go on from the sentence the caller was hearing
+  (:mod:`voice_agent.pipeline.prompt_playback`) for an "uh-huh", or takes an answer ("No.");
+- short of that and with no turn (a cough that Silero took for speech), no words will come: after
+  ``resume_after_s`` of silence the prompt goes on;
 - if it was confirmed but the turn VAD, which is stricter (confidence, a volume gate), has not
   started a turn by the time they fall silent for ``resume_after_s``, no turn and so no
   transcript will come of it (a noise over an echo): the prompt goes on too.
@@ -40,18 +42,23 @@ from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     InterruptionFrame,
+    TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.audio import level_dbfs
+from voice_agent.pipeline.frames import NothingHeardFrame
 from voice_agent.speech.silero import ConfidenceTap, SileroConfidence
 
 #: Silero's window: 512 samples at 16 kHz, 256 at 8 kHz (32 ms).
 WINDOW_S = 0.032
 SPEECH_CONFIDENCE = 0.6
 MIN_LEVEL_DBFS = -50.0
+#: Silence after which a pause whose turn has started goes on all the same if its words have not
+#: come: the turn VAD's stop (0.5 s) and a decode on a busy box.
+WORDS_WAIT_S = 2.0
 
 
 def windows_in(seconds: float, window_s: float = WINDOW_S) -> int:
@@ -130,9 +137,11 @@ class BargeInRule:
     Speech is counted as :class:`SpeechRun` counts it (Silero confidence and level per window,
     short dips bridged). While paused, speech keeps adding up across pauses between words
     ("Wait, ... I have a question"); ``resume_after_s`` of non-speech before ``min_speech_s``
-    is reached resumes the prompt. After a resume the rule starts over; after a confirm it
-    decides nothing more until :meth:`reset` (the next prompt), but for a resume after the same
-    silence if the turn VAD has not started a turn (:meth:`turn_started`) by then.
+    is reached resumes the prompt, unless the turn VAD has started a turn (:meth:`turn_started`):
+    then the turn's words settle the pause (the shell calls :meth:`reset` as they pass), and the
+    silence resumes the prompt only after ``words_wait_s``. After a resume the rule starts over;
+    after a confirm it decides nothing more until :meth:`reset` (the next prompt), but for a
+    resume after ``resume_after_s`` of silence if no turn has started by then.
     """
 
     def __init__(
@@ -143,13 +152,16 @@ class BargeInRule:
         *,
         threshold: float = SPEECH_CONFIDENCE,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
+        words_wait_s: float = WORDS_WAIT_S,
     ) -> None:
         self.staged = pause_s < min_speech_s
         first = pause_s if self.staged else min_speech_s
         self._run = SpeechRun(first, threshold=threshold, min_level_dbfs=min_level_dbfs)
         self._need = windows_in(min_speech_s)
         self._resume_after = windows_in(resume_after_s)
+        self._words_wait = windows_in(max(words_wait_s, resume_after_s))
         self.paused = False
+        self._turn_in_pause = False  # the turn VAD started a turn: its words will settle it
         self._confirmed = False
         self._speech = 0
         self._gap = 0
@@ -159,6 +171,7 @@ class BargeInRule:
     def turn_started(self) -> None:
         self._in_turn = True
         self.awaiting_turn = False
+        self._turn_in_pause = self.paused
 
     def turn_stopped(self) -> None:
         self._in_turn = False
@@ -173,6 +186,7 @@ class BargeInRule:
                 self._confirm()
                 return Decision.CONFIRM
             self.paused, self._speech, self._gap = True, self._run.speech_windows, 0
+            self._turn_in_pause = self._in_turn
             return Decision.PAUSE
         if self._run.is_speech(confidence, level_dbfs):
             self._speech += 1 + (self._gap if self._gap <= self._run.max_gap else 0)
@@ -193,9 +207,12 @@ class BargeInRule:
         return self._silent_window()
 
     def _silent_window(self) -> Decision:
-        """One more window of silence: once it lasts ``resume_after_s``, RESUME and start over."""
+        """One more window of silence: once it lasts ``resume_after_s`` (``words_wait_s`` for a
+        pause the turn's words will settle), RESUME and start over.
+        """
         self._gap += 1
-        if self._gap < self._resume_after:
+        wait = self._words_wait if self.paused and self._turn_in_pause else self._resume_after
+        if self._gap < wait:
             return Decision.NONE
         self.reset()
         return Decision.RESUME
@@ -208,6 +225,7 @@ class BargeInRule:
     def reset(self) -> None:
         self._run.reset()
         self.paused = False
+        self._turn_in_pause = False
         self._confirmed = False
         self.awaiting_turn = False
         self._speech = 0
@@ -223,7 +241,11 @@ class BargeInListener(Protocol):
         ...
 
     async def on_barge_in_paused(self) -> None:
-        """The prompt was stopped (``InterruptionFrame``) before the caller's intent is known."""
+        """The prompt was stopped (``InterruptionFrame``) before the caller's intent is known.
+
+        The next transcript (or ``NothingHeardFrame``) settles the pause if no verdict came
+        first: no verdict follows it.
+        """
         ...
 
     async def on_barge_in(self) -> None:
@@ -296,6 +318,8 @@ class BargeInProcessor(FrameProcessor):
             self._rule.turn_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._rule.turn_stopped()
+        elif isinstance(frame, (TranscriptionFrame, NothingHeardFrame)) and self._rule.paused:
+            self._rule.reset()  # the turn's words settle the pause: the listener takes it on
         elif isinstance(frame, InputAudioRawFrame):
             self._seen += len(frame.audio) // (2 * frame.num_channels)
             if self._bot_speaking or self._rule.paused or self._rule.awaiting_turn:

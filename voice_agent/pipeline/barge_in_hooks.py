@@ -21,7 +21,7 @@ class BargeInHooks:
     _finished: bool
     _prompt_pending: bool
     _queued_says: int  # Says behind the one playing
-    _pause_pending: list[str] | None  # transcripts held while paused
+    _paused: bool  # a prompt paused for the caller's speech, not yet settled
     _resume: tuple[str, Any] | None  # (unheard text, state) of a stopped prompt
     _started_over_prompt: bool
     _prompt: PromptProgress | None
@@ -47,9 +47,10 @@ class BargeInHooks:
     async def on_barge_in_paused(self) -> None:
         """The prompt was stopped for the caller's speech, before it is known to be a barge-in.
 
-        Until it is, transcripts are held: an early end of turn can deliver the "uh-huh" first.
+        The barge-in processor's verdict settles it, or else the turn's words when they come
+        (``_on_transcript``): an answer is a barge-in, an "uh-huh" lets the prompt go on.
         """
-        self._pause_pending = []
+        self._paused = True
         await self._note_unheard("barge_in_paused")
 
     async def on_barge_in(self) -> None:
@@ -57,22 +58,21 @@ class BargeInHooks:
 
         Should their words turn out to be only "mm-hmm", the prompt goes on after all.
         """
-        self.interruptions += 1
-        if self._pause_pending is None:  # no pause stage: the prompt stopped just now
+        if not self._paused:  # no pause stage: the prompt stopped just now
             await self._note_unheard(None)
+        self._paused = False
+        await self._count_barge_in()
+
+    async def _count_barge_in(self) -> None:
+        self.interruptions += 1
         prompt = self.transcript[-1][1] if self.transcript else ""
         await self._log.event("barge_in", {"prompt": prompt})
-        held, self._pause_pending = self._pause_pending or [], None
-        for text in held:
-            await self._on_transcript(text)
 
     async def on_barge_in_resumed(self) -> None:
-        """The pause was for a backchannel or a noise, or a barge-in no turn came of: say the
-        rest of the prompt, unless what the caller said was an answer after all.
+        """The pause was for a noise no turn came of, or a barge-in no turn came of: say the rest
+        of the prompt.
         """
-        held, self._pause_pending = self._pause_pending or [], None
-        for text in held:
-            await self._on_transcript(text)  # an answer cancels the resumption
+        self._paused = False
         await self._resume_prompt()
 
     async def _note_unheard(self, kind: str | None) -> None:

@@ -85,7 +85,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         self._echo_leaked = echo_leaked
         # (unheard text, state) of a stopped prompt while the caller's words may be a backchannel
         self._resume: tuple[str, Any] | None = None
-        self._pause_pending: list[str] | None = None  # transcripts held while paused
+        self._paused = False  # a prompt paused for the caller's speech, not yet settled
         self.call = call
         self._control = control
         self._services = services
@@ -175,15 +175,15 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
             return
         if self._user_speaking:  # an early end of turn: latency counts from now
             self._user_stopped_at, self._ended_early = time.monotonic(), True
-        if self._pause_pending is not None:  # a paused prompt: an answer or an "uh-huh"?
-            self._pause_pending.append(text)
-            return
+        paused, self._paused = self._paused, False  # a paused prompt: these words settle it
         over_prompt, self._started_over_prompt = self._started_over_prompt, False
         not_an_answer = self._not_an_answer(text) if over_prompt else None
         if not_an_answer is not None:
             await self._log.event(not_an_answer, {"text": text})
             await self._resume_prompt()  # if it had stopped the prompt
             return
+        if paused:
+            await self._count_barge_in()
         self._resume = None
         self._cancel_silence_timer()
         self._cancel(self._hold_task)
@@ -256,7 +256,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
             or self._finished
             or self._stepping
             or not self._events.empty()
-            or self._pause_pending is not None
+            or self._paused
             or self._after_playback
             or self._held_text is not None
             or self._awaiting_words

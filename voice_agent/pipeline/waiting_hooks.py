@@ -36,7 +36,7 @@ class WaitingHooks:
     _quiet_since: float  # when the agent's audio last stopped
     _prompt_pending: bool
     _finished: bool
-    _pause_pending: list[str] | None
+    _paused: bool
     _user_speaking: bool
     _user_stopped_at: float | None
     _speech_s: float
@@ -90,8 +90,9 @@ class WaitingHooks:
         A cough or a noise that stopped a prompt lets it go on, as an "uh-huh" does.
         """
         self._awaiting_words = False
+        self._paused = False  # a pause this turn began settles here
         if self._speech_s < self._services.settings.unheard_after_speech_s:
-            if self._started_over_prompt and self._pause_pending is None:
+            if self._started_over_prompt:
                 self._started_over_prompt = False
                 if not self._user_speaking:
                     await self._resume_prompt()
@@ -138,7 +139,7 @@ class WaitingHooks:
             return False
         if self._speaking or self._prompt_pending or self._finished:
             return False
-        if self._pause_pending is not None:
+        if self._paused:
             return False
         text = spec.prompt(key, self._holds)
         self._holds += 1
