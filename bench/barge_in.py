@@ -7,7 +7,10 @@ and the clock starts when the frames are queued, up to one 20 ms frame before th
 sent).
 
 The agent pauses a prompt before it knows whether the caller is barging in, and goes on with it
-if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-hmm"). For
+if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-hmm"). One-word
+answers (``SHORT_ANSWERS``) are too short to be barge-ins by their length: for those the bench
+reports whether the agent answered them at once and after how much silence (from the ``clear``),
+or said the rest of the prompt first. For
 noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh" or "mm-hmm")
 what became of a ``clear`` is read from the agent's own record of the call (its events file):
 the prompt went on (``barge_in_resumed`` or a ``backchannel``) is a *false pause*, reported with
@@ -51,6 +54,9 @@ SPEECH = [
     "Sorry, can you repeat that?",
     "Hello? Are you a real person?",
 ]
+#: One-word answers over a prompt: too short to be a barge-in by their length
+#: (barge_in_min_speech_s), they only pause it; their words make them the caller's turn.
+SHORT_ANSWERS = ["No.", "Yes.", "Refund.", "Exchange."]
 VOICED_DBFS = -50.0  # a 20 ms frame at least this loud (RMS) is voiced
 
 
@@ -138,6 +144,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             name = f"{text.rstrip('.').lower()}@{scale}"
             backchannels.append((name, to_phone_ulaw(audio, rate)))
     noises = noise_stimuli(Settings().speech_dir, rng) + backchannels
+    short_answers = []
+    for text in SHORT_ANSWERS:
+        for scale in (0.9, 1.1):
+            audio, rate = synthesize(voice, text, length_scale=scale)
+            short_answers.append((f"{text}@{scale}", to_phone_ulaw(audio, rate)))
     echo = echo_of(args)
     if echo is not None:
         # The agent's own voice alone, coming back while the caller says nothing.
@@ -150,7 +161,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     false_barge_ins: list[str] = []
     taken_as_words: list[dict[str, Any]] = []
     false_pauses: list[str] = []
-    gaps: list[float] = []
+    gaps: dict[str, float] = {}
+    short_heard: dict[str, list[str]] = {}
+    went_on_first: list[str] = []
+    answer_gaps: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
         for i in range(args.speech_trials):
             text = SPEECH[i % len(speech)]
@@ -169,11 +183,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             if result["prompt_went_on"] and not result["heard"] and result["gap_s"] is not None:
                 false_pauses.append(name)
-                gaps.append(result["gap_s"] * 1000)
+                gaps[name] = round(result["gap_s"] * 1000)
                 continue
             false_barge_ins.append(name)
             if result["heard"]:
                 taken_as_words.append({"stimulus": name, "heard": result["heard"]})
+        for name, stimulus in short_answers:
+            result = await trial(agent, stimulus, echo, settle_s=1.5)
+            short_heard[name] = result["heard"]
+            if result["prompt_went_on"]:
+                went_on_first.append(name)  # the prompt's rest came before the answer
+            elif result["heard"] and result["gap_s"] is not None:
+                answer_gaps[name] = round(result["gap_s"] * 1000)
     return {
         "speech_trials": args.speech_trials,
         "speech_missed": missed,
@@ -192,8 +213,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "noise_taken_as_words": taken_as_words,
         "false_pauses": len(false_pauses),
         "false_pause_stimuli": false_pauses,
-        "false_pause_gap_p50_ms": statistics.median(gaps) if gaps else None,
-        "false_pause_gap_max_ms": max(gaps) if gaps else None,
+        "false_pause_gap_p50_ms": statistics.median(gaps.values()) if gaps else None,
+        "false_pause_gap_max_ms": max(gaps.values()) if gaps else None,
+        "false_pause_gap_ms_by_stimulus": gaps,
+        "short_answer_trials": len(short_answers),
+        "short_answers_heard": short_heard,
+        "short_answers_prompt_went_on_first": went_on_first,
+        "short_answer_gap_ms": answer_gaps,
+        "short_answer_gap_p50_ms": (
+            statistics.median(answer_gaps.values()) if answer_gaps else None
+        ),
         "echo": None if echo is None else asdict(echo),
         "min_speech_s": Settings().barge_in_min_speech_s,
         "pause_s": Settings().barge_in_pause_s,
@@ -248,6 +277,13 @@ def main() -> None:
     for taken in results["noise_taken_as_words"]:
         print(f"  {taken['stimulus']} heard as {taken['heard']}")
     print("false pauses (prompt resumed):", ", ".join(results["false_pause_stimuli"]) or "none")
+    print("  silence left, ms:", results["false_pause_gap_ms_by_stimulus"])
+    print(
+        f"short answers: {len(results['short_answer_gap_ms'])} of"
+        f" {results['short_answer_trials']} answered at once, silence p50"
+        f" {results['short_answer_gap_p50_ms']} ms; the prompt went on first:"
+        f" {', '.join(results['short_answers_prompt_went_on_first']) or 'none'}"
+    )
     print(f"wrote {write_results(args.name, results)}")
 
 
