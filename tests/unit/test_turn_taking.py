@@ -26,6 +26,8 @@ def test_backchannels_are_only_non_answers():
         assert is_backchannel(heard), heard
     for heard in ("Uh-oh.", "So.", "Wow."):  # "uh-huh", as Whisper read it now and then
         assert is_backchannel(heard), heard
+    assert is_backchannel("And Mm-hmm.")  # a slowed "mm-hmm", as Whisper read it now and then
+    assert not is_backchannel("And a refund.")
     assert not is_backchannel("So I want a refund.")
     assert not is_backchannel("Uh-uh.")  # "no"
     assert not is_backchannel("yeah")  # may answer "shall I open the return?"

@@ -24,7 +24,8 @@ _SQUEEZE = re.compile(r"(.)\1+")
 BACKCHANNELS = frozenset(
     ["uh-huh", "uh", "huh", "um", "m", "hm", "mhm", "m-hm", "m-huh", "oh", "ah"]
     # and now and then (the barge-in bench, the e2e test) as these, which answer nothing either
-    + ["uh-oh", "so", "wow"]
+    # ("And mm-hmm.": Whisper going on from the "Mm-hmm. Uh-huh." of its prompt)
+    + ["uh-oh", "so", "wow", "and"]
 )
 
 
