@@ -10,7 +10,8 @@ The agent pauses a prompt before it knows whether the caller is barging in, and 
 if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-hmm"). One-word
 answers (``SHORT_ANSWERS``) are too short to be barge-ins by their length: for those the bench
 reports whether the agent answered them at once and after how much silence (from the ``clear``),
-or said the rest of the prompt first. For
+or said the rest of the prompt first (or never took the word: on a line that echoes, "Refund."
+over "... the returns and refunds line" can be taken for the greeting's own echo). For
 noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh" or "mm-hmm")
 what became of a ``clear`` is read from the agent's own record of the call (its events file):
 the prompt went on (``barge_in_resumed`` or a ``backchannel``) is a *false pause*, reported with
@@ -122,14 +123,19 @@ async def trial(
         after = [] if clear_at is None else caller.media_since(clear_at + 0.1)
         await caller.stop()
     events = await agent.call_events(caller.call_sid) or []
+    went_on = [e["kind"] in ("dialog_barge_in_resumed", "dialog_backchannel") for e in events]
+    words_at = next(
+        (i for i, e in enumerate(events) if e["kind"] == "turn" and e.get("speaker") == "user"),
+        len(events),
+    )
     return {
         "clear_s": None if clear_at is None else clear_at - start,
         "gap_s": after[0].at - clear_at if after and clear_at is not None else None,
         "resumed_while_talking": bool(after) and after[0].at < sent_at,
         "heard": caller_words(events),
-        "prompt_went_on": any(
-            e["kind"] in ("dialog_barge_in_resumed", "dialog_backchannel") for e in events
-        ),
+        "prompt_went_on": any(went_on),
+        # (Later prompts can be paused too: by the echo of one, on a line that echoes.)
+        "went_on_before_words": any(went_on[:words_at]),
     }
 
 
@@ -191,9 +197,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         for name, stimulus in short_answers:
             result = await trial(agent, stimulus, echo, settle_s=1.5)
             short_heard[name] = result["heard"]
-            if result["prompt_went_on"]:
-                went_on_first.append(name)  # the prompt's rest came before the answer
-            elif result["heard"] and result["gap_s"] is not None:
+            if result["went_on_before_words"] or not result["heard"]:
+                went_on_first.append(name)  # the prompt's rest came before the answer, if any
+            elif result["gap_s"] is not None:
                 answer_gaps[name] = round(result["gap_s"] * 1000)
     return {
         "speech_trials": args.speech_trials,
@@ -281,7 +287,7 @@ def main() -> None:
     print(
         f"short answers: {len(results['short_answer_gap_ms'])} of"
         f" {results['short_answer_trials']} answered at once, silence p50"
-        f" {results['short_answer_gap_p50_ms']} ms; the prompt went on first:"
+        f" {results['short_answer_gap_p50_ms']} ms; the prompt went on first (or no answer):"
         f" {', '.join(results['short_answers_prompt_went_on_first']) or 'none'}"
     )
     print(f"wrote {write_results(args.name, results)}")
