@@ -121,7 +121,7 @@ def test_an_uh_huh_pauses_the_prompt_and_resumes_it_after_the_silence():
 
 def test_a_pause_whose_turn_has_started_waits_for_its_words():
     # The turn VAD heard a turn: its words settle the pause (the shell resets the rule as they
-    # pass it). Silence alone lets the prompt go on only after words_wait_s (2 s: 63 windows).
+    # pass it). Silence alone lets the prompt go on only after WORDS_WAIT_S (2 s: 63 windows).
     rule = staged()
     assert decisions(rule, [SPEECH] * 8) == [(6, "pause")]
     rule.turn_started()
@@ -349,7 +349,7 @@ async def test_an_uh_huh_the_turn_vad_hears_is_settled_by_its_words(voice):
         turn_vad_volume=0.4,
     )
     assert told == ["paused"]
-    # No words within words_wait_s: the prompt goes on all the same.
+    # No words within WORDS_WAIT_S: the prompt goes on all the same.
     _, told = await run_processor(
         [BotStartedSpeakingFrame(), *audio, *quiet], pause_s=0.2, turn_vad_volume=0.4
     )

@@ -139,7 +139,7 @@ class BargeInRule:
     ("Wait, ... I have a question"); ``resume_after_s`` of non-speech before ``min_speech_s``
     is reached resumes the prompt, unless the turn VAD has started a turn (:meth:`turn_started`):
     then the turn's words settle the pause (the shell calls :meth:`reset` as they pass), and the
-    silence resumes the prompt only after ``words_wait_s``. After a resume the rule starts over;
+    silence resumes the prompt only after :data:`WORDS_WAIT_S`. After a resume the rule starts over;
     after a confirm it decides nothing more until :meth:`reset` (the next prompt), but for a
     resume after ``resume_after_s`` of silence if no turn has started by then.
     """
@@ -152,14 +152,13 @@ class BargeInRule:
         *,
         threshold: float = SPEECH_CONFIDENCE,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
-        words_wait_s: float = WORDS_WAIT_S,
     ) -> None:
         self.staged = pause_s < min_speech_s
         first = pause_s if self.staged else min_speech_s
         self._run = SpeechRun(first, threshold=threshold, min_level_dbfs=min_level_dbfs)
         self._need = windows_in(min_speech_s)
         self._resume_after = windows_in(resume_after_s)
-        self._words_wait = windows_in(max(words_wait_s, resume_after_s))
+        self._words_wait = windows_in(max(WORDS_WAIT_S, resume_after_s))
         self.paused = False
         self._turn_in_pause = False  # the turn VAD started a turn: its words will settle it
         self._confirmed = False
@@ -207,8 +206,8 @@ class BargeInRule:
         return self._silent_window()
 
     def _silent_window(self) -> Decision:
-        """One more window of silence: once it lasts ``resume_after_s`` (``words_wait_s`` for a
-        pause the turn's words will settle), RESUME and start over.
+        """One more window of silence: once it lasts ``resume_after_s`` (:data:`WORDS_WAIT_S` for
+        a pause the turn's words will settle), RESUME and start over.
         """
         self._gap += 1
         wait = self._words_wait if self.paused and self._turn_in_pause else self._resume_after

@@ -69,8 +69,8 @@ class BargeInHooks:
         await self._log.event("barge_in", {"prompt": prompt})
 
     async def on_barge_in_resumed(self) -> None:
-        """The pause was for a noise no turn came of, or a barge-in no turn came of: say the rest
-        of the prompt.
+        """The pause was for a noise no turn came of (or its words are too late: see
+        ``BargeInRule``), or a barge-in no turn came of: say the rest of the prompt.
         """
         self._paused = False
         await self._resume_prompt()
