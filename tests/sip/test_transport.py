@@ -4,6 +4,7 @@ task standing in for the RTP socket (the leg is the transport's whole boundary).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 from pipecat.frames.frames import (
@@ -47,6 +48,19 @@ async def wait_for(predicate, timeout: float = 3.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def every_20_ms(tick: Callable[[], None]) -> None:
+    """Call ``tick`` on a 20 ms clock, as the RTP session sends and a phone plays: on time
+    on average, a late tick followed by the ones it held up (sleeping 20 ms after each tick
+    instead, a busy box slowed the clock by a quarter and the echo's delay with it).
+    """
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    while True:
+        tick()
+        due += 0.02
+        await asyncio.sleep(max(0.0, due - loop.time()))
+
+
 async def start(
     processors: list[FrameProcessor], audio_out_sample_rate: int
 ) -> tuple[PipelineWorker, asyncio.Task[None]]:
@@ -79,12 +93,7 @@ async def test_transport_moves_audio_and_dtmf_and_clears_on_barge_in():
     )
     played: list[bytes] = []
 
-    async def media_clock() -> None:
-        while True:
-            played.append(leg.playout.read_frame())
-            await asyncio.sleep(0.02)
-
-    clock = asyncio.create_task(media_clock())
+    clock = asyncio.create_task(every_20_ms(lambda: played.append(leg.playout.read_frame())))
     try:
         await wait_for(lambda: leg.deliver is not None)
         deliver = leg.deliver
@@ -138,19 +147,17 @@ async def test_a_sip_callers_echo_of_the_agent_is_taken_out():
     worker, run = await start(
         [transport.input(), echo_filter, recorder, transport.output()], audio_out_sample_rate=16000
     )
+    played: list[bytes] = []
     returned: list[bytes] = []  # what the caller's phone sent: the echo alone
 
-    async def phone() -> None:
-        played: list[bytes] = []
-        while True:
-            played.append(leg.playout.read_frame())
-            if len(played) > 10 and leg.deliver is not None:
-                echo = (np.frombuffer(played[-11], "<i2") * 10 ** (-15 / 20)).astype("<i2")
-                returned.append(echo.tobytes())
-                leg.deliver(returned[-1])
-            await asyncio.sleep(0.02)
+    def phone() -> None:
+        played.append(leg.playout.read_frame())
+        if len(played) > 10 and leg.deliver is not None:
+            echo = (np.frombuffer(played[-11], "<i2") * 10 ** (-15 / 20)).astype("<i2")
+            returned.append(echo.tobytes())
+            leg.deliver(returned[-1])
 
-    media = asyncio.create_task(phone())
+    media = asyncio.create_task(every_20_ms(phone))
     try:
         await wait_for(lambda: leg.deliver is not None)
         await asyncio.sleep(0.3)  # the canceller's warm-up
