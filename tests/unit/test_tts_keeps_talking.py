@@ -50,10 +50,10 @@ class SlowVoice:
         self._voice, self.config = voice, voice.config
         self._slow, self._delay_s = slow, delay_s
 
-    def synthesize(self, text: str) -> Iterator[Any]:
+    def synthesize(self, text: str, **options: Any) -> Iterator[Any]:
         if self._slow in text:
             time.sleep(self._delay_s)
-        yield from self._voice.synthesize(text)
+        yield from self._voice.synthesize(text, **options)
 
 
 class PacedOutput(BaseOutputTransport):

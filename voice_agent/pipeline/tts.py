@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -23,13 +23,16 @@ from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
 from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
 from pipecat.services.tts_service import TTSService
-from piper import PiperVoice
+from piper import AudioChunk, PiperVoice
 
 STOP_FRAME_TIMEOUT_S = 15.0
 #: Piper ends every sentence on ~0.1-0.25 s of silence. After the last word of what the agent
 #: says only this much is kept: an answer queued behind "Okay." starts when that audio ends.
 TAIL_KEEP_S = 0.08
 _SILENT = 328  # -40 dBFS in 16-bit PCM
+#: Audio cut at a word (:meth:`SentenceAudioCache.from_word`) fades in over this long: in
+#: connected speech the word may start loud, and a hard start clicks.
+FADE_IN_S = 0.01
 #: While a later sentence of what the agent says is still being synthesized (a busy box), a
 #: little silence goes out this often: pipecat's output transport takes 3 s without audio for
 #: the end of the agent's speech, and the dialog would take the prompt for played midway.
@@ -76,11 +79,36 @@ def trim_tail(pcm: bytes, sample_rate: int, keep_s: float = TAIL_KEEP_S) -> byte
     return pcm[: end * 2]
 
 
+def word_starts(sentence: str, chunks: Iterable[AudioChunk]) -> tuple[int, ...] | None:
+    """Where each word of ``sentence`` starts in the chunks' audio (samples; at the gap before
+    it), from Piper's phoneme alignments: a word is a run of phonemes between spaces. None
+    without alignments, or where Piper's words are not the text's ("1,200" is two).
+    """
+    starts: list[int] = []
+    at = 0
+    for chunk in chunks:
+        if chunk.phoneme_alignments is None:
+            return None
+        starts.append(at)
+        place, gap = at, None
+        for aligned in chunk.phoneme_alignments:
+            if aligned.phoneme == " ":
+                gap = place if gap is None else gap
+            elif gap is not None and aligned.phoneme.isalpha():  # not a space before a ":"
+                starts.append(gap)
+                gap = None
+            place += aligned.num_samples
+        at += len(chunk.audio_int16_bytes) // 2
+    return tuple(starts) if len(starts) == len(sentence.split()) else None
+
+
 class SentenceAudioCache:
-    """Thread-safe LRU of synthesized sentences (16-bit PCM at the voice's rate)."""
+    """Thread-safe LRU of synthesized sentences (16-bit PCM at the voice's rate), with where
+    their words start when Piper told (:func:`word_starts`).
+    """
 
     def __init__(self, max_items: int = 1024) -> None:
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._items: OrderedDict[str, tuple[bytes, tuple[int, ...] | None]] = OrderedDict()
         self._max = max_items
         self._lock = threading.Lock()
         self.hits = 0
@@ -88,26 +116,45 @@ class SentenceAudioCache:
 
     def get(self, sentence: str) -> bytes | None:
         with self._lock:
-            audio = self._items.get(sentence)
-            if audio is None:
+            item = self._items.get(sentence)
+            if item is None:
                 self.misses += 1
                 return None
             self._items.move_to_end(sentence)
             self.hits += 1
-            return audio
+            return item[0]
 
     def seconds(self, sentence: str, sample_rate: int) -> float | None:
         """Length of a cached sentence's audio (None if not cached); not counted as a use."""
         with self._lock:
-            audio = self._items.get(sentence)
-        return None if audio is None else len(audio) / (2 * sample_rate)
+            item = self._items.get(sentence)
+        return None if item is None else len(item[0]) / (2 * sample_rate)
 
-    def put(self, sentence: str, audio: bytes) -> None:
+    def put(self, sentence: str, audio: bytes, words: tuple[int, ...] | None = None) -> None:
         with self._lock:
-            self._items[sentence] = audio
+            self._items[sentence] = (audio, words)
             self._items.move_to_end(sentence)
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
+
+    def from_word(self, sentence: str, at_s: float, sample_rate: int) -> str | None:
+        """The rest of ``sentence`` from its last word that starts by ``at_s`` seconds into its
+        audio, cached as a sentence of its own with the audio from there, so that the TTS says
+        it at once; None if that is the first word, or where the words are not known.
+        """
+        with self._lock:
+            audio, words = self._items.get(sentence, (b"", None))
+        if words is None:
+            return None
+        k = max((i for i, start in enumerate(words) if start <= at_s * sample_rate), default=0)
+        if k == 0:
+            return None
+        rest = " ".join(sentence.split()[k:])
+        cut = np.frombuffer(audio, "<i2")[words[k] :].astype(np.float32)
+        fade = min(len(cut), round(FADE_IN_S * sample_rate))
+        cut[:fade] *= np.linspace(0.0, 1.0, fade, endpoint=False)
+        self.put(rest, cut.astype("<i2").tobytes(), tuple(s - words[k] for s in words[k:]))
+        return rest
 
     def __contains__(self, sentence: str) -> bool:
         with self._lock:
@@ -174,8 +221,9 @@ def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> 
     """Synthesize every sentence of ``text`` not yet cached (blocking; for warm-up)."""
     for sentence in split_sentences(text):
         if sentence not in cache:
-            audio = b"".join(c.audio_int16_bytes for c in voice.synthesize(sentence))
-            cache.put(sentence, audio)
+            chunks = list(voice.synthesize(sentence, include_alignments=True))
+            audio = b"".join(c.audio_int16_bytes for c in chunks)
+            cache.put(sentence, audio, word_starts(sentence, chunks))
 
 
 class SharedPiperTTSService(PiperTTSService):
@@ -223,8 +271,8 @@ class SharedPiperTTSService(PiperTTSService):
                 due = (due or time.monotonic()) + len(cached) / (2 * rate)
                 yield trim_tail(cached, rate) if last else cached
                 continue
-            chunks = iter(self._voice.synthesize(sentence))
-            parts: list[bytes] = []
+            chunks = iter(self._voice.synthesize(sentence, include_alignments=True))
+            made: list[AudioChunk] = []
             while True:
                 step = asyncio.ensure_future(self._synthesis.run(partial(next, chunks, None), due))
                 wait = self._keep_talking_s if i else None  # nothing before the first audio
@@ -235,15 +283,16 @@ class SharedPiperTTSService(PiperTTSService):
                     step.cancel()  # a prompt cut short: nobody reads the sentence's audio
                 if (chunk := await step) is None:
                     break
-                parts.append(chunk.audio_int16_bytes)
-                due = (due or time.monotonic()) + len(parts[-1]) / (2 * rate)
+                made.append(chunk)
+                due = (due or time.monotonic()) + len(chunk.audio_int16_bytes) / (2 * rate)
                 if not last:
-                    yield parts[-1]
-                elif len(parts) > 1:  # one chunk behind, so that the final one can be trimmed
-                    yield parts[-2]
-            if last and parts:
-                yield trim_tail(parts[-1], rate)
-            self._cache.put(sentence, b"".join(parts))
+                    yield chunk.audio_int16_bytes
+                elif len(made) > 1:  # one chunk behind, so that the final one can be trimmed
+                    yield made[-2].audio_int16_bytes
+            if last and made:
+                yield trim_tail(made[-1].audio_int16_bytes, rate)
+            audio = b"".join(c.audio_int16_bytes for c in made)
+            self._cache.put(sentence, audio, word_starts(sentence, made))
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         rate = self._voice.config.sample_rate
