@@ -1,5 +1,5 @@
 """Barge-in over the real Twilio websocket: speech over a prompt stops it (``clear``); a short
-noise burst does not; an "uh-huh" pauses it and it goes on from the sentence being heard."""
+noise burst does not; an "uh-huh" pauses it and it goes on from the word being heard."""
 
 from __future__ import annotations
 
@@ -62,21 +62,16 @@ async def call_events(agent_server, call_sid: str) -> list[dict]:
     return events
 
 
-async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_sentence_heard(
-    agent_server, caller_voice
-):
-    # The agent speaks with the same Piper voice, so the greeting's first sentence lasts as long
-    # here; the uh-huh comes 0.3 s into its second sentence.
-    greeting = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
-    first, *rest = split_sentences(greeting["greeting"][0])
-    assert rest, "the test needs a greeting of two sentences or more"
-    audio, rate = synthesize(caller_voice, first)
+async def uh_huh_over_the_greeting(agent_server, caller_voice, at_s: float):
+    """An "uh-huh" ``at_s`` into the greeting: what the agent said after the pause, and its
+    seconds of audio.
+    """
     async with await place_call(agent_server.base_url) as caller:
         await caller.first_media_at()
-        await asyncio.sleep(len(audio) / rate + 0.3)
+        await asyncio.sleep(at_s)
         started = asyncio.get_running_loop().time()
         await caller.say(caller_ulaw(caller_voice, "Uh-huh."))
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(6.0)
         clears = [r.at for r in caller.received if r.event == "clear"]
         assert len(clears) == 1, "the prompt was not paused, or paused twice"
         assert clears[0] - started < 0.6
@@ -88,11 +83,40 @@ async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_sentence_hea
     kinds = [e["kind"] for e in events]
     assert "dialog_barge_in_paused" in kinds and "dialog_barge_in_resumed" in kinds
     assert "dialog_barge_in" not in kinds
-    paused = next(e for e in events if e["kind"] == "dialog_barge_in_paused")["data"]
-    resumed_with = next(e for e in events if e["kind"] == "dialog_barge_in_resumed")["data"]
-    assert paused["unheard"] == resumed_with["text"] == " ".join(rest)
     # The uh-huh was an acknowledgement, not the caller's answer.
     assert not caller_words(events)
+    paused = next(e for e in events if e["kind"] == "dialog_barge_in_paused")["data"]
+    resumed_with = next(e for e in events if e["kind"] == "dialog_barge_in_resumed")["data"]
+    assert paused["unheard"] == resumed_with["text"]
+    return resumed_with["text"], sum(len(r.payload) for r in resumed) / 8000
+
+
+async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_word_heard(
+    agent_server, caller_voice
+):
+    # The uh-huh comes 1.4 s into the greeting's first sentence, 3 s long.
+    greeting = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
+    first, *rest = split_sentences(greeting["greeting"][0])
+    words = first.split()
+    text, seconds = await uh_huh_over_the_greeting(agent_server, caller_voice, 1.4)
+    assert text.endswith(" " + " ".join(rest)), text
+    said_again = text[: -len(" ".join(rest)) - 1].split()
+    assert 2 <= len(said_again) <= len(words) - 2, text  # not "Hi," again, nor only "line."
+    assert said_again == words[-len(said_again) :]
+    # Only that much was said again: the first sentence is ~3 s, the second ~1.5 s.
+    assert seconds < 3.8, seconds
+
+
+async def test_an_uh_huh_early_in_a_sentence_lets_it_go_on_from_its_start(
+    agent_server, caller_voice
+):
+    # The agent speaks with the same Piper voice: its first sentence lasts as long here.
+    greeting = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
+    first, *rest = split_sentences(greeting["greeting"][0])
+    assert rest, "the test needs a greeting of two sentences or more"
+    audio, rate = synthesize(caller_voice, first)
+    text, _ = await uh_huh_over_the_greeting(agent_server, caller_voice, len(audio) / rate + 0.05)
+    assert text == " ".join(rest)
 
 
 async def test_a_long_mm_hmm_stops_the_greeting_but_lets_it_go_on_once_heard(

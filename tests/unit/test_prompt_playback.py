@@ -1,11 +1,17 @@
-"""Which sentences of a paused prompt the caller has not heard whole, and the clock behind it."""
+"""Which sentences of a paused prompt the caller has not heard whole, the word it goes on from,
+and the clock behind it."""
 
 from __future__ import annotations
 
 from pipecat.frames.frames import OutputAudioRawFrame, TTSAudioRawFrame
 from pipecat.tests.utils import run_test
 
-from voice_agent.pipeline.prompt_playback import PlaybackClock, PromptProgress, unheard
+from voice_agent.pipeline.prompt_playback import (
+    RESUME_BACK_S,
+    PlaybackClock,
+    PromptProgress,
+    unheard,
+)
 from voice_agent.pipeline.tts import split_sentences
 
 LENGTHS = {"Thanks for calling.": 1.2, "I can help with returns.": 1.8, "What can I do?": 1.0}
@@ -13,26 +19,29 @@ SENTENCES = list(LENGTHS)
 
 
 def test_nothing_heard_is_the_whole_prompt():
-    assert unheard(SENTENCES, 0.0, LENGTHS.get) == SENTENCES
+    assert unheard(SENTENCES, 0.0, LENGTHS.get) == (SENTENCES, 0.0)
 
 
-def test_the_sentence_being_heard_is_said_again_with_the_rest():
-    assert unheard(SENTENCES, 1.5, LENGTHS.get) == SENTENCES[1:]
-    assert unheard(SENTENCES, 2.5, LENGTHS.get) == SENTENCES[1:]
+def test_the_sentence_being_heard_is_the_first_unheard_with_how_much_of_it_was_heard():
+    rest, into_s = unheard(SENTENCES, 1.5, LENGTHS.get)
+    assert rest == SENTENCES[1:] and abs(into_s - 0.3) < 1e-9
+    rest, into_s = unheard(SENTENCES, 2.5, LENGTHS.get)
+    assert rest == SENTENCES[1:] and abs(into_s - 1.3) < 1e-9
 
 
 def test_a_sentence_heard_to_its_last_tenth_of_a_second_counts_as_heard():
-    assert unheard(SENTENCES, 1.15, LENGTHS.get) == SENTENCES[1:]
-    assert unheard(SENTENCES, 2.95, LENGTHS.get) == SENTENCES[2:]
+    assert unheard(SENTENCES, 1.15, LENGTHS.get)[0] == SENTENCES[1:]
+    assert unheard(SENTENCES, 2.95, LENGTHS.get)[0] == SENTENCES[2:]
 
 
 def test_all_heard_leaves_nothing():
-    assert unheard(SENTENCES, 4.0, LENGTHS.get) == []
+    assert unheard(SENTENCES, 4.0, LENGTHS.get) == ([], 0.0)
 
 
 def test_a_sentence_not_yet_synthesized_and_all_after_it_are_unheard():
     lengths = {"Thanks for calling.": 1.2}
-    assert unheard(SENTENCES, 1.5, lengths.get) == SENTENCES[1:]
+    rest, into_s = unheard(SENTENCES, 1.5, lengths.get)
+    assert rest == SENTENCES[1:] and abs(into_s - 0.3) < 1e-9
 
 
 def frames(seconds: float, cls: type = TTSAudioRawFrame) -> list:
@@ -62,3 +71,24 @@ def test_progress_of_a_prompt_made_of_several_says_from_where_its_audio_began():
     assert progress.unheard() == "What can I do?"
     clock.sent_s += 1.0
     assert progress.unheard() == ""
+
+
+def test_a_prompt_goes_on_from_the_word_the_caller_began_to_talk_over():
+    asked: list[tuple[str, float]] = []
+
+    def from_word(sentence: str, at_s: float) -> str | None:
+        asked.append((sentence, at_s))
+        return "help with returns." if sentence == "I can help with returns." else None
+
+    clock = PlaybackClock()
+    progress = PromptProgress(clock, split_sentences, LENGTHS.get, from_word)
+    progress.said(" ".join(SENTENCES), new=True)
+    clock.sent_s = 1.2 + 1.0  # 1.0 s into the second sentence
+    assert progress.unheard() == "help with returns. What can I do?"
+    assert asked[0][0] == "I can help with returns."
+    assert abs(asked[0][1] - (1.0 - RESUME_BACK_S)) < 1e-9
+    clock.sent_s = 3.0 + 0.6  # the third: no word to go on from but its first
+    assert progress.unheard() == "What can I do?"
+    clock.sent_s = 3.0 + RESUME_BACK_S / 2  # too early in it to ask
+    assert progress.unheard() == "What can I do?"
+    assert [sentence for sentence, _ in asked] == [SENTENCES[1], SENTENCES[2]]

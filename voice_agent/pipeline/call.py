@@ -184,8 +184,12 @@ def build_pipeline(
     observer, services = observe_call(call, services)  # recording + metrics (or None)
     clock = PlaybackClock()
     voice_rate = services.models.voice.config.sample_rate
+    cache = services.models.tts_cache
     prompt = PromptProgress(
-        clock, split_sentences, lambda s: services.models.tts_cache.seconds(s, voice_rate)
+        clock,
+        split_sentences,
+        lambda s: cache.seconds(s, voice_rate),
+        lambda s, at_s: cache.from_word(s, at_s, voice_rate),
     )
     echo_filters: list[FrameProcessor] = []
     canceller = None

@@ -2,7 +2,8 @@
 
 A barge-in pauses the prompt before it can tell an answer from an "uh-huh"
 (:mod:`voice_agent.pipeline.barge_in`); when it was an "uh-huh", the prompt goes on from the
-sentence the caller was hearing. Telephony output sends audio in real time (pipecat's websocket
+word the caller began to talk over, where Piper told where the words of that sentence start
+(else from the sentence's start). Telephony output sends audio in real time (pipecat's websocket
 output paces it like a sound card; the SIP transport sends RTP at 20 ms), so the seconds of agent
 audio sent are the seconds the caller has heard, give or take one 40 ms chunk.
 
@@ -20,6 +21,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 #: A sentence the caller heard all but this much of counts as heard.
 HEARD_SLACK_S = 0.1
+#: How far before the pause the prompt goes on from (then back to a word's start): the
+#: caller's speech began ``barge_in_pause_s`` (0.15 s) and a Silero window or two before it,
+#: and on a real line the round trip's delay earlier still.
+RESUME_BACK_S = 0.4
 
 
 class PlaybackClock(FrameProcessor):
@@ -40,8 +45,9 @@ class PlaybackClock(FrameProcessor):
 
 def unheard(
     sentences: list[str], heard_s: float, seconds_of: Callable[[str], float | None]
-) -> list[str]:
-    """The sentences from the first one not heard whole, after ``heard_s`` of their audio.
+) -> tuple[list[str], float]:
+    """The sentences from the first one not heard whole, after ``heard_s`` of their audio, and
+    how many seconds of that first one were heard.
 
     ``seconds_of`` gives a sentence's audio length, or None if it has not been synthesized (so
     it can't have been heard whole either).
@@ -49,12 +55,10 @@ def unheard(
     end = 0.0
     for k, sentence in enumerate(sentences):
         seconds = seconds_of(sentence)
-        if seconds is None:
-            return sentences[k:]
+        if seconds is None or end + seconds - HEARD_SLACK_S > heard_s:
+            return sentences[k:], max(0.0, heard_s - end)
         end += seconds
-        if end - HEARD_SLACK_S > heard_s:
-            return sentences[k:]
-    return []
+    return [], 0.0
 
 
 class PromptProgress:
@@ -69,10 +73,16 @@ class PromptProgress:
         clock: PlaybackClock,
         split: Callable[[str], list[str]],
         seconds_of: Callable[[str], float | None],
+        from_word: Callable[[str, float], str | None] = lambda sentence, at_s: None,
     ) -> None:
+        """``from_word(sentence, at_s)`` gives the rest of ``sentence`` from the word that
+        starts by ``at_s`` seconds into its audio, ready to be said at once (None: from its
+        start; :meth:`~voice_agent.pipeline.tts.SentenceAudioCache.from_word`).
+        """
         self._clock = clock
         self._split = split
         self._seconds_of = seconds_of
+        self._from_word = from_word
         self._sentences: list[str] = []
         self._start_s = 0.0
 
@@ -87,6 +97,11 @@ class PromptProgress:
         return " ".join(self._sentences)
 
     def unheard(self) -> str:
-        """The rest of the prompt, from the sentence the caller was hearing ("" if all heard)."""
+        """The rest of the prompt, from the word the caller began to talk over ("" if all
+        heard).
+        """
         heard = self._clock.sent_s - self._start_s
-        return " ".join(unheard(self._sentences, heard, self._seconds_of))
+        rest, into_s = unheard(self._sentences, heard, self._seconds_of)
+        if rest and into_s > RESUME_BACK_S:
+            rest[0] = self._from_word(rest[0], into_s - RESUME_BACK_S) or rest[0]
+        return " ".join(rest)
