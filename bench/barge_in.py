@@ -11,7 +11,10 @@ if they stopped short (an "uh-huh") or their words were only a backchannel ("mm-
 answers (``SHORT_ANSWERS``) are too short to be barge-ins by their length: for those the bench
 reports whether the agent answered them at once and after how much silence (from the ``clear``),
 or said the rest of the prompt first (or never took the word: on a line that echoes, "Refund."
-over "... the returns and refunds line" can be taken for the greeting's own echo). For
+over "... the returns and refunds line" can be taken for the greeting's own echo). The
+backchannels are played again later in the greeting's first sentence (``LATER_AT_S``), where the
+prompt goes on from a word: for those it reports the silence, what the agent said after the
+pause and its seconds of audio (the rest of the greeting, and what it said again). For
 noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh" or "mm-hmm")
 what became of a ``clear`` is read from the agent's own record of the call (its events file):
 the prompt went on (``barge_in_resumed`` or a ``backchannel``) is a *false pause*, reported with
@@ -60,6 +63,10 @@ SPEECH = [
 #: (barge_in_min_speech_s), they only pause it; their words make them the caller's turn.
 SHORT_ANSWERS = ["No.", "Yes.", "Refund.", "Exchange."]
 VOICED_DBFS = -50.0  # a 20 ms frame at least this loud (RMS) is voiced
+#: When the stimuli start, seconds after the greeting's first audio; the backchannels are also
+#: played at ``LATER_AT_S`` ("... calling the| returns and refunds line.", ~3 s).
+AT_S = 0.6
+LATER_AT_S = [1.5, 2.2]
 
 
 def voiced_span(ulaw: bytes) -> bytes:
@@ -110,19 +117,25 @@ def at_speeds(
 
 
 async def trial(
-    agent: AgentProcess, stimulus: bytes, echo: Echo | None = None, settle_s: float = 0.0
+    agent: AgentProcess,
+    stimulus: bytes,
+    echo: Echo | None = None,
+    settle_s: float = 0.0,
+    at_s: float = AT_S,
+    listen_s: float = 2.5,
 ) -> dict[str, Any]:
     """Seconds from the stimulus start to ``clear`` (None if none), and what followed it.
 
     ``settle_s``: how long the call stays up after the stimulus has been sent at the least, so
-    a turn's transcript can be logged (the VAD's stop and the decode).
+    a turn's transcript can be logged (the VAD's stop and the decode); ``listen_s``: after the
+    ``clear``.
     """
     caller = await place_call(agent.base_url)
     caller.echo = echo
     async with caller:
         with contextlib.suppress(TimeoutError):
             await caller.first_media_at(10.0)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(at_s)
         loop = asyncio.get_running_loop()
         start = loop.time()
         send = asyncio.ensure_future(caller.say(stimulus))
@@ -135,7 +148,7 @@ async def trial(
             await asyncio.sleep(0.02)
         await send
         sent_at = loop.time()
-        until = max(sent_at + settle_s, 0.0 if clear_at is None else clear_at + 2.5)
+        until = max(sent_at + settle_s, 0.0 if clear_at is None else clear_at + listen_s)
         await asyncio.sleep(max(0.0, until - loop.time()))
         # Audio already on its way when the clear was sent is not a resumption.
         after = [] if clear_at is None else caller.media_since(clear_at + 0.1)
@@ -154,6 +167,10 @@ async def trial(
         "prompt_went_on": any(went_on),
         # (Later prompts can be paused too: by the echo of one, on a line that echoes.)
         "went_on_before_words": any(went_on[:words_at]),
+        "audio_after_s": sum(len(r.payload) for r in after) / 8000,  # mu-law, 8 kHz
+        "resumed": next(
+            (e["data"]["text"] for e in events if e["kind"] == "dialog_barge_in_resumed"), None
+        ),
     }
 
 
@@ -182,6 +199,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     short_heard: dict[str, list[str]] = {}
     went_on_first: list[str] = []
     answer_gaps: dict[str, float] = {}
+    later: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch, AgentProcess(Path(scratch)) as agent:
         for i in range(args.speech_trials):
             text = SPEECH[i % len(speech)]
@@ -212,6 +230,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 went_on_first.append(name)  # the prompt's rest came before the answer, if any
             elif result["gap_s"] is not None:
                 answer_gaps[name] = round(result["gap_s"] * 1000)
+        for at_s in LATER_AT_S:
+            for name, stimulus in backchannels:
+                # Long enough for the greeting's rest (~1.5 s more than its second sentence),
+                # short of the silence reprompt.
+                result = await trial(agent, stimulus, echo, at_s=at_s, listen_s=5.0)
+                later[f"{name} at {at_s} s"] = {
+                    "gap_ms": None if result["gap_s"] is None else round(result["gap_s"] * 1000),
+                    "said_after_s": round(result["audio_after_s"], 2),
+                    "resumed": result["resumed"],
+                    "heard": result["heard"],
+                }
+    went_on_later = [
+        t for t in later.values() if t["resumed"] and not t["heard"] and t["gap_ms"] is not None
+    ]
     return {
         "speech_trials": args.speech_trials,
         "speech_missed": missed,
@@ -240,6 +272,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "short_answer_gap_p50_ms": (
             statistics.median(answer_gaps.values()) if answer_gaps else None
         ),
+        "later_backchannels": later,
+        "later_went_on": len(went_on_later),
+        "later_gap_p50_ms": statistics.median(t["gap_ms"] for t in went_on_later)
+        if went_on_later
+        else None,
+        "later_said_after_s_p50": statistics.median(t["said_after_s"] for t in went_on_later)
+        if went_on_later
+        else None,
         "echo": None if echo is None else asdict(echo),
         "min_speech_s": Settings().barge_in_min_speech_s,
         "pause_s": Settings().barge_in_pause_s,
@@ -301,6 +341,14 @@ def main() -> None:
         f" {results['short_answer_gap_p50_ms']} ms; the prompt went on first (or no answer):"
         f" {', '.join(results['short_answers_prompt_went_on_first']) or 'none'}"
     )
+    print(
+        f"backchannels later in the greeting: {results['later_went_on']} of"
+        f" {len(results['later_backchannels'])} went on, silence p50"
+        f" {results['later_gap_p50_ms']} ms, then p50 {results['later_said_after_s_p50']} s"
+        " of audio"
+    )
+    for name, later in results["later_backchannels"].items():
+        print(f"  {name}: {later['gap_ms']} ms, {later['said_after_s']} s: {later['resumed']!r}")
     print(f"wrote {write_results(args.name, results)}")
 
 
