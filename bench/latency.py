@@ -32,6 +32,12 @@ import numpy as np
 from piper import PiperVoice
 
 from bench.common import add_echo_arguments, echo_of, format_table, write_results
+from bench.hold_on import (
+    answer_summary,
+    answers_after_hold_on,
+    answers_heard,
+    held_answer_pending,
+)
 from bench.speech_samples import SR, active_power, load_manifest
 from voice_agent.audio import PHONE_RATE, float_to_pcm16, pcm16_to_float, resample, ulaw_decode
 from voice_agent.settings import Settings
@@ -84,69 +90,6 @@ def line_noises(snr_db: float, turns: list[bytes], seed: int = 0) -> list[bytes]
         narrow *= np.sqrt(power / (np.mean(narrow**2) + 1e-12)) * 10 ** (-snr_db / 20)
         tracks.append(float_to_pcm16(narrow))
     return tracks
-
-
-async def held_answer_pending(http: httpx.AsyncClient, call_sid: str) -> bool:
-    """Whether the agent said "One moment" (a hold-on) and has not given its answer yet."""
-    events = (await http.get(f"/calls/{call_sid}")).json().get("events") or []
-    kinds = [e["kind"] for e in events if e["kind"] in ("hold_on", "answer_after_hold_on")]
-    return bool(kinds) and kinds[-1] == "hold_on"
-
-
-def answers_after_hold_on(events: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
-    """Per caller turn (0 = the first) that got a hold-on: the agent's own times, from the VAD's
-    end of the turn, to the hold-on's first audio and to the answer handed to the TTS.
-    """
-    found: dict[int, tuple[float, float]] = {}
-    turn, held, first = -1, None, None
-    for event in events:
-        kind, data = event["kind"], event["data"]
-        if kind == "event" and data.get("type") in ("UserSaid", "DtmfKey", "NotHeard", "Silence"):
-            turn += 1
-        elif kind == "hold_on":
-            # A number read again: said before the turn's words reached the dialog.
-            held, first = turn + (data.get("reason") == "number_check"), None
-        elif kind == "latency" and held is not None and first is None:
-            first = data["end_of_speech_to_audio_ms"]
-        elif kind == "answer_after_hold_on" and held is not None and first is not None:
-            found[held] = (first, data["end_of_speech_to_answer_ms"])
-            held = None
-    return found
-
-
-def hold_on_to_answer_heard(recording: list[dict[str, Any]]) -> list[float]:
-    """Per hold-on that got its answer, in call order: the seconds from the hold-on's first audio
-    to the answer's, as the call recording played them (its ``agent_audio_start`` events, on
-    the caller's clock). An answer handed to the TTS while the hold-on plays waits for its end.
-    """
-    gaps: list[float] = []
-    held_at: float | None = None
-    state = ""
-    for event in recording:
-        kind = event.get("kind")
-        if kind == "dialog_hold_on":
-            state, held_at = "hold_on", None
-        elif kind == "dialog_answer_after_hold_on" and state == "hold_on":
-            state = "answer"
-        elif kind == "agent_audio_start" and state == "hold_on" and held_at is None:
-            held_at = event["t"]
-        elif kind == "agent_audio_start" and state == "answer" and held_at is not None:
-            gaps.append(event["t"] - held_at)
-            state, held_at = "", None
-    return gaps
-
-
-def answers_heard(call: dict[str, Any], recording: list[dict[str, Any]]) -> dict[str, int]:
-    """Per turn that got a hold-on: when its answer was heard, in ms after the end of speech
-    (the hold-on's wire time plus the recording's time from the hold-on to the answer).
-    """
-    turns = sorted(call["answer_ms"], key=int)
-    gaps = hold_on_to_answer_heard(recording)
-    if len(gaps) != len(turns):
-        return {}  # a hold-on the recording does not pair with an answer: leave it out
-    return {
-        k: round(call["turn_ms"][int(k)] + gap * 1000) for k, gap in zip(turns, gaps, strict=True)
-    }
 
 
 async def one_call(
@@ -285,20 +228,6 @@ def summarize(offered: list[dict[str, Any]], script: list[str]) -> dict[str, Any
             for i, said in enumerate(script)
             if all(len(c["turn_ms"]) > i for c in calls)
         ],
-    }
-
-
-def answer_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
-    answers = [ms for c in calls for ms in c["answer_ms"].values()]
-    if not answers:
-        return {"hold_ons": 0}
-    heard = [ms for c in calls for ms in c.get("heard_ms", {}).values()]
-    return {
-        "hold_ons": len(answers),
-        "answer_after_hold_on_p50_ms": statistics.median(answers),
-        "answer_after_hold_on_max_ms": max(answers),
-        "answer_heard_p50_ms": statistics.median(heard) if heard else None,
-        "answer_heard_max_ms": max(heard) if heard else None,
     }
 
 

@@ -1,11 +1,12 @@
 """The latency bench's reading of a call record: which turns got "One moment" and when the
-answer came (``bench.latency.answers_after_hold_on``); the loads it runs."""
+answer came (``bench.hold_on.answers_after_hold_on``); the loads it runs."""
 
 from __future__ import annotations
 
 from argparse import Namespace
 
-from bench.latency import answers_after_hold_on, loads, summarize
+from bench.hold_on import answers_after_hold_on
+from bench.latency import loads, summarize
 
 
 def ev(kind: str, **data: object) -> dict:
@@ -46,7 +47,7 @@ def rec(t: float, kind: str) -> dict:
 
 
 def test_when_the_caller_heard_an_answer_after_its_hold_on() -> None:
-    from bench.latency import hold_on_to_answer_heard
+    from bench.hold_on import hold_on_to_answer_heard
 
     recording = [
         rec(7.6, "agent_audio_start"),  # the question before
@@ -70,7 +71,7 @@ def test_when_the_caller_heard_an_answer_after_its_hold_on() -> None:
 
 
 def test_heard_answers_are_paired_with_their_turns() -> None:
-    from bench.latency import answers_heard
+    from bench.hold_on import answers_heard
 
     call = {"turn_ms": [450.0, 540.0, 440.0, 430.0], "answer_ms": {"1": 1032}}
     recording = [
