@@ -94,11 +94,11 @@ async def uh_huh_over_the_greeting(agent_server, caller_voice, at_s: float):
 async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_word_heard(
     agent_server, caller_voice
 ):
-    # The uh-huh comes 1.4 s into the greeting's first sentence, 3 s long.
+    # The uh-huh comes 1.8 s into the greeting's first sentence, 3 s long.
     greeting = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
     first, *rest = split_sentences(greeting["greeting"][0])
     words = first.split()
-    text, seconds = await uh_huh_over_the_greeting(agent_server, caller_voice, 1.4)
+    text, seconds = await uh_huh_over_the_greeting(agent_server, caller_voice, 1.8)
     assert text.endswith(" " + " ".join(rest)), text
     said_again = text[: -len(" ".join(rest)) - 1].split()
     assert 2 <= len(said_again) <= len(words) - 2, text  # not "Hi," again, nor only "line."

@@ -87,7 +87,7 @@ def test_a_prompt_goes_on_from_the_word_the_caller_began_to_talk_over():
     assert progress.unheard() == "help with returns. What can I do?"
     assert asked[0][0] == "I can help with returns."
     assert abs(asked[0][1] - (1.0 - RESUME_BACK_S)) < 1e-9
-    clock.sent_s = 3.0 + 0.6  # the third: no word to go on from but its first
+    clock.sent_s = 3.0 + RESUME_BACK_S + 0.2  # the third: no word to go on from but its first
     assert progress.unheard() == "What can I do?"
     clock.sent_s = 3.0 + RESUME_BACK_S / 2  # too early in it to ask
     assert progress.unheard() == "What can I do?"

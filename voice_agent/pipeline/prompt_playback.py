@@ -21,10 +21,11 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 #: A sentence the caller heard all but this much of counts as heard.
 HEARD_SLACK_S = 0.1
-#: How far before the pause the prompt goes on from (then back to a word's start): the
-#: caller's speech began ``barge_in_pause_s`` (0.15 s) and a Silero window or two before it,
-#: and on a real line the round trip's delay earlier still.
-RESUME_BACK_S = 0.4
+#: How far before the pause the prompt goes on from (then back to a word's start), so that
+#: the word the caller began to talk over is said again: on the agent's clock their speech
+#: began ``barge_in_pause_s`` (0.15 s) and a Silero window before the pause, and on a real
+#: line the round trip earlier still (the caller hears the agent late, and is heard late).
+RESUME_BACK_S = 0.6
 
 
 class PlaybackClock(FrameProcessor):
