@@ -277,7 +277,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "later_gap_p50_ms": statistics.median(t["gap_ms"] for t in went_on_later)
         if went_on_later
         else None,
-        "later_said_after_s_p50": statistics.median(t["said_after_s"] for t in went_on_later)
+        "later_said_after_s_p50": round(
+            statistics.median(t["said_after_s"] for t in went_on_later), 2
+        )
         if went_on_later
         else None,
         "echo": None if echo is None else asdict(echo),
