@@ -173,7 +173,7 @@ class Settings(BaseSettings):
         default=0.5,
         description="Silence after a paused prompt's caller speech, short of a barge-in and "
         "with no turn the turn VAD started (a noise), after which the prompt goes on from the "
-        "sentence the caller was hearing. A turn's words settle its pause when they come: an "
+        "word the caller began to talk over. A turn's words settle its pause when they come: an "
         "'uh-huh' lets the prompt go on, an answer ('No.') is the caller's turn.",
     )
     turn_hold_s: float = Field(
