@@ -94,7 +94,7 @@ async def test_piper_tells_where_the_greetings_words_start_and_the_cut_plays_fro
     # The cut before "thanks" is in the pause after "Hi,", which it keeps: silence before it,
     # the word within 0.3 s after it.
     cuts = (cache.from_word(greeting, k / 20, rate) for k in range(1, 30))
-    thanks = next(rest for rest in cuts if rest and rest.startswith("thanks"))
+    thanks = next(cut for cut in cuts if cut and cut.startswith("thanks"))
     start = len(audio) - len(cache.get(thanks) or b"") // 2
     before = audio[start - round(0.05 * rate) : start]
     after = audio[start + round(0.15 * rate) : start + round(0.3 * rate)]
