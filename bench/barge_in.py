@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -244,11 +243,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     went_on_later = [
         t for t in later.values() if t["resumed"] and not t["heard"] and t["gap_ms"] is not None
     ]
+    said_after = percentile([t["said_after_s"] for t in went_on_later], 50)
     return {
         "speech_trials": args.speech_trials,
         "speech_missed": missed,
         "speech_wrongly_resumed": wrongly_resumed,
-        "reaction_p50_ms": statistics.median(reactions) if reactions else None,
+        "reaction_p50_ms": percentile(reactions, 50),
         "reaction_p95_ms": percentile(reactions, 95),
         "reaction_max_ms": max(reactions) if reactions else None,
         "reaction_ms_by_text": {
@@ -262,26 +262,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "noise_taken_as_words": taken_as_words,
         "false_pauses": len(false_pauses),
         "false_pause_stimuli": false_pauses,
-        "false_pause_gap_p50_ms": statistics.median(gaps.values()) if gaps else None,
+        "false_pause_gap_p50_ms": percentile(list(gaps.values()), 50),
         "false_pause_gap_max_ms": max(gaps.values()) if gaps else None,
         "false_pause_gap_ms_by_stimulus": gaps,
         "short_answer_trials": len(short_answers),
         "short_answers_heard": short_heard,
         "short_answers_prompt_went_on_first": went_on_first,
         "short_answer_gap_ms": answer_gaps,
-        "short_answer_gap_p50_ms": (
-            statistics.median(answer_gaps.values()) if answer_gaps else None
-        ),
+        "short_answer_gap_p50_ms": percentile(list(answer_gaps.values()), 50),
         "later_backchannels": later,
         "later_went_on": len(went_on_later),
-        "later_gap_p50_ms": statistics.median(t["gap_ms"] for t in went_on_later)
-        if went_on_later
-        else None,
-        "later_said_after_s_p50": round(
-            statistics.median(t["said_after_s"] for t in went_on_later), 2
-        )
-        if went_on_later
-        else None,
+        "later_gap_p50_ms": percentile([t["gap_ms"] for t in went_on_later], 50),
+        "later_said_after_s_p50": None if said_after is None else round(said_after, 2),
         "echo": None if echo is None else asdict(echo),
         "min_speech_s": Settings().barge_in_min_speech_s,
         "pause_s": Settings().barge_in_pause_s,
