@@ -62,6 +62,12 @@ async def call_events(agent_server, call_sid: str) -> list[dict]:
     return events
 
 
+def greeting_sentences() -> list[str]:
+    """The greeting's sentences, as the TTS says them."""
+    prompts = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
+    return split_sentences(prompts["greeting"][0])
+
+
 async def uh_huh_over_the_greeting(agent_server, caller_voice, at_s: float):
     """An "uh-huh" ``at_s`` into the greeting: what the agent said after the pause, and its
     seconds of audio.
@@ -95,8 +101,7 @@ async def test_an_uh_huh_pauses_the_greeting_which_goes_on_from_the_word_heard(
     agent_server, caller_voice
 ):
     # The uh-huh comes 1.8 s into the greeting's first sentence, 3 s long.
-    greeting = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
-    first, *rest = split_sentences(greeting["greeting"][0])
+    first, *rest = greeting_sentences()
     words = first.split()
     text, seconds = await uh_huh_over_the_greeting(agent_server, caller_voice, 1.8)
     assert text.endswith(" " + " ".join(rest)), text
@@ -111,8 +116,7 @@ async def test_an_uh_huh_early_in_a_sentence_lets_it_go_on_from_its_start(
     agent_server, caller_voice
 ):
     # The agent speaks with the same Piper voice: its first sentence lasts as long here.
-    greeting = yaml.safe_load((ROOT / "dialogs" / "returns.yaml").read_text())["prompts"]
-    first, *rest = split_sentences(greeting["greeting"][0])
+    first, *rest = greeting_sentences()
     assert rest, "the test needs a greeting of two sentences or more"
     audio, rate = synthesize(caller_voice, first)
     text, _ = await uh_huh_over_the_greeting(agent_server, caller_voice, len(audio) / rate + 0.05)
