@@ -55,6 +55,9 @@ class SlowVoice:
             time.sleep(self._delay_s)
         yield from self._voice.synthesize(text, **options)
 
+    def phonemize(self, text: str) -> list[list[str]]:
+        return self._voice.phonemize(text)  # type: ignore[no-any-return]
+
 
 class PacedOutput(BaseOutputTransport):
     """An output that plays audio in real time, as the websocket transports do."""

@@ -4,6 +4,7 @@ an "uh-huh" paused goes on from the word the caller talked over, not from its se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ from voice_agent.pipeline.tts import (
     FADE_IN_S,
     SentenceAudioCache,
     SharedPiperTTSService,
+    first_spoken,
     split_sentences,
     synthesize_into,
     word_starts,
@@ -51,10 +53,36 @@ def test_a_space_before_a_colon_starts_no_word() -> None:
     assert word_starts("To confirm:", [confirm]) == (0, 30)
 
 
+def phonemes(said: dict[str, str]) -> Callable[[str], list[list[str]]]:
+    """A stand-in for the voice's ``phonemize``: each text Piper is asked for, as it says it."""
+    return lambda text: [list(said[text])]
+
+
 def test_words_are_unknown_without_alignments_or_where_piper_joins_or_splits_them() -> None:
     assert word_starts("Hi there.", [Chunk(None, bytes(200))]) is None
     joined = chunk(("^", 10), ("f", 20), ("ð", 20), (" ", 5), ("ɹ", 30), ("$", 10))  # "fɚðə"
-    assert word_starts("for the return.", [joined]) is None
+    assert word_starts("for the return.", [joined]) is None  # no phonemizer to match them
+
+
+def test_a_word_piper_says_within_the_one_before_has_no_start_of_its_own() -> None:
+    joined = chunk(("^", 10), ("f", 20), ("ð", 20), (" ", 5), ("ɹ", 30), ("$", 10))
+    said = {"for": "fɔɹ", "for the": "fɚðə", "for the return.": "fɚðə ɹᵻtɜn."}
+    assert first_spoken(["for", "the", "return."], phonemes(said)) == ([0, None, 1], 2)
+    assert word_starts("for the return.", [joined], phonemes(said)) == (0, None, 50)
+
+
+def test_a_word_piper_says_as_several_starts_at_the_first() -> None:
+    price = chunk(("^", 10), ("t", 20), (" ", 5), ("f", 20), (" ", 5), ("n", 30), ("$", 10))
+    said = {"$24": "twɛnti fɔɹ", "$24 now.": "twɛnti fɔɹ naʊ."}
+    assert word_starts("$24 now.", [price], phonemes(said)) == (0, 55)
+
+
+def test_words_stay_unknown_where_piper_is_not_matched_by_its_phonemes() -> None:
+    joined = chunk(("^", 10), ("f", 20), ("ð", 20), (" ", 5), ("ɹ", 30), ("$", 10))
+    more = {"for": "fɔɹ", "for the": "fɔɹ ðə", "for the return.": "fɔɹ ðə ɹᵻtɜn."}
+    assert word_starts("for the return.", [joined], phonemes(more)) is None  # 3 words, not 2
+    fewer = {"for": "fɔɹ", "for the": "", "for the return.": "fɚðə ɹᵻtɜn."}
+    assert first_spoken(["for", "the", "return."], phonemes(fewer)) is None
 
 
 def test_a_sentence_is_cut_at_the_last_word_started_by_then_and_cached_as_its_own() -> None:
@@ -73,6 +101,15 @@ def test_a_sentence_is_cut_at_the_last_word_started_by_then_and_cached_as_its_ow
     cache.put("no words known", audio)
     assert cache.from_word("no words known", 0.6, 1000) is None
     assert cache.from_word("never said", 0.6, 1000) is None
+
+
+def test_a_sentence_is_not_cut_inside_a_word_piper_joined() -> None:
+    cache = SentenceAudioCache()
+    audio = np.full(1000, 1000, "<i2").tobytes()
+    cache.put("the reason for the return", audio, (0, 150, 500, None, 800))
+    assert cache.from_word("the reason for the return", 0.7, 1000) == "for the return"
+    assert cache.from_word("for the return", 0.2, 1000) is None  # "the" has no start: "for"
+    assert cache.from_word("for the return", 0.35, 1000) == "return"
 
 
 @pytest.mark.models
@@ -99,3 +136,28 @@ async def test_piper_tells_where_the_greetings_words_start_and_the_cut_plays_fro
     before = audio[start - round(0.05 * rate) : start]
     after = audio[start + round(0.15 * rate) : start + round(0.3 * rate)]
     assert np.sqrt(np.mean(before**2)) < 100 < np.sqrt(np.mean(after**2))  # -50 dBFS
+
+
+@pytest.mark.models
+def test_a_sentence_piper_joins_or_splits_words_of_is_cut_at_the_texts_words() -> None:
+    """espeak-ng says "for the" as one word and "$24.99" as five: the cuts are at the text's
+    words all the same, and never inside one.
+    """
+    from voice_agent.registry import load_piper_voice
+
+    voice = load_piper_voice()
+    rate = voice.config.sample_rate
+    cache = SentenceAudioCache()
+    for sentence, rests in [
+        ("What's the reason for the return?", ["the", "reason", "for", "return?"]),
+        (
+            "It now costs $24.99, you paid $39.99.",
+            ["now", "costs", "$24.99,", "you", "paid", "$39.99."],
+        ),
+    ]:
+        synthesize_into(voice, cache, sentence)
+        seconds = cache.seconds(sentence, rate) or 0.0
+        cuts = {cache.from_word(sentence, k / 50, rate) for k in range(round(seconds * 50))}
+        starts = sorted(cut.split()[0] for cut in cuts if cut)
+        assert starts == sorted(rests), cuts
+        assert all(cut is None or sentence.endswith(" " + cut) for cut in cuts)

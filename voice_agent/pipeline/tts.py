@@ -79,27 +79,76 @@ def trim_tail(pcm: bytes, sample_rate: int, keep_s: float = TAIL_KEEP_S) -> byte
     return pcm[: end * 2]
 
 
-def word_starts(sentence: str, chunks: Iterable[AudioChunk]) -> tuple[int, ...] | None:
+#: Where each word of a sentence starts in its audio (samples); None for a word Piper says
+#: within the word before it.
+WordStarts = tuple[int | None, ...]
+
+
+def word_starts(
+    sentence: str,
+    chunks: Iterable[AudioChunk],
+    phonemize: Callable[[str], list[list[str]]] | None = None,
+) -> WordStarts | None:
     """Where each word of ``sentence`` starts in the chunks' audio (samples; at the gap before
-    it), from Piper's phoneme alignments: a word is a run of phonemes between spaces. None
-    without alignments, or where Piper's words are not the text's ("1,200" is two).
+    it), from Piper's phoneme alignments: a word is a run of phonemes between spaces.
+
+    Where Piper's words are not the text's (espeak-ng says "for the" as one word, "fɚðə", and
+    "$24.99" as five), ``phonemize`` (the voice's) tells which of its words each word of the
+    text begins (:func:`first_spoken`); a word said within the one before it has no start.
+    None without alignments, or where the words can't be matched.
     """
-    starts: list[int] = []
+    spoken: list[int] = []
     at = 0
     for chunk in chunks:
         if chunk.phoneme_alignments is None:
             return None
-        starts.append(at)
+        spoken.append(at)
         place, gap = at, None
         for aligned in chunk.phoneme_alignments:
             if aligned.phoneme == " ":
                 gap = place if gap is None else gap
             elif gap is not None and aligned.phoneme.isalpha():  # not a space before a ":"
-                starts.append(gap)
+                spoken.append(gap)
                 gap = None
             place += aligned.num_samples
         at += len(chunk.audio_int16_bytes) // 2
-    return tuple(starts) if len(starts) == len(sentence.split()) else None
+    words = sentence.split()
+    if len(spoken) == len(words):
+        return tuple(spoken)
+    firsts = first_spoken(words, phonemize) if phonemize is not None else None
+    if firsts is None or firsts[1] != len(spoken):
+        return None
+    return tuple(None if k is None else spoken[k] for k in firsts[0])
+
+
+def first_spoken(
+    words: list[str], phonemize: Callable[[str], list[list[str]]]
+) -> tuple[list[int | None], int] | None:
+    """For each of ``words``, the index of the first of Piper's words it is said in (None: said
+    within the word before it), and how many Piper says in all; from the words it makes of
+    each beginning of the text, so a word joined to the one before adds none. None where a
+    word takes some away.
+    """
+    firsts: list[int | None] = []
+    before = 0
+    for k in range(1, len(words) + 1):
+        now = sum(_spoken_words(phonemes) for phonemes in phonemize(" ".join(words[:k])))
+        if now < before:
+            return None
+        firsts.append(before if now > before else None)
+        before = now
+    return firsts, before
+
+
+def _spoken_words(phonemes: list[str]) -> int:
+    """Piper's words in one sentence's phonemes, as :func:`word_starts` counts them."""
+    count, new = 0, True
+    for phoneme in phonemes:
+        if phoneme == " ":
+            new = True
+        elif new and phoneme.isalpha():
+            count, new = count + 1, False
+    return count
 
 
 class SentenceAudioCache:
@@ -108,7 +157,7 @@ class SentenceAudioCache:
     """
 
     def __init__(self, max_items: int = 1024) -> None:
-        self._items: OrderedDict[str, tuple[bytes, tuple[int, ...] | None]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[bytes, WordStarts | None]] = OrderedDict()
         self._max = max_items
         self._lock = threading.Lock()
         self.hits = 0
@@ -130,7 +179,7 @@ class SentenceAudioCache:
             item = self._items.get(sentence)
         return None if item is None else len(item[0]) / (2 * sample_rate)
 
-    def put(self, sentence: str, audio: bytes, words: tuple[int, ...] | None = None) -> None:
+    def put(self, sentence: str, audio: bytes, words: WordStarts | None = None) -> None:
         with self._lock:
             self._items[sentence] = (audio, words)
             self._items.move_to_end(sentence)
@@ -146,14 +195,18 @@ class SentenceAudioCache:
             audio, words = self._items.get(sentence, (b"", None))
         if words is None:
             return None
-        k = max((i for i, start in enumerate(words) if start <= at_s * sample_rate), default=0)
+        k, start = max(
+            ((i, s) for i, s in enumerate(words) if s is not None and s <= at_s * sample_rate),
+            default=(0, 0),
+        )
         if k == 0:
             return None
         rest = " ".join(sentence.split()[k:])
-        cut = np.frombuffer(audio, "<i2")[words[k] :].astype(np.float32)
+        cut = np.frombuffer(audio, "<i2")[start:].astype(np.float32)
         fade = min(len(cut), round(FADE_IN_S * sample_rate))
         cut[:fade] *= np.linspace(0.0, 1.0, fade, endpoint=False)
-        self.put(rest, cut.astype("<i2").tobytes(), tuple(s - words[k] for s in words[k:]))
+        starts = tuple(None if s is None else s - start for s in words[k:])
+        self.put(rest, cut.astype("<i2").tobytes(), starts)
         return rest
 
     def __contains__(self, sentence: str) -> bool:
@@ -223,7 +276,7 @@ def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> 
         if sentence not in cache:
             chunks = list(voice.synthesize(sentence, include_alignments=True))
             audio = b"".join(c.audio_int16_bytes for c in chunks)
-            cache.put(sentence, audio, word_starts(sentence, chunks))
+            cache.put(sentence, audio, word_starts(sentence, chunks, voice.phonemize))
 
 
 class SharedPiperTTSService(PiperTTSService):
@@ -292,7 +345,10 @@ class SharedPiperTTSService(PiperTTSService):
             if last and made:
                 yield trim_tail(made[-1].audio_int16_bytes, rate)
             audio = b"".join(c.audio_int16_bytes for c in made)
-            self._cache.put(sentence, audio, word_starts(sentence, made))
+            # Off the event loop: where Piper's words are not the text's, matching them asks
+            # espeak-ng for the sentence's phonemes again (up to ~11 ms for a prompt's longest).
+            starts = await asyncio.to_thread(word_starts, sentence, made, self._voice.phonemize)
+            self._cache.put(sentence, audio, starts)
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         rate = self._voice.config.sample_rate
