@@ -72,9 +72,9 @@ def test_a_word_piper_says_within_the_one_before_has_no_start_of_its_own() -> No
 
 
 def test_a_word_piper_says_as_several_starts_at_the_first() -> None:
-    price = chunk(("^", 10), ("t", 20), (" ", 5), ("f", 20), (" ", 5), ("n", 30), ("$", 10))
-    said = {"$24": "twɛnti fɔɹ", "$24 now.": "twɛnti fɔɹ naʊ."}
-    assert word_starts("$24 now.", [price], phonemes(said)) == (0, 55)
+    price = chunk(("^", 10), ("t", 20), (" ", 5), ("f", 20), (" ", 5), ("d", 30), ("$", 10))
+    said = {"24": "twɛnti fɔɹ", "24 dollars.": "twɛnti fɔɹ dɑlɚz."}
+    assert word_starts("24 dollars.", [price], phonemes(said)) == (0, 55)
 
 
 def test_words_stay_unknown_where_piper_is_not_matched_by_its_phonemes() -> None:
@@ -140,7 +140,7 @@ async def test_piper_tells_where_the_greetings_words_start_and_the_cut_plays_fro
 
 @pytest.mark.models
 def test_a_sentence_piper_joins_or_splits_words_of_is_cut_at_the_texts_words() -> None:
-    """espeak-ng says "for the" as one word and "$24.99" as five: the cuts are at the text's
+    """espeak-ng says "for the" as one word and "169" as three: the cuts are at the text's
     words all the same, and never inside one.
     """
     from voice_agent.registry import load_piper_voice
@@ -151,8 +151,8 @@ def test_a_sentence_piper_joins_or_splits_words_of_is_cut_at_the_texts_words() -
     for sentence, rests in [
         ("What's the reason for the return?", ["the", "reason", "for", "return?"]),
         (
-            "It now costs $24.99, you paid $39.99.",
-            ["now", "costs", "$24.99,", "you", "paid", "$39.99."],
+            "It now costs 169 dollars, you paid 199 dollars.",
+            ["now", "costs", "169", "dollars,", "you", "paid", "199", "dollars."],
         ),
     ]:
         synthesize_into(voice, cache, sentence)

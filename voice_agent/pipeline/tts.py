@@ -93,9 +93,9 @@ def word_starts(
     it), from Piper's phoneme alignments: a word is a run of phonemes between spaces.
 
     Where Piper's words are not the text's (espeak-ng says "for the" as one word, "fɚðə", and
-    "$24.99" as five), ``phonemize`` (the voice's) tells which of its words each word of the
-    text begins (:func:`first_spoken`); a word said within the one before it has no start.
-    None without alignments, or where the words can't be matched.
+    "169" as three), ``phonemize`` (the voice's) tells which of its words each word of the text
+    begins (:func:`first_spoken`); a word said within the one before it has no start. None
+    without alignments, or where the words can't be matched.
     """
     spoken: list[int] = []
     at = 0
@@ -115,10 +115,11 @@ def word_starts(
     words = sentence.split()
     if len(spoken) == len(words):
         return tuple(spoken)
-    firsts = first_spoken(words, phonemize) if phonemize is not None else None
-    if firsts is None or firsts[1] != len(spoken):
+    matched = first_spoken(words, phonemize) if phonemize is not None else None
+    if matched is None:
         return None
-    return tuple(None if k is None else spoken[k] for k in firsts[0])
+    firsts, said = matched
+    return tuple(None if k is None else spoken[k] for k in firsts) if said == len(spoken) else None
 
 
 def first_spoken(
