@@ -145,6 +145,21 @@ async def test_an_uh_huh_heard_while_paused_lets_the_prompt_go_on_at_once():
     assert kinds(events) == ["barge_in_paused", "backchannel", "barge_in_resumed"]
 
 
+async def test_thanks_over_a_prompt_let_it_go_on_rather_than_answer_them():
+    # Whisper's "Thank you." for a caller's thanks, or for noise or the prompt's echo
+    said, events = await run_call(
+        [
+            Hook("on_barge_in_paused"),
+            Hook("_on_bot_stopped"),
+            Hook("on_barge_in"),
+            SleepFrame(0.1),
+            heard("Thank you."),
+        ]
+    )
+    assert said == [GREETING, GREETING]
+    assert kinds(events) == ["barge_in_paused", "barge_in", "backchannel", "barge_in_resumed"]
+
+
 async def test_a_turn_heard_as_no_words_while_paused_lets_the_prompt_go_on():
     said, events = await run_call(
         [
@@ -188,13 +203,13 @@ async def test_a_confirmed_barge_in_no_turn_came_of_lets_the_prompt_go_on():
 
 async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it_go_on():
     # Whisper's reading of an "uh-huh" over the greeting echoed 0.7 s late, before the
-    # canceller had found the echo: the caller's "mm-hmm" and the greeting's own "thanks".
+    # canceller had found the echo: the caller's "mm-hmm" and the greeting's own words.
     script = [
         Hook("on_barge_in_paused"),
         Hook("_on_bot_stopped"),
         Hook("on_barge_in"),
         SleepFrame(0.1),
-        heard("Mm-hmm. Thanks."),
+        heard("Mm-hmm. Thanks for calling."),
         SleepFrame(0.2),
     ]
     asked: list[float] = []
@@ -210,7 +225,7 @@ async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it
             assert kinds(events) == ["barge_in_paused", "barge_in", "own_echo", "barge_in_resumed"]
         else:  # on a line whose echo is cancelled, or none, they are the caller's words
             assert len(said) == 2 and said[1] != GREETING
-            assert ("event", {"type": "UserSaid", "text": "Mm-hmm. Thanks."}) in events
+            assert ("event", {"type": "UserSaid", "text": "Mm-hmm. Thanks for calling."}) in events
     assert len(asked) == 2 and all(seconds >= 0 for seconds in asked)
 
 

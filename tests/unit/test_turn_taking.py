@@ -27,6 +27,10 @@ def test_backchannels_are_only_non_answers():
     for heard in ("Uh-oh.", "So.", "Wow."):  # "uh-huh", as Whisper read it now and then
         assert is_backchannel(heard), heard
     assert is_backchannel("And Mm-hmm.")  # a slowed "mm-hmm", as Whisper read it now and then
+    for heard in ("Thank you.", "Thanks.", "Mm-hmm, thank you."):  # over "Your return number is"
+        assert is_backchannel(heard), heard
+    assert not is_backchannel("Okay, thanks.")  # may answer "shall I open the return?"
+    assert not is_backchannel("No, thank you.")
     assert not is_backchannel("And a refund.")
     assert not is_backchannel("So I want a refund.")
     assert not is_backchannel("Uh-uh.")  # "no"
@@ -47,7 +51,7 @@ def test_words_only_of_the_prompt_and_backchannels_are_its_own_echo():
     for heard in ("Hi, thanks for coming.", "All right. Thanks.", "Five.", "I want a refund.", ""):
         assert not is_own_echo(heard, greeting), heard
     assert not is_own_echo("Hi, thanks for watching.", greeting)
-    assert not is_own_echo("Mm-hmm. Thanks.", "What is your order number?")
+    assert not is_own_echo("Mm-hmm. Thanks for calling.", "What is your order number?")
 
 
 def test_sentences_split_for_caching():

@@ -26,6 +26,11 @@ BACKCHANNELS = frozenset(
     # and now and then (the barge-in bench, the e2e test) as these, which answer nothing either
     # ("And mm-hmm.": Whisper going on from the "Mm-hmm. Uh-huh." of its prompt)
     + ["uh-oh", "so", "wow", "and"]
+    # Thanks said over a prompt acknowledge it too ("Thank you." over "Your return number is:
+    # ..." is no reason to stop reading it; the dialog takes these words for fillers). And
+    # Whisper writes "Thank you." for noise or a prompt's own echo (CI's e2e test of a line
+    # that echoes 700 ms late, 1.3 s into "What's your order number?").
+    + ["thank", "thanks", "you"]
 )
 
 
