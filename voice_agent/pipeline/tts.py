@@ -187,6 +187,16 @@ class SentenceAudioCache:
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
 
+    def put_synthesized(
+        self,
+        sentence: str,
+        chunks: list[AudioChunk],
+        phonemize: Callable[[str], list[list[str]]] | None = None,
+    ) -> None:
+        """Cache ``sentence`` as Piper synthesized it, with where its words start."""
+        audio = b"".join(c.audio_int16_bytes for c in chunks)
+        self.put(sentence, audio, word_starts(sentence, chunks, phonemize))
+
     def from_word(self, sentence: str, at_s: float, sample_rate: int) -> str | None:
         """The rest of ``sentence`` from its last word that starts by ``at_s`` seconds into its
         audio, cached as a sentence of its own with the audio from there, so that the TTS says
@@ -276,8 +286,7 @@ def synthesize_into(voice: PiperVoice, cache: SentenceAudioCache, text: str) -> 
     for sentence in split_sentences(text):
         if sentence not in cache:
             chunks = list(voice.synthesize(sentence, include_alignments=True))
-            audio = b"".join(c.audio_int16_bytes for c in chunks)
-            cache.put(sentence, audio, word_starts(sentence, chunks, voice.phonemize))
+            cache.put_synthesized(sentence, chunks, voice.phonemize)
 
 
 class SharedPiperTTSService(PiperTTSService):
@@ -345,11 +354,11 @@ class SharedPiperTTSService(PiperTTSService):
                     yield made[-2].audio_int16_bytes
             if last and made:
                 yield trim_tail(made[-1].audio_int16_bytes, rate)
-            audio = b"".join(c.audio_int16_bytes for c in made)
             # Off the event loop: where Piper's words are not the text's, matching them asks
-            # espeak-ng for the sentence's phonemes again (up to ~11 ms for a prompt's longest).
-            starts = await asyncio.to_thread(word_starts, sentence, made, self._voice.phonemize)
-            self._cache.put(sentence, audio, starts)
+            # espeak-ng for the sentence's phonemes again (up to ~13 ms for a prompt's longest).
+            await asyncio.to_thread(
+                self._cache.put_synthesized, sentence, made, self._voice.phonemize
+            )
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         rate = self._voice.config.sample_rate
