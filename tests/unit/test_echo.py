@@ -360,41 +360,6 @@ def test_a_new_aec3_for_a_late_echo_is_trusted_only_once_it_takes_the_echo_out(
     assert leaked_untested >= 4, "a new AEC3 takes a late echo out at once: the wait may go"
 
 
-def test_the_end_of_a_callers_word_is_not_held_silent_with_the_echo():
-    """The agent's noise comes back 0.8 s late; the caller's word ends 14 dB down, no louder
-    than the echo could be, just as the new AEC3 for it goes in untrusted. The word's end
-    passes (held silent, a short "Yes." lost the turn VAD's start); the echo alone after it
-    is held again once :data:`~voice_agent.speech.echo.CALLER_HANGOVER_S` has passed.
-    """
-
-    def steady(seconds: float, seed: int) -> np.ndarray:
-        noise = np.convolve(
-            np.random.default_rng(seed).standard_normal(int(seconds * RATE)), np.hanning(9), "same"
-        )
-        return 3000 * noise / np.sqrt(np.mean(noise**2))
-
-    agent = steady(2.0, seed=7).astype(np.int16)
-    word = steady(0.3, seed=8)
-    word[int(0.2 * RATE) :] *= 10 ** (-14 / 20)
-    at = int(0.84 * RATE)
-    caller = np.zeros(len(agent))
-    caller[at : at + len(word)] = word
-    untrusted: list[bool] = []
-    heard, out = run_line(
-        agent,
-        caller.astype(np.int16),
-        echo_db=15,
-        delay_s=0.8,
-        after_each=lambda c: untrusted.append(c._unproven > 0),
-    )
-    frames = list(zip(out.reshape(-1, FRAME), untrusted, strict=True))
-    end, after = at + int(0.2 * RATE), at + int((0.22 + echo.CALLER_HANGOVER_S) * RATE)
-    assert all(held for held in untrusted[end // FRAME : (at + len(word)) // FRAME])
-    assert all(frame.any() for frame, _ in frames[end // FRAME : (at + len(word)) // FRAME])
-    echo_alone = [frame for frame, held in frames[after // FRAME :] if held]
-    assert len(echo_alone) >= 3 and not any(frame.any() for frame in echo_alone)
-
-
 def test_a_warm_up_done_after_the_echo_began_still_takes_the_echo_out():
     """On a busy box the call-start warm-up can finish with the greeting's echo already
     coming back: the AEC3 is played the line's last second before it is put in.

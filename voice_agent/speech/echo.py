@@ -28,7 +28,6 @@ on it, can still pause a prompt (``bench/README.md``, "Callers whose line echoes
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -74,12 +73,6 @@ UNPROVEN_S = 0.5
 PROVEN_S = 0.1
 PROVEN_DB = 10.0
 MAX_BEHIND_S = 1.0
-#: Where the line is held silent for an echo, the caller's words still pass until this long
-#: after the line was last louder than the echo could make it: a word's end is quieter than
-#: its middle, under the echo. Held silent, the end of a short "Yes." said 0.6 s into the
-#: greeting of a line echoing it 0.7 s late lost the turn VAD's start (offline, 21 short
-#: answers at three onsets: 42 of 63 started a turn, 62 of 63 with 0.2 s, 63 with no echo).
-CALLER_HANGOVER_S = 0.2
 
 
 class EchoReference:
@@ -191,7 +184,6 @@ class CallerEchoCanceller:
         self._in_use = False  # the AEC3 warmed up at the call's start not yet put in
         self._played = np.zeros(self._reach + int(HISTORY_S * RATE), np.int16)
         self._samples = 0  # of the caller's audio so far
-        self._recent: deque[tuple[float, int]] = deque()  # the line's last frames: level, length
         self._found_at: int | None = None  # where in it the echo's delay was first found
         keep = int(TURN_HISTORY_S * RATE)
         behind = int(MAX_BEHIND_S * RATE)
@@ -232,14 +224,11 @@ class CallerEchoCanceller:
             return bytes(len(pcm)) if self._played[-self._reach :].any() else pcm
         if not self._in_use:
             self._put_in(self._aec, len(near))
-        self._recent.append((level_dbfs(near), len(near)))
-        while sum(n for _, n in self._recent) - self._recent[0][1] > CALLER_HANGOVER_S * RATE:
-            self._recent.popleft()
-        if not self._follow_the_delay(len(near)) and not self._caller_talking():
+        if not self._follow_the_delay(len(near)) and not self._louder_than_an_echo(near):
             return bytes(len(pcm))  # the agent's own echo, not cancelled yet: not the caller
         end = len(self._played) - self._held
         out = self._aec.process(near, self._played[end - len(far) : end])
-        if not self._trusted(near, out) and not self._caller_talking():
+        if not self._trusted(near, out) and not self._louder_than_an_echo(near):
             return bytes(len(pcm))  # a new AEC3 yet to show it takes the echo out
         if self._no_echo_now(len(near)) and level_dbfs(out) < level_dbfs(near) - HELD_DOWN_DB:
             return pcm  # AEC3 still holding the line down after the agent's last words
@@ -299,21 +288,12 @@ class CallerEchoCanceller:
         tens = np.array_split(then, max(1, len(then) // (RATE // 100)))
         return all(level_dbfs(ten) < QUIET_DBFS for ten in tens)
 
-    def _caller_talking(self) -> bool:
-        """Whether the line's last frame is louder than the echo of what was played then could
-        make it (lines return their echo at least 6 dB down, ITU-T G.168), or the end of such
-        a frame's sound: within :data:`CALLER_HANGOVER_S` after it, and no louder.
+    def _louder_than_an_echo(self, near: np.ndarray) -> bool:
+        """Whether the line is louder than the echo of what was played then could make it: the
+        caller is talking (lines return their echo at least 6 dB down, ITU-T G.168).
         """
-        lag = self.delay.echo_lag_s
-        if lag is None:
-            return False
-        end = len(self._played) - int(lag * RATE)
-        now = self._recent[-1][0]
-        for level, n in reversed(self._recent):
-            if level > level_dbfs(self._played[end - n : end]) - MIN_RETURN_LOSS_DB:
-                return now <= level
-            end -= n
-        return False
+        then = self._played_at_the_echo(len(near))
+        return then is not None and level_dbfs(near) > level_dbfs(then) - MIN_RETURN_LOSS_DB
 
     def _played_at_the_echo(self, n: int, spread: int = 0) -> np.ndarray | None:
         """The played audio whose echo the line's last ``n`` samples hold, widened by
