@@ -95,11 +95,13 @@ async def run_dialog(
     spec: DialogSpec = SPEC,
     caller: str | None = None,
     echo_leaked: Callable[[float], bool] | None = None,
+    prompt: PromptProgress | None = None,
 ) -> tuple[DialogProcessor, list[str], list[tuple[str, dict[str, Any]]]]:
     """The dialog processor after ``script`` (after the greeting started), what it said and
     the call record's dialog events. ``orders`` answers order look-ups (default: none found);
     ``caller`` is the phone number the call came from; ``echo_leaked`` stands for the echo
-    canceller's word on whether the agent's echo may have come through."""
+    canceller's word on whether the agent's echo may have come through; ``prompt`` for how
+    much of the prompt was played (default: nothing, its words not known)."""
     recorder = recorder or Recorder()
     services = AgentServices(
         settings=settings or Settings(),
@@ -110,7 +112,7 @@ async def run_dialog(
         recorder=recorder,
     )
     # Nothing has been played yet: the whole prompt counts as unheard.
-    prompt = PromptProgress(PlaybackClock(), split_sentences, lambda _: 1.0)
+    prompt = prompt or PromptProgress(PlaybackClock(), split_sentences, lambda _: 1.0)
     dialog = DialogProcessor(
         call=CallInfo(call_sid="CA-test", channel="test", caller=caller),
         control=Control(),
@@ -218,6 +220,31 @@ async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it
             assert len(said) == 2 and said[1] != GREETING
             assert ("event", {"type": "UserSaid", "text": "Mm-hmm. Thanks for calling."}) in events
     assert len(asked) == 2 and all(seconds >= 0 for seconds in asked)
+
+
+@pytest.mark.parametrize(("words", "echo"), [("Refund.", False), ("Hi, thanks.", True)])
+async def test_only_words_of_the_prompt_already_played_can_be_its_echo(words: str, echo: bool):
+    # 0.6 s into the greeting "Hi, thanks for" has played: its "refunds" is seconds away, so no
+    # echo of it can be in the turn, however late the line returns it.
+    first = split_sentences(GREETING)[0]
+    prompt = PromptProgress(
+        PlaybackClock(), split_sentences, lambda _: 1.0, words_begun=lambda s, _: 3 * (s == first)
+    )
+    script = [
+        Hook("on_barge_in_paused"),
+        Hook("_on_bot_stopped"),
+        Hook("on_barge_in"),
+        SleepFrame(0.1),
+        heard(words),
+        SleepFrame(0.2),
+    ]
+    _, said, events = await run_dialog(script, echo_leaked=lambda _: True, prompt=prompt)
+    if echo:
+        assert said == [GREETING, GREETING]
+        assert kinds(events) == ["barge_in_paused", "barge_in", "own_echo", "barge_in_resumed"]
+    else:
+        assert len(said) == 2 and said[1] != GREETING
+        assert ("event", {"type": "UserSaid", "text": words}) in events
 
 
 async def test_an_answer_heard_while_paused_is_a_barge_in_and_the_callers_turn():

@@ -7,6 +7,7 @@ from pipecat.frames.frames import OutputAudioRawFrame, TTSAudioRawFrame
 from pipecat.tests.utils import run_test
 
 from voice_agent.pipeline.prompt_playback import (
+    HEARD_SLACK_S,
     RESUME_BACK_S,
     PlaybackClock,
     PromptProgress,
@@ -92,3 +93,22 @@ def test_a_prompt_goes_on_from_the_word_the_caller_began_to_talk_over():
     clock.sent_s = 3.0 + RESUME_BACK_S / 2  # too early in it to ask
     assert progress.unheard() == "What can I do?"
     assert [sentence for sentence, _ in asked] == [SENTENCES[1], SENTENCES[2]]
+
+
+def test_what_was_played_of_a_prompt_ends_at_the_words_begun_of_the_sentence_playing():
+    asked: list[tuple[str, float]] = []
+
+    def words_begun(sentence: str, at_s: float) -> int | None:
+        asked.append((sentence, at_s))
+        return 3 if sentence == "I can help with returns." else None
+
+    clock = PlaybackClock()
+    progress = PromptProgress(clock, split_sentences, LENGTHS.get, words_begun=words_begun)
+    progress.said(" ".join(SENTENCES), new=True)
+    clock.sent_s = 1.2 + 0.5
+    assert progress.heard() == "Thanks for calling. I can help"
+    assert asked == [("I can help with returns.", 0.5 + HEARD_SLACK_S)]
+    clock.sent_s = 3.2  # the third sentence's words are not known: all of it may have been
+    assert progress.heard() == " ".join(SENTENCES)
+    clock.sent_s = 4.0
+    assert progress.heard() == " ".join(SENTENCES)

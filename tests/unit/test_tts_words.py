@@ -112,6 +112,17 @@ def test_a_sentence_is_not_cut_inside_a_word_piper_joined() -> None:
     assert cache.from_word("for the return", 0.35, 1000) == "return"
 
 
+def test_the_words_begun_by_then_count_a_joined_word_with_the_one_before() -> None:
+    cache = SentenceAudioCache()
+    audio = np.zeros(1000, "<i2").tobytes()
+    cache.put("the reason for the return", audio, (10, 150, 500, None, 800))
+    begun = [cache.words_begun("the reason for the return", s, 1000) for s in (0, 0.2, 0.5, 0.9)]
+    assert begun == [0, 2, 4, 5]  # "the" joined with "for" has begun with it
+    cache.put("no words known", b"\x00\x00")
+    assert cache.words_begun("no words known", 0.5, 1000) is None
+    assert cache.words_begun("never said", 0.5, 1000) is None
+
+
 @pytest.mark.models
 async def test_piper_tells_where_the_greetings_words_start_and_the_cut_plays_from_there() -> None:
     from voice_agent.registry import load_piper_voice

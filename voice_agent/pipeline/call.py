@@ -190,6 +190,7 @@ def build_pipeline(
         split_sentences,
         lambda s: cache.seconds(s, voice_rate),
         lambda s, at_s: cache.from_word(s, at_s, voice_rate),
+        lambda s, at_s: cache.words_begun(s, at_s, voice_rate),
     )
     echo_filters: list[FrameProcessor] = []
     canceller = None

@@ -206,7 +206,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         now = time.monotonic()
         turn_s = now - (self._speech_since or now)
         leaked = self._echo_leaked is not None and self._echo_leaked(turn_s)
-        if leaked and self._prompt is not None and is_own_echo(text, self._prompt.text()):
+        if leaked and self._prompt is not None and is_own_echo(text, self._prompt.heard()):
             return "own_echo"
         return None
 

@@ -75,15 +75,19 @@ class PromptProgress:
         split: Callable[[str], list[str]],
         seconds_of: Callable[[str], float | None],
         from_word: Callable[[str, float], str | None] = lambda sentence, at_s: None,
+        words_begun: Callable[[str, float], int | None] = lambda sentence, at_s: None,
     ) -> None:
         """``from_word(sentence, at_s)`` gives the rest of ``sentence`` from the word that
         starts by ``at_s`` seconds into its audio, ready to be said at once (None: from its
-        start; :meth:`~voice_agent.pipeline.tts.SentenceAudioCache.from_word`).
+        start; :meth:`~voice_agent.pipeline.tts.SentenceAudioCache.from_word`);
+        ``words_begun(sentence, at_s)`` how many of its words have begun by then (None: not
+        known; :meth:`~voice_agent.pipeline.tts.SentenceAudioCache.words_begun`).
         """
         self._clock = clock
         self._split = split
         self._seconds_of = seconds_of
         self._from_word = from_word
+        self._words_begun = words_begun
         self._sentences: list[str] = []
         self._start_s = 0.0
 
@@ -93,9 +97,18 @@ class PromptProgress:
             self._start_s = self._clock.sent_s
         self._sentences += self._split(text)
 
-    def text(self) -> str:
-        """The prompt now playing, as far as it has been said."""
-        return " ".join(self._sentences)
+    def heard(self) -> str:
+        """What of the prompt has been played: its sentences heard whole, and the words of the
+        next that have begun (within :data:`HEARD_SLACK_S`; all of it where they are not
+        known). Its echo, however late, holds no other words.
+        """
+        heard = self._clock.sent_s - self._start_s
+        rest, into_s = unheard(self._sentences, heard, self._seconds_of)
+        said = self._sentences[: len(self._sentences) - len(rest)]
+        if rest:
+            begun = self._words_begun(rest[0], into_s + HEARD_SLACK_S)
+            said.append(rest[0] if begun is None else " ".join(rest[0].split()[:begun]))
+        return " ".join(said)
 
     def unheard(self) -> str:
         """The rest of the prompt, from the word the caller began to talk over ("" if all

@@ -197,6 +197,18 @@ class SentenceAudioCache:
         audio = b"".join(c.audio_int16_bytes for c in chunks)
         self.put(sentence, audio, word_starts(sentence, chunks, phonemize))
 
+    def words_begun(self, sentence: str, at_s: float, sample_rate: int) -> int | None:
+        """How many of ``sentence``'s words have begun by ``at_s`` seconds into its audio (a
+        word said within the one before it, as Piper joins them, with that one); None where
+        its words are not known.
+        """
+        with self._lock:
+            _, words = self._items.get(sentence, (b"", None))
+        if words is None:
+            return None
+        later = (i for i, s in enumerate(words) if s is not None and s > at_s * sample_rate)
+        return next(later, len(words))
+
     def from_word(self, sentence: str, at_s: float, sample_rate: int) -> str | None:
         """The rest of ``sentence`` from its last word that starts by ``at_s`` seconds into its
         audio, cached as a sentence of its own with the audio from there, so that the TTS says
