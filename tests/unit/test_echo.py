@@ -241,6 +241,32 @@ def test_the_echo_may_have_leaked_only_around_when_it_was_found():
         assert within_1s[0] == now[0] and within_1s[-1] - now[-1] == pytest.approx(1.0, abs=0.03)
 
 
+def test_an_echo_let_through_long_after_it_was_found_may_have_leaked_again():
+    """The line's echo path changes 5 s in (a speakerphone turned up, the other way round):
+    AEC3 lets the echo through until it has adapted, long after the echo was first found. The
+    canceller's output is watched for it (``EchoLeakWatch``).
+    """
+    agent = speechlike(7.0, seed=3)
+    delay = int(0.7 * RATE)
+    heard = np.zeros(len(agent))
+    heard[delay:] = agent[:-delay] * 10 ** (-15 / 20)
+    heard[5 * RATE :] *= -2.0
+    leaked: list[bool] = []
+    reference = EchoReference()
+    canceller = CallerEchoCanceller(reference)
+    canceller.warm_up()
+    line = heard.astype(np.int16)
+    for i in range(0, len(agent), FRAME):
+        reference.played(agent[i : i + FRAME].tobytes(), RATE)
+        canceller.process(line[i : i + FRAME].tobytes())
+        leaked.append(canceller.leaked_within(0.3))
+    at = [i * FRAME / RATE for i, yes in enumerate(leaked) if yes]
+    first_found = at[0]
+    again = [t for t in at if t > first_found + SETTLE_S + 0.5]
+    assert first_found < 1.2 and again and 5.0 < again[0] < 6.5, (first_found, again[:1])
+    assert not any(first_found + SETTLE_S + 0.5 < t < 5.0 for t in at)
+
+
 def test_while_a_new_aec3_warms_up_for_a_late_echo_the_echo_is_held_silent_not_the_caller():
     """The warm-up runs in the background (here: 0.2 s, a busy box); meanwhile the old AEC3
     cannot cancel the echo, so the line is held silent unless louder than its echo could be.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voice_agent.speech.echo_delay import EchoDelayFinder, EchoDelayOptions
+from voice_agent.speech.echo_delay import EchoDelayFinder, EchoDelayOptions, EchoLeakWatch
 
 from .test_echo import FRAME, RATE, on_the_line, speechlike
 
@@ -137,3 +137,22 @@ def test_a_suspected_delay_is_kept_where_the_echo_moved_by_a_chunk_after_a_stall
     strict = EchoDelayFinder(RATE, EchoDelayOptions(agree_width_s=0.01, agree_ratio=2.5))
     took_strict = seconds_until_found(feed(strict, agent, heard))
     assert took_strict is None or took_strict > took + 0.2  # let go, found again later
+
+
+def test_the_leak_watch_finds_the_echo_in_what_was_let_out_and_nothing_else():
+    agent = speechlike(3.0, seed=1)
+    leaked = line(agent, delay_s=0.7, echo_db=20)  # what a canceller let through: the echo
+    caller = speechlike(3.0, seed=2) // 10  # as loud, but the caller's own
+
+    def looks(out: np.ndarray, lag_s: float | None = 0.7) -> list[bool]:
+        watch = EchoLeakWatch(RATE)
+        return [
+            watch.feed(agent[i : i + FRAME], out[i : i + FRAME], lag_s)
+            for i in range(0, len(agent), FRAME)
+        ]
+
+    assert any(looks(leaked))
+    assert not any(looks(caller))
+    assert not any(looks(leaked // 30))  # under -50 dBFS: no words to be heard in it
+    assert not any(looks(leaked, lag_s=0.3))  # not the line's echo
+    assert not any(looks(leaked, lag_s=None))  # no echo found on the line

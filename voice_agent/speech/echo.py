@@ -35,7 +35,7 @@ from pywebrtc_audio import EchoCanceller
 
 from voice_agent.audio import LineClock, Upsampler2x, level_dbfs, resample
 from voice_agent.speech.echo_again import SEARCH, TAPS, LineHistory, cancelled_again
-from voice_agent.speech.echo_delay import EchoDelayFinder, shift_in
+from voice_agent.speech.echo_delay import EchoDelayFinder, EchoLeakWatch, shift_in
 
 RATE = 16000  # the pipeline's caller audio, and the canceller's rate
 #: Played audio not yet matched by caller audio beyond this is dropped (the two clocks drift,
@@ -185,6 +185,8 @@ class CallerEchoCanceller:
         self._played = np.zeros(self._reach + int(HISTORY_S * RATE), np.int16)
         self._samples = 0  # of the caller's audio so far
         self._found_at: int | None = None  # where in it the echo's delay was first found
+        self._leaks = EchoLeakWatch(RATE, self.delay.options)
+        self._leaked_at: int | None = None  # and where the echo was last found let out
         keep = int(TURN_HISTORY_S * RATE)
         behind = int(MAX_BEHIND_S * RATE)
         self._line = LineHistory(keep, keep + behind + self._reach + SEARCH + TAPS)
@@ -211,7 +213,10 @@ class CallerEchoCanceller:
         if not len(near):
             return pcm
         out = self._cancel(near, far, pcm)
-        self._line.add(near, far, np.frombuffer(out, np.int16))
+        let_out = np.frombuffer(out, np.int16)
+        self._line.add(near, far, let_out)
+        if self._leaks.feed(far, let_out, self.delay.echo_lag_s):
+            self._leaked_at = self._samples
         return out
 
     def _cancel(self, near: np.ndarray, far: np.ndarray, pcm: bytes) -> bytes:
@@ -236,11 +241,12 @@ class CallerEchoCanceller:
 
     def leaked_within(self, seconds: float) -> bool:
         """Whether the agent's echo may have reached the caller's last ``seconds`` of audio
-        uncancelled: the line's echo was first found in them, or :data:`SETTLE_S` before.
-        Until it is found, an echo later than AEC3 reaches passes as it is.
+        uncancelled: the line's echo was first found in them, or :data:`SETTLE_S` before, or
+        found in what the canceller let out (:class:`~voice_agent.speech.echo_delay.
+        EchoLeakWatch`). Until it is found, an echo later than AEC3 reaches passes as it is.
         """
-        found = self._found_at
-        return found is not None and self._samples - found <= (seconds + SETTLE_S) * RATE
+        since = (self._samples - at for at in (self._found_at, self._leaked_at) if at is not None)
+        return any(ago <= (seconds + SETTLE_S) * RATE for ago in since)
 
     def again(self, pcm: bytes) -> Callable[[], bytes | None] | None:
         """For audio this canceller let out (a caller's turn, as the STT has it) in which an
