@@ -144,15 +144,20 @@ def test_the_leak_watch_finds_the_echo_in_what_was_let_out_and_nothing_else():
     leaked = line(agent, delay_s=0.7, echo_db=20)  # what a canceller let through: the echo
     caller = speechlike(3.0, seed=2) // 10  # as loud, but the caller's own
 
-    def looks(out: np.ndarray, lag_s: float | None = 0.7) -> list[bool]:
-        watch = EchoLeakWatch(RATE)
-        return [
-            watch.feed(agent[i : i + FRAME], out[i : i + FRAME], lag_s)
-            for i in range(0, len(agent), FRAME)
-        ]
+    def looks(out: np.ndarray, line_delay_s: float | None = 0.7) -> list[bool]:
+        """The watch's verdicts, frame by frame, on a line whose echo is ``line_delay_s``
+        late (None: no echo)."""
+        finder = EchoDelayFinder(RATE)
+        heard = np.zeros_like(agent) if line_delay_s is None else line(agent, delay_s=line_delay_s)
+        watch = EchoLeakWatch(finder)
+        seen = []
+        for i in range(0, len(agent), FRAME):
+            finder.feed(agent[i : i + FRAME], heard[i : i + FRAME])
+            seen.append(watch.feed(out[i : i + FRAME]))
+        return seen
 
     assert any(looks(leaked))
     assert not any(looks(caller))
     assert not any(looks(leaked // 30))  # under -50 dBFS: no words to be heard in it
-    assert not any(looks(leaked, lag_s=0.3))  # not the line's echo
-    assert not any(looks(leaked, lag_s=None))  # no echo found on the line
+    assert not any(looks(leaked, line_delay_s=0.3))  # not the line's echo
+    assert not any(looks(leaked, line_delay_s=None))  # no echo found on the line

@@ -102,8 +102,7 @@ class PromptProgress:
         next that have begun (within :data:`HEARD_SLACK_S`; all of it where they are not
         known). Its echo, however late, holds no other words.
         """
-        heard = self._clock.sent_s - self._start_s
-        rest, into_s = unheard(self._sentences, heard, self._seconds_of)
+        rest, into_s = self._playing()
         said = self._sentences[: len(self._sentences) - len(rest)]
         if rest:
             begun = self._words_begun(rest[0], into_s + HEARD_SLACK_S)
@@ -114,8 +113,11 @@ class PromptProgress:
         """The rest of the prompt, from the word the caller began to talk over ("" if all
         heard).
         """
-        heard = self._clock.sent_s - self._start_s
-        rest, into_s = unheard(self._sentences, heard, self._seconds_of)
+        rest, into_s = self._playing()
         if rest and into_s > RESUME_BACK_S:
             rest[0] = self._from_word(rest[0], into_s - RESUME_BACK_S) or rest[0]
         return " ".join(rest)
+
+    def _playing(self) -> tuple[list[str], float]:
+        """The sentences not yet heard whole, and how far into the first the caller is."""
+        return unheard(self._sentences, self._clock.sent_s - self._start_s, self._seconds_of)

@@ -185,7 +185,7 @@ class CallerEchoCanceller:
         self._played = np.zeros(self._reach + int(HISTORY_S * RATE), np.int16)
         self._samples = 0  # of the caller's audio so far
         self._found_at: int | None = None  # where in it the echo's delay was first found
-        self._leaks = EchoLeakWatch(RATE, self.delay.options)
+        self._leaks = EchoLeakWatch(self.delay)
         self._leaked_at: int | None = None  # and where the echo was last found let out
         keep = int(TURN_HISTORY_S * RATE)
         behind = int(MAX_BEHIND_S * RATE)
@@ -215,7 +215,7 @@ class CallerEchoCanceller:
         out = self._cancel(near, far, pcm)
         let_out = np.frombuffer(out, np.int16)
         self._line.add(near, far, let_out)
-        if self._leaks.feed(far, let_out, self.delay.echo_lag_s):
+        if self._leaks.feed(let_out):
             self._leaked_at = self._samples
         return out
 

@@ -169,43 +169,37 @@ class EchoLeakWatch:
     AEC3 can go on letting an echo through long after its delay was found: live, after a
     second of loud noise over the greeting of a line echoing it 0.7 s late, the echo of what
     the agent said 3-4 s later came out only 15-20 dB down, and was answered ("Refund" for
-    the greeting's "refunds", "I can tell." for "I can help"). Looked for as
-    :class:`EchoDelayFinder` looks for the echo in the line, where the output is loud enough
+    the greeting's "refunds", "I can tell." for "I can help"). Looked for as ``finder`` looks
+    for the echo in the line, with its played audio, where the output is loud enough
     (``min_dbfs``) to be taken for speech.
     """
 
     def __init__(
-        self,
-        rate: int = 16000,
-        options: EchoDelayOptions | None = None,
-        look_every_s: float = 0.25,
-        min_dbfs: float = -50.0,
+        self, finder: EchoDelayFinder, look_every_s: float = 0.25, min_dbfs: float = -50.0
     ) -> None:
-        self.options = options or EchoDelayOptions()
-        self._rate = rate // DECIMATE
-        o = self.options
-        self._out = np.zeros(int(o.window_s * self._rate), np.float32)
-        self._far = np.zeros(int((o.window_s + o.max_delay_s) * self._rate), np.float32)
-        self._every = int(look_every_s * self._rate)
+        self._finder = finder
+        self._out = np.zeros_like(finder._near)
+        self._every = int(look_every_s * finder._rate)
         self._since_look = 0
         self._min_rms = 10 ** (min_dbfs / 20)
 
-    def feed(self, far: np.ndarray, out: np.ndarray, lag_s: float | None) -> bool:
-        """Add one frame of played and let-out 16-bit audio; True on a look that finds the
-        echo in the output at ``lag_s`` (its spread around it).
+    def feed(self, out: np.ndarray) -> bool:
+        """Add one frame of let-out 16-bit audio, after the finder was fed the frame's played
+        and line audio; True on a look that finds the echo in it at the line's delay (within
+        its spread).
         """
-        n = len(far) // DECIMATE * DECIMATE
-        self._far = shift_in(self._far, _decimate(far[:n]))
+        n = len(out) // DECIMATE * DECIMATE
         self._out = shift_in(self._out, _decimate(out[:n]))
         self._since_look += n // DECIMATE
-        if self._since_look < self._every or lag_s is None:
+        finder, o = self._finder, self._finder.options
+        lag = finder.echo_lag_s
+        if self._since_look < self._every or lag is None:
             return False
         self._since_look = 0
-        o = self.options
-        if _level(self._far) < o.min_level or np.sqrt(np.mean(self._out**2)) < self._min_rms:
+        if _level(finder._far) < o.min_level or np.sqrt(np.mean(self._out**2)) < self._min_rms:
             return False
-        found = _peak_delay(self._far, self._out, self._rate, o.min_peak_ratio, o.peak_width_s)
-        return found is not None and abs(found - lag_s) <= o.agree_width_s
+        found = _peak_delay(finder._far, self._out, finder._rate, o.min_peak_ratio, o.peak_width_s)
+        return found is not None and abs(found - lag) <= o.agree_width_s
 
 
 def _peak_delay(
