@@ -45,6 +45,18 @@ def clears(caller: TwilioCaller) -> list[float]:
     return [r.at for r in caller.received if r.event == "clear"]
 
 
+def decisions(events: list[dict]) -> list[tuple[float, str, str]]:
+    """What the agent heard and decided, for a failure's message: these tests fail now and
+    then under load, and the call record is gone with the test's agent."""
+    kept = ("vad_start", "vad_stop", "turn", "echo_taken_out_again", "nothing_heard")
+    return [
+        (e["t"], e["kind"], str(e.get("data", {}).get("text", e.get("text", ""))))
+        for e in events
+        if e["kind"] in kept
+        or e["kind"].startswith(("dialog_barge_in", "dialog_own", "dialog_back"))
+    ]
+
+
 async def test_the_agent_does_not_take_its_own_echo_for_the_caller(agent_server, caller_voice, ear):
     async with await call_on_an_echoing_line(agent_server) as caller:
         await caller.wait_for_prompt(caller.started_at)  # the greeting, echoed back whole
@@ -56,7 +68,7 @@ async def test_the_agent_does_not_take_its_own_echo_for_the_caller(agent_server,
     assert not clears(caller)
     events = await call_events(agent_server, caller.call_sid)
     said = caller_words(events)
-    assert len(said) == 1, said  # the caller's request, and no echoed prompt
+    assert len(said) == 1, (said, decisions(events))  # the caller's request, no echoed prompt
 
 
 async def test_an_echo_later_than_aec3_reaches_is_not_taken_for_the_caller_either(
@@ -76,7 +88,7 @@ async def test_an_echo_later_than_aec3_reaches_is_not_taken_for_the_caller_eithe
     assert "order number" in hear(ear, question)
     events = await call_events(agent_server, caller.call_sid)
     said = caller_words(events)
-    assert len(said) == 1, said
+    assert len(said) == 1, (said, decisions(events))
 
 
 async def test_without_echo_cancellation_the_echo_pauses_the_greeting(
