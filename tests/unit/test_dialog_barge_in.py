@@ -194,17 +194,32 @@ async def test_a_confirmed_barge_in_no_turn_came_of_lets_the_prompt_go_on():
     assert kinds(events) == ["barge_in_paused", "barge_in", "barge_in_resumed"]
 
 
-async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it_go_on():
-    # Whisper's reading of an "uh-huh" over the greeting echoed 0.7 s late, before the
-    # canceller had found the echo: the caller's "mm-hmm" and the greeting's own words.
-    script = [
+def confirmed_then_heard(words: str) -> list[Frame]:
+    """A barge-in paused and confirmed, then the turn's words."""
+    return [
         Hook("on_barge_in_paused"),
         Hook("_on_bot_stopped"),
         Hook("on_barge_in"),
         SleepFrame(0.1),
-        heard("Mm-hmm. Thanks for calling."),
+        heard(words),
         SleepFrame(0.2),
     ]
+
+
+def assert_taken_for_the_echo(said: list[str], events: list[tuple[str, dict[str, Any]]]) -> None:
+    assert said == [GREETING, GREETING]
+    assert kinds(events) == ["barge_in_paused", "barge_in", "own_echo", "barge_in_resumed"]
+
+
+def assert_answered(said: list[str], events: list[tuple[str, dict[str, Any]]], words: str) -> None:
+    assert len(said) == 2 and said[1] != GREETING
+    assert ("event", {"type": "UserSaid", "text": words}) in events
+
+
+async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it_go_on():
+    # Whisper's reading of an "uh-huh" over the greeting echoed 0.7 s late, before the
+    # canceller had found the echo: the caller's "mm-hmm" and the greeting's own words.
+    words = "Mm-hmm. Thanks for calling."
     asked: list[float] = []
     for leaked in (True, False):
 
@@ -212,13 +227,11 @@ async def test_the_prompts_own_words_heard_where_its_echo_may_have_leaked_let_it
             asked.append(seconds)
             return leaked
 
-        _, said, events = await run_dialog(script, echo_leaked=echo_leaked)
+        _, said, events = await run_dialog(confirmed_then_heard(words), echo_leaked=echo_leaked)
         if leaked:
-            assert said == [GREETING, GREETING]
-            assert kinds(events) == ["barge_in_paused", "barge_in", "own_echo", "barge_in_resumed"]
+            assert_taken_for_the_echo(said, events)
         else:  # on a line whose echo is cancelled, or none, they are the caller's words
-            assert len(said) == 2 and said[1] != GREETING
-            assert ("event", {"type": "UserSaid", "text": "Mm-hmm. Thanks for calling."}) in events
+            assert_answered(said, events, words)
     assert len(asked) == 2 and all(seconds >= 0 for seconds in asked)
 
 
@@ -230,21 +243,12 @@ async def test_only_words_of_the_prompt_already_played_can_be_its_echo(words: st
     prompt = PromptProgress(
         PlaybackClock(), split_sentences, lambda _: 1.0, words_begun=lambda s, _: 3 * (s == first)
     )
-    script = [
-        Hook("on_barge_in_paused"),
-        Hook("_on_bot_stopped"),
-        Hook("on_barge_in"),
-        SleepFrame(0.1),
-        heard(words),
-        SleepFrame(0.2),
-    ]
+    script = confirmed_then_heard(words)
     _, said, events = await run_dialog(script, echo_leaked=lambda _: True, prompt=prompt)
     if echo:
-        assert said == [GREETING, GREETING]
-        assert kinds(events) == ["barge_in_paused", "barge_in", "own_echo", "barge_in_resumed"]
+        assert_taken_for_the_echo(said, events)
     else:
-        assert len(said) == 2 and said[1] != GREETING
-        assert ("event", {"type": "UserSaid", "text": words}) in events
+        assert_answered(said, events, words)
 
 
 async def test_an_answer_heard_while_paused_is_a_barge_in_and_the_callers_turn():

@@ -139,11 +139,12 @@ def is_backchannel(text: str) -> bool:
 def is_own_echo(text: str, prompt: str) -> bool:
     """Words heard over ``prompt`` (what of it has been played) that are only its own words,
     and backchannels: on a line that echoes, the prompt coming back, not the caller ("Mm-hmm.
-    Thanks." over "Hi, thanks for calling ...": an echo later than the canceller had yet found
-    leaks into the caller's turn). A word may be the start of one of the prompt's ("Calling
-    the returns and re-", "Calling the return."): the turn ends while the echo is still
-    talking. A caller who answers with words of the prompt they have heard ("Refund." over "A
-    refund or an exchange?") is taken for it too: the prompt goes on, and asks again.
+    Thanks for calling." over "Hi, thanks for calling ...": an echo later than the canceller
+    had yet found leaks into the caller's turn). A word may be the start of one of the
+    prompt's ("Calling the returns and re-", "Calling the return."): the turn ends while the
+    echo is still talking. A caller who answers with words of the prompt they have heard
+    ("Refund." over "A refund or an exchange?") is taken for it too: the prompt goes on, and
+    asks again.
     """
     said = _WORD.findall(prompt.lower())
 
