@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voice_agent.dialog.engine import DialogEngine
 from voice_agent.dialog.spec import DialogSpec, load_dialog
+from voice_agent.oms.models import Order
+from voice_agent.oms.seed import load_seed
 from voice_agent.pipeline.call import AgentServices, CallInfo
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.frames import NothingHeardFrame
@@ -72,6 +75,16 @@ class NoOms:
 
     async def submit(self, request: Any, idempotency_key: str) -> str:
         raise AssertionError("no work order in these calls")
+
+
+class SeededOms:
+    """The demo OMS's seeded orders."""
+
+    def __init__(self) -> None:
+        self.orders = {o.order_id: o for o in load_seed(date(2026, 11, 22))}
+
+    async def get_order(self, order_id: str) -> Order | None:
+        return self.orders.get(order_id)
 
 
 class Control:
@@ -131,7 +144,8 @@ def heard(text: str) -> TranscriptionFrame:
 
 
 def kinds(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    return [k for k, _ in events if k.startswith("barge_in") or k in ("backchannel", "own_echo")]
+    not_answers = ("backchannel", "acknowledgement", "own_echo")
+    return [k for k, _ in events if k.startswith("barge_in") or k in not_answers]
 
 
 async def test_an_uh_huh_heard_while_paused_lets_the_prompt_go_on_at_once():
@@ -249,6 +263,44 @@ async def test_only_words_of_the_prompt_already_played_can_be_its_echo(words: st
         assert_taken_for_the_echo(said, events)
     else:
         assert_answered(said, events, words)
+
+
+@pytest.mark.parametrize("words", ["Okay.", "All right. Thanks."])
+async def test_an_okay_lets_a_prompt_go_on_until_it_has_asked_something(words: str):
+    # Over the greeting's "Hi, thanks for calling ...", it acknowledges; over its "How can I
+    # help you today?" it is the caller's answer, however little it says.
+    first = split_sentences(GREETING)[0]
+    script = [Hook("on_barge_in_paused"), Hook("_on_bot_stopped"), heard(words), SleepFrame(0.2)]
+    _, said, events = await run_dialog(script)  # the first sentence playing
+    assert said == [GREETING, GREETING]
+    assert kinds(events) == ["barge_in_paused", "acknowledgement", "barge_in_resumed"]
+    # the first sentence heard whole (as if it had taken no time), the question playing
+    prompt = PromptProgress(PlaybackClock(), split_sentences, lambda s: 1.0 * (s != first))
+    _, said, events = await run_dialog(script, prompt=prompt)
+    assert_answered(said, events, words)
+    assert kinds(events) == ["barge_in_paused", "barge_in"]
+
+
+async def test_an_okay_over_the_summary_to_confirm_opens_no_return_before_it_is_asked():
+    # Before, it was the yes to "Shall I open the return?" still to come: the work order was
+    # opened over "To confirm: you're returning ...".
+    request = "I want to return the rain jacket from order 4 8 1 5 2 6, it's the wrong size."
+    script = [
+        Hook("_on_bot_stopped"),
+        heard(request),
+        SleepFrame(0.2),
+        Hook("_on_bot_started"),  # "To confirm: you're returning the rain jacket ..."
+        Hook("on_barge_in_paused"),
+        Hook("_on_bot_stopped"),
+        heard("Okay."),
+        SleepFrame(0.3),
+    ]
+    _, said, events = await run_dialog(script, orders=SeededOms())
+    summary = said[-2]
+    assert (
+        summary.startswith("To confirm: you're returning the rain jacket") and said[-1] == summary
+    )
+    assert kinds(events) == ["barge_in_paused", "acknowledgement", "barge_in_resumed"]
 
 
 async def test_an_answer_heard_while_paused_is_a_barge_in_and_the_callers_turn():

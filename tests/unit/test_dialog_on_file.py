@@ -11,33 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
 
 from pipecat.tests.utils import SleepFrame
 
 from voice_agent.oms.client import OmsUnavailable
 from voice_agent.oms.models import Order
-from voice_agent.oms.seed import load_seed
 
-from .test_dialog_barge_in import SPEC, heard, run_dialog
+from .test_dialog_barge_in import SPEC, SeededOms, heard, run_dialog
 from .test_dialog_hold_on import ASK_ORDER, NOT_FOUND, number_turn
 
 DANA = "+15550142211"
 OFFER = "I heard 4, 8, 1, 5, 2, 7. Did you mean your order 4, 8, 1, 5, 2, 6?"
 
 
-class PhoneOms:
+class PhoneOms(SeededOms):
     """The seeded orders; the orders under a phone number after ``delay_s``, or an error."""
 
     def __init__(self, delay_s: float = 0.0, fail: bool = False) -> None:
-        self.orders = {o.order_id: o for o in load_seed(date(2026, 11, 22))}
+        super().__init__()
         self.delay_s, self.fail = delay_s, fail
         self.phones: list[str] = []
         self.asked: list[str] = []
 
     async def get_order(self, order_id: str) -> Order | None:
         self.asked.append(order_id)
-        return self.orders.get(order_id)
+        return await super().get_order(order_id)
 
     async def orders_for_phone(self, phone: str) -> list[Order]:
         self.phones.append(phone)

@@ -112,3 +112,16 @@ def test_what_was_played_of_a_prompt_ends_at_the_words_begun_of_the_sentence_pla
     assert progress.heard() == " ".join(SENTENCES)
     clock.sent_s = 4.0
     assert progress.heard() == " ".join(SENTENCES)
+
+
+def test_a_prompt_has_asked_once_its_question_has_begun():
+    clock = PlaybackClock()
+    progress = PromptProgress(clock, split_sentences, LENGTHS.get)
+    assert not progress.asked()  # nothing said yet
+    progress.said(" ".join(SENTENCES), new=True)
+    # The question begins 3.0 s in; the sentence before counts as heard whole 0.1 s earlier.
+    for at_s, asked in ((0.0, False), (2.85, False), (2.95, True), (4.5, True)):
+        clock.sent_s = at_s
+        assert progress.asked() is asked, at_s
+    progress.said("Thanks for calling.", new=True)  # a new prompt asks nothing yet
+    assert not progress.asked()

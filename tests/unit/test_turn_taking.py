@@ -1,6 +1,7 @@
 from voice_agent.pipeline.tts import SentenceAudioCache, split_sentences
 from voice_agent.pipeline.turn_taking import (
     CodeSlot,
+    is_acknowledgement,
     is_backchannel,
     is_own_echo,
     partial_code,
@@ -37,6 +38,19 @@ def test_backchannels_are_only_non_answers():
     assert not is_backchannel("yeah")  # may answer "shall I open the return?"
     assert not is_backchannel("uh, I want a refund")
     assert not is_backchannel("")
+
+
+def test_acknowledgements_are_acknowledging_words_and_backchannels_only():
+    for heard in ("Okay.", "OK.", "All right.", "Alright.", "Right.", "Got it.", "I see."):
+        assert is_acknowledgement(heard), heard
+    # with thanks and backchannels, as Whisper read an "uh-huh" over a greeting's echo
+    for heard in ("All right. Thanks.", "Okay, thanks.", "Mm-hmm, okay.", "Oh, I see."):
+        assert is_acknowledgement(heard), heard
+    assert not is_acknowledgement("Mm-hmm.")  # a backchannel, but no acknowledging word
+    for heard in ("Yes.", "Okay, yes.", "No, that's not right.", "Right, I want a refund."):
+        assert not is_acknowledgement(heard), heard  # answers, and requests
+    assert not is_acknowledgement("All.")  # half of "all right" is nothing
+    assert not is_acknowledgement("")
 
 
 def test_words_only_of_the_prompt_and_backchannels_are_its_own_echo():

@@ -24,6 +24,7 @@ class BargeInHooks:
     _paused: bool  # a prompt paused for the caller's speech, not yet settled
     _resume: tuple[str, Any] | None  # (unheard text, state) of a stopped prompt
     _started_over_prompt: bool
+    _prompt_asked: bool  # whether that prompt had asked anything by then
     _prompt: PromptProgress | None
     _log: CallLog
     state: Any
@@ -75,8 +76,13 @@ class BargeInHooks:
         self._paused = False
         await self._resume_prompt()
 
+    def _mark_over_prompt(self) -> None:
+        """The caller's turn began over the prompt: until words come, it may be a backchannel."""
+        self._started_over_prompt = True
+        self._prompt_asked = self._prompt is None or self._prompt.asked()
+
     async def _note_unheard(self, kind: str | None) -> None:
-        self._started_over_prompt = True  # until words come, it may be a backchannel
+        self._mark_over_prompt()
         self._queued_says = 0  # the interruption stops them all: one BotStoppedSpeaking
         unheard = self._prompt.unheard() if self._prompt is not None else ""
         self._resume = (unheard, self.state) if unheard else None

@@ -55,7 +55,13 @@ from voice_agent.pipeline.ending_hooks import EndingHooks
 from voice_agent.pipeline.frames import AnswerDelayedFrame, NothingHeardFrame
 from voice_agent.pipeline.oms_calls import oms_answer, orders_on_file
 from voice_agent.pipeline.prompt_playback import PromptProgress
-from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, is_own_echo, partial_code
+from voice_agent.pipeline.turn_taking import (
+    code_slot_of,
+    is_acknowledgement,
+    is_backchannel,
+    is_own_echo,
+    partial_code,
+)
 from voice_agent.pipeline.waiting_hooks import WaitingHooks
 
 if TYPE_CHECKING:
@@ -120,6 +126,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         self._speech_since: float | None = None  # when the VAD's turn began (its start_secs back)
         self._speech_s = 0.0  # the last VAD turn's length, less the VAD's stop hangover
         self._started_over_prompt = False
+        self._prompt_asked = True
         self._holds = 0
         self._awaiting_words = False
         self._answer_since: float | None = None
@@ -198,11 +205,14 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
 
     def _not_an_answer(self, text: str) -> str | None:
         """What words heard over a prompt are when they answer nothing: an "uh-huh"
-        acknowledging it (``backchannel``), or the prompt's own words coming back on a line
-        whose echo may have passed uncancelled in this turn (``own_echo``).
+        acknowledging it (``backchannel``), an "okay" before it has asked anything
+        (``acknowledgement``), or the prompt's own words coming back on a line whose echo may
+        have passed uncancelled in this turn (``own_echo``).
         """
         if is_backchannel(text):
             return "backchannel"
+        if not self._prompt_asked and is_acknowledgement(text):
+            return "acknowledgement"
         now = time.monotonic()
         turn_s = now - (self._speech_since or now)
         leaked = self._echo_leaked is not None and self._echo_leaked(turn_s)
@@ -229,7 +239,7 @@ class DialogProcessor(WaitingHooks, BargeInHooks, EndingHooks, FrameProcessor):
         self._cancel(self._hold_task)  # the rest of a held number may be coming
         self.idle.clear()
         if self._speaking:
-            self._started_over_prompt = True
+            self._mark_over_prompt()
 
     def _on_user_stopped(self) -> None:
         self._user_speaking = False

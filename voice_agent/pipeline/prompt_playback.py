@@ -109,6 +109,14 @@ class PromptProgress:
             said.append(rest[0] if begun is None else " ".join(rest[0].split()[:begun]))
         return " ".join(said)
 
+    def asked(self) -> bool:
+        """Whether the prompt has asked anything by now: a question among the sentences heard
+        whole and the one playing (a caller may answer it before its end).
+        """
+        rest, _ = self._playing()
+        begun = self._sentences[: len(self._sentences) - len(rest) + 1]
+        return any(sentence.rstrip().endswith("?") for sentence in begun)
+
     def unheard(self) -> str:
         """The rest of the prompt, from the word the caller began to talk over ("" if all
         heard).

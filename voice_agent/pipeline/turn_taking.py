@@ -136,6 +136,33 @@ def is_backchannel(text: str) -> bool:
     return bool(words) and all(w in BACKCHANNELS for w in words)
 
 
+# Said over a prompt that has asked nothing yet, these acknowledge what it says ("Okay." over
+# "Done. Your return number is: ..."); over a question they answer it, and stay answers.
+# Whisper also writes them for an "uh-huh" or a noise over the prompt's echo ("All right.").
+_ACKNOWLEDGING = frozenset(["okay", "ok", "alright", "right", "all right", "got it", "i see"])
+
+
+def is_acknowledgement(text: str) -> bool:
+    """Words that only acknowledge ("Okay.", "All right, thanks."): each an acknowledging word
+    or a backchannel, one of them at least acknowledging. Whether they answer a question the
+    prompt asked is the caller's to know (:meth:`PromptProgress.asked
+    <voice_agent.pipeline.prompt_playback.PromptProgress.asked>`).
+    """
+    tokens = text.split()
+    words = [t.strip(".,!?").lower() for t in tokens]
+    k, acknowledged = 0, False
+    while k < len(words):
+        if " ".join(words[k : k + 2]) in _ACKNOWLEDGING:
+            k, acknowledged = k + 2, True
+        elif words[k] in _ACKNOWLEDGING:
+            k, acknowledged = k + 1, True
+        elif _squeezed(tokens[k]) in BACKCHANNELS:
+            k += 1
+        else:
+            return False
+    return acknowledged
+
+
 def is_own_echo(text: str, prompt: str) -> bool:
     """Words heard over ``prompt`` (what of it has been played) that are only its own words,
     and backchannels: on a line that echoes, the prompt coming back, not the caller ("Mm-hmm.
