@@ -17,12 +17,12 @@ prompt goes on from a word: for those it reports the silence, what the agent sai
 pause and its seconds of audio (the rest of the greeting, and what it said again). For
 noise-only stimuli (real noise recordings, a cough-like burst, a short "uh-huh" or "mm-hmm")
 what became of a ``clear`` is read from the agent's own record of the call (its events file):
-the prompt went on (``barge_in_resumed`` or a ``backchannel``) is a *false pause*, reported with
-the silence it left; the sound taken for the caller's words (a caller turn logged: the agent
-answers it) or the prompt left stopped for 2.5 s is a *false barge-in*. The agent's audio after
-a ``clear`` alone can't tell these apart: an answer to misheard words is audio too. For speech,
-audio from the agent after the ``clear`` while the caller is still talking means the prompt was
-wrongly resumed.
+the prompt went on (``barge_in_resumed``, a ``backchannel`` or an ``acknowledgement``) is a
+*false pause*, reported with the silence it left; the sound taken for the caller's words (a
+caller turn logged: the agent answers it) or the prompt left stopped for 2.5 s is a *false
+barge-in*. The agent's audio after a ``clear`` alone can't tell these apart: an answer to
+misheard words is audio too. For speech, audio from the agent after the ``clear`` while the
+caller is still talking means the prompt was wrongly resumed.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ async def trial(
         after = [] if clear_at is None else caller.media_since(clear_at + 0.1)
         await caller.stop()
     events = await agent.call_events(caller.call_sid) or []
-    went_on = [e["kind"] in ("dialog_barge_in_resumed", "dialog_backchannel") for e in events]
+    not_answers = ("dialog_backchannel", "dialog_acknowledgement")
+    went_on = [e["kind"] in ("dialog_barge_in_resumed", *not_answers) for e in events]
     words_at = next(
         (i for i, e in enumerate(events) if e["kind"] == "turn" and e.get("speaker") == "user"),
         len(events),

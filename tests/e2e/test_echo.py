@@ -53,7 +53,7 @@ def decisions(events: list[dict]) -> list[tuple[float, str, str]]:
         (e["t"], e["kind"], str(e.get("data", {}).get("text", e.get("text", ""))))
         for e in events
         if e["kind"] in kept
-        or e["kind"].startswith(("dialog_barge_in", "dialog_own", "dialog_back"))
+        or e["kind"].startswith(("dialog_barge_in", "dialog_own", "dialog_back", "dialog_ack"))
     ]
 
 
