@@ -91,6 +91,9 @@ def test_segment_filter() -> None:
     assert join_segments([seg(" Yes.", 0.9, -0.2)], opts) == "Yes."  # confident despite no_speech
     assert join_segments([seg(" one one one one one one one one", 0.1, -0.2, 3.0)], opts) == ""
     assert join_segments([seg(" You", 0.3, -0.5)], opts) == ""
+    for stock in (" Thanks for watching.", " Thanks for watching!", " Thank you for watching."):
+        assert join_segments([seg(stock, 0.3, -0.5)], opts) == "", stock
+    assert join_segments([seg(" Thanks for waiting.", 0.3, -0.5)], opts) == "Thanks for waiting."
     # The prompt copied on noise: doubted as speech, its words unsure (see doubt_no_speech_prob)
     assert join_segments([seg(" I'd like to return an item.", 0.47, -1.08)], opts) == ""
     assert join_segments([seg(" Okay.", 0.42, -1.47)], opts) == ""

@@ -7,6 +7,7 @@ costs latency without a measurable gain, and tiny.en with beam 5 can loop on tra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -157,8 +158,10 @@ class Heard:
     number_sure: bool = False
 
 
-# Whisper's stock output for a non-speech turn; no caller answers a prompt with just this.
-_LONE_HALLUCINATIONS = {"you", "you.", "bye.", "thanks for watching!"}
+# Whisper's stock output for a non-speech turn, whatever its punctuation ("Thanks for
+# watching." for noise over a greeting, bench.barge_in); no caller answers a prompt with this.
+_LONE_HALLUCINATIONS = {"you", "bye", "thanks for watching", "thank you for watching"}
+_PUNCTUATION = re.compile(r"[.,!?]")
 
 
 def order_number_prompt(pattern: str | None) -> str:
@@ -203,7 +206,7 @@ def keep_segment(segment: Segment, opts: AsrOptions) -> bool:
 def join_segments(segments: Iterable[Segment], opts: AsrOptions) -> str:
     """Consume the segment generator and join the kept segments' text."""
     text = " ".join(s.text.strip() for s in segments if keep_segment(s, opts)).strip()
-    return "" if text.lower() in _LONE_HALLUCINATIONS else text
+    return "" if _PUNCTUATION.sub("", text.lower()) in _LONE_HALLUCINATIONS else text
 
 
 def transcribe(
