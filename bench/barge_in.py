@@ -155,6 +155,11 @@ async def trial(
     events = await agent.call_events(caller.call_sid) or []
     not_answers = ("dialog_backchannel", "dialog_acknowledgement")
     went_on = [e["kind"] in ("dialog_barge_in_resumed", *not_answers) for e in events]
+    read_as = [
+        f"{e['kind'].removeprefix('dialog_')}: {e['data'].get('text', '')}"
+        for e in events
+        if e["kind"] in (*not_answers, "dialog_own_echo")
+    ]
     words_at = next(
         (i for i, e in enumerate(events) if e["kind"] == "turn" and e.get("speaker") == "user"),
         len(events),
@@ -164,6 +169,7 @@ async def trial(
         "gap_s": after[0].at - clear_at if after and clear_at is not None else None,
         "resumed_while_talking": bool(after) and after[0].at < sent_at,
         "heard": caller_words(events),
+        "read_as": read_as,  # words that answered nothing, and what the dialog took them for
         "prompt_went_on": any(went_on),
         # (Later prompts can be paused too: by the echo of one, on a line that echoes.)
         "went_on_before_words": any(went_on[:words_at]),
@@ -195,6 +201,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     false_barge_ins: list[str] = []
     taken_as_words: list[dict[str, Any]] = []
     false_pauses: list[str] = []
+    false_pauses_read_as: dict[str, list[str]] = {}
     gaps: dict[str, float] = {}
     short_heard: dict[str, list[str]] = {}
     went_on_first: list[str] = []
@@ -219,6 +226,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             if result["prompt_went_on"] and not result["heard"] and result["gap_s"] is not None:
                 false_pauses.append(name)
                 gaps[name] = round(result["gap_s"] * 1000)
+                if result["read_as"]:
+                    false_pauses_read_as[name] = result["read_as"]
                 continue
             false_barge_ins.append(name)
             if result["heard"]:
@@ -263,6 +272,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "noise_taken_as_words": taken_as_words,
         "false_pauses": len(false_pauses),
         "false_pause_stimuli": false_pauses,
+        "false_pauses_read_as": false_pauses_read_as,
         "false_pause_gap_p50_ms": percentile(list(gaps.values()), 50),
         "false_pause_gap_max_ms": max(gaps.values()) if gaps else None,
         "false_pause_gap_ms_by_stimulus": gaps,
@@ -330,6 +340,7 @@ def main() -> None:
         print(f"  {taken['stimulus']} heard as {taken['heard']}")
     print("false pauses (prompt resumed):", ", ".join(results["false_pause_stimuli"]) or "none")
     print("  silence left, ms:", results["false_pause_gap_ms_by_stimulus"])
+    print("  words that answered nothing:", results["false_pauses_read_as"] or "none")
     print(
         f"short answers: {len(results['short_answer_gap_ms'])} of"
         f" {results['short_answer_trials']} answered at once, silence p50"
