@@ -123,6 +123,17 @@ async def test_an_uh_huh_early_in_a_sentence_lets_it_go_on_from_its_start(
     assert text == " ".join(rest)
 
 
+async def said_over_the_greeting(agent_server, audio: bytes) -> list[dict]:
+    """The call record's events after ``audio`` (mu-law) was said 0.6 s into the greeting."""
+    async with await place_call(agent_server.base_url) as caller:
+        await caller.first_media_at()
+        await asyncio.sleep(0.6)
+        await caller.say(audio)
+        await asyncio.sleep(3.0)
+        await caller.stop()
+    return await call_events(agent_server, caller.call_sid)
+
+
 async def test_a_long_mm_hmm_stops_the_greeting_but_lets_it_go_on_once_heard(
     agent_server, caller_voice
 ):
@@ -130,16 +141,19 @@ async def test_a_long_mm_hmm_stops_the_greeting_but_lets_it_go_on_once_heard(
     # the transcript says it was an acknowledgement. Without the backchannel words in Whisper's
     # prompt this rendering was read "Mm-m." and answered as the caller's turn.
     audio, rate = synthesize(caller_voice, "Mm-hmm.", length_scale=1.2)
-    async with await place_call(agent_server.base_url) as caller:
-        await caller.first_media_at()
-        await asyncio.sleep(0.6)
-        await caller.say(to_phone_ulaw(audio, rate))
-        await asyncio.sleep(3.0)
-        await caller.stop()
-    events = await call_events(agent_server, caller.call_sid)
+    events = await said_over_the_greeting(agent_server, to_phone_ulaw(audio, rate))
     kinds = [e["kind"] for e in events]
     assert "dialog_barge_in" in kinds, "the mm-hmm did not stop the greeting"
     assert "dialog_backchannel" in kinds and "dialog_barge_in_resumed" in kinds, kinds
+    assert not caller_words(events)
+
+
+async def test_an_okay_over_the_greetings_first_sentence_lets_it_go_on(agent_server, caller_voice):
+    # The greeting has asked nothing yet ("Hi, thanks for calling ..."): the caller acknowledges
+    # it. Before, "Okay." was taken for the caller's turn and answered.
+    events = await said_over_the_greeting(agent_server, caller_ulaw(caller_voice, "Okay."))
+    kinds = [e["kind"] for e in events]
+    assert "dialog_acknowledgement" in kinds and "dialog_barge_in_resumed" in kinds, kinds
     assert not caller_words(events)
 
 
@@ -149,13 +163,7 @@ async def test_a_short_answer_over_the_greeting_is_answered_and_the_greeting_doe
     # "No." is too short to be a barge-in by its length (barge_in_min_speech_s): it only pauses
     # the greeting. Its words settle the pause: the caller's turn, not an "uh-huh" the greeting
     # goes on after (which it did, and the answer came after the whole greeting again).
-    async with await place_call(agent_server.base_url) as caller:
-        await caller.first_media_at()
-        await asyncio.sleep(0.6)
-        await caller.say(caller_ulaw(caller_voice, "No."))
-        await asyncio.sleep(3.0)
-        await caller.stop()
-    events = await call_events(agent_server, caller.call_sid)
+    events = await said_over_the_greeting(agent_server, caller_ulaw(caller_voice, "No."))
     kinds = [e["kind"] for e in events]
     assert "dialog_barge_in_paused" in kinds and "dialog_barge_in" in kinds, kinds
     assert "dialog_barge_in_resumed" not in kinds
