@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from bench.common import wer
 from voice_agent.audio import telephone_band
-from voice_agent.speech.asr import AsrOptions, transcribe
+from voice_agent.speech.asr import BACKCHANNEL_AND_LOGPROB, AsrOptions, transcribe
 
 
 @pytest.mark.models
@@ -101,6 +102,14 @@ def test_segment_filter() -> None:
     assert join_segments([seg(" Yeah.", 0.4, -0.87)], opts) == "Yeah."
     assert join_segments([seg(" 2", 0.44, -1.14)], opts) == "2"
     assert join_segments([seg(" I'd like to return", 0.44, -1.14)], opts) == ""
+    # Over a prompt, an "mm-hmm" over its echo that Whisper went on from its prompt's
+    # "Mm-hmm. Uh-huh." with (as the offline replay read it), and a caller's "And ..." read well
+    over = replace(opts, drop_and_logprob=BACKCHANNEL_AND_LOGPROB)
+    for made_up, logprob in (("And remember.", -1.06), ("And I'm up.", -0.77)):
+        assert join_segments([seg(f" {made_up}", 0.04, logprob)], opts) == made_up
+        assert join_segments([seg(f" {made_up}", 0.04, logprob)], over) == "", made_up
+    for said, logprob in (("And then what?", -0.61), ("Refund.", -0.95), ("Andrew.", -0.9)):
+        assert join_segments([seg(f" {said}", 0.05, logprob)], over) == said
 
 
 @pytest.mark.models

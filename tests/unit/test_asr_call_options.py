@@ -5,7 +5,12 @@ from types import SimpleNamespace
 
 from voice_agent.pipeline.call import BACKCHANNEL_TURN_S, asr_options, turn_options
 from voice_agent.settings import Settings
-from voice_agent.speech.asr import BACKCHANNEL_WORDS, ORDER_CODE_PROMPT, ORDER_NUMBER_PROMPT
+from voice_agent.speech.asr import (
+    BACKCHANNEL_AND_LOGPROB,
+    BACKCHANNEL_WORDS,
+    ORDER_CODE_PROMPT,
+    ORDER_NUMBER_PROMPT,
+)
 from voice_agent.testing.dialogs import LETTER_PATTERN
 
 NAMES = {"asr": "tiny.en", "asr_number_check": "base"}
@@ -53,6 +58,8 @@ def test_a_short_turn_begun_over_a_prompt_is_primed_for_an_acknowledgement():
     assert now(0.8) is options
     dialog.started_over_prompt = True
     assert now(0.8).initial_prompt == f"{options.initial_prompt} {BACKCHANNEL_WORDS}"
+    assert now(0.8).drop_and_logprob == BACKCHANNEL_AND_LOGPROB  # Whisper going on from them
+    assert options.drop_and_logprob is None
     assert now(0.8).expect_code is None
     assert now(BACKCHANNEL_TURN_S + 0.1) is options  # a sentence: the plain prompt
     dialog.expects_code = True

@@ -33,6 +33,7 @@ from voice_agent.pipeline.turn_taking import code_slot_of, is_backchannel, turn_
 from voice_agent.registry import ModelRegistry
 from voice_agent.settings import Settings
 from voice_agent.speech.asr import (
+    BACKCHANNEL_AND_LOGPROB,
     BACKCHANNEL_WORDS,
     AsrOptions,
     default_asr_options,
@@ -148,7 +149,13 @@ def turn_options(
     """
     prompt = options.initial_prompt
     over_prompt = (
-        replace(options, initial_prompt=f"{prompt} {BACKCHANNEL_WORDS}") if prompt else options
+        replace(
+            options,
+            initial_prompt=f"{prompt} {BACKCHANNEL_WORDS}",
+            drop_and_logprob=BACKCHANNEL_AND_LOGPROB,
+        )
+        if prompt
+        else options
     )
 
     def now(seconds: float) -> AsrOptions:

@@ -58,6 +58,11 @@ ORDER_CODE_PROMPT = (
 #: there it raised the WER of real speech (4.0 -> 4.6% telephone band, 9.3 -> 11.9% at 5 dB)
 #: and noise alone came out as "Mm-hmm." in 12 of 12 clips.
 BACKCHANNEL_WORDS = "Mm-hmm. Uh-huh."
+#: With :data:`BACKCHANNEL_WORDS` last in its prompt, Whisper goes on from them with "And ..."
+#: when it hears an "mm-hmm" over the prompt's echo: "And remember.", "And the number.", "And
+#: I'm up." read at -0.76 to -1.06, where such turns read right are at -0.61 or above
+#: (``AsrOptions.drop_and_logprob``; ``bench/README.md``, "An 'mm-hmm' read as 'And ...'").
+BACKCHANNEL_AND_LOGPROB = -0.7
 #: The same vocabulary as faster-whisper ``hotwords``.
 DOMAIN_HOTWORDS = "order number, return, refund, exchange, receipt, store credit, shipping label"
 
@@ -101,6 +106,9 @@ class AsrOptions:
         taken for words").
       doubt_logprob: See ``doubt_no_speech_prob``.
       doubt_logprob_short: See ``doubt_no_speech_prob``.
+      drop_and_logprob: A segment that begins with "And" and whose average log-probability is
+        below this is dropped (None: kept): Whisper going on from its prompt rather than words
+        (see :data:`BACKCHANNEL_AND_LOGPROB`).
       max_tokens_per_second: Cap on decoded tokens per second of audio (plus 16), so a
         degenerate decode stops early instead of running to 224 tokens; None disables.
       min_duration_s: Shorter audio is not decoded at all (returns "").
@@ -135,6 +143,7 @@ class AsrOptions:
     doubt_no_speech_prob: float = 0.4
     doubt_logprob: float = -0.9
     doubt_logprob_short: float = -1.2
+    drop_and_logprob: float | None = None
     max_tokens_per_second: float | None = 8.0
     min_duration_s: float = 0.1
     window_s: float | None = 20.0
@@ -162,6 +171,7 @@ class Heard:
 # watching." for noise over a greeting, bench.barge_in); no caller answers a prompt with this.
 _LONE_HALLUCINATIONS = {"you", "bye", "thanks for watching", "thank you for watching"}
 _PUNCTUATION = re.compile(r"[.,!?]")
+_AND = re.compile(r"\s*and\b", re.IGNORECASE)
 
 
 def order_number_prompt(pattern: str | None) -> str:
@@ -190,6 +200,12 @@ def keep_segment(segment: Segment, opts: AsrOptions) -> bool:
     if (
         opts.compression_ratio_threshold is not None
         and segment.compression_ratio > opts.compression_ratio_threshold
+    ):
+        return False
+    if (
+        opts.drop_and_logprob is not None
+        and segment.avg_logprob < opts.drop_and_logprob
+        and _AND.match(segment.text)
     ):
         return False
     short = len(segment.text.split()) <= 2
