@@ -103,12 +103,14 @@ def test_segment_filter() -> None:
     assert join_segments([seg(" 2", 0.44, -1.14)], opts) == "2"
     assert join_segments([seg(" I'd like to return", 0.44, -1.14)], opts) == ""
     # Over a prompt, an "mm-hmm" over its echo that Whisper went on from its prompt's
-    # "Mm-hmm. Uh-huh." with (as the offline replay read it), and a caller's "And ..." read well
+    # "Mm-hmm. Uh-huh." with, and a caller's "And ..." (as live calls read them)
     over = replace(opts, drop_and_logprob=BACKCHANNEL_AND_LOGPROB)
-    for made_up, logprob in (("And remember.", -1.06), ("And I'm up.", -0.77)):
+    for made_up, logprob in (("And then, love.", -0.85), ("And I'm not.", -0.52)):
         assert join_segments([seg(f" {made_up}", 0.04, logprob)], opts) == made_up
         assert join_segments([seg(f" {made_up}", 0.04, logprob)], over) == "", made_up
-    for said, logprob in (("And then what?", -0.61), ("Refund.", -0.95), ("Andrew.", -0.9)):
+    for said, logprob in (("And then what?", -0.14), ("And I want to refer.", -0.45)):
+        assert join_segments([seg(f" {said}", 0.03, logprob)], over) == said
+    for said, logprob in (("Refund.", -0.95), ("Andrew.", -0.9)):  # no "And" to go on with
         assert join_segments([seg(f" {said}", 0.05, logprob)], over) == said
 
 

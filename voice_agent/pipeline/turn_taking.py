@@ -137,7 +137,7 @@ def is_backchannel(text: str) -> bool:
 
 
 # Said over a prompt that has asked nothing yet, these acknowledge what it says ("Okay." over
-# "Done. Your return number is: ..."); over a question they answer it, and stay answers.
+# "To confirm: you're returning ..."); over a question they answer it, and stay answers.
 # Whisper also writes them for an "uh-huh" or a noise over the prompt's echo ("All right.").
 _ACKNOWLEDGING = frozenset(["okay", "ok", "alright", "right", "all right", "got it", "i see"])
 
