@@ -144,9 +144,9 @@ _ACKNOWLEDGING = frozenset(["okay", "ok", "alright", "right", "all right", "got 
 
 def is_acknowledgement(text: str) -> bool:
     """Words that only acknowledge ("Okay.", "All right, thanks."): each an acknowledging word
-    or a backchannel, one of them at least acknowledging. Whether they answer a question the
-    prompt asked is the caller's to know (:meth:`PromptProgress.asked
-    <voice_agent.pipeline.prompt_playback.PromptProgress.asked>`).
+    or a backchannel, one of them at least acknowledging. They answer a question once the
+    prompt has asked one (:meth:`PromptProgress.asked
+    <voice_agent.pipeline.prompt_playback.PromptProgress.asked>`): the dialog's to weigh.
     """
     tokens = text.split()
     words = [t.strip(".,!?").lower() for t in tokens]
