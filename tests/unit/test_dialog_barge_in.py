@@ -208,6 +208,11 @@ async def test_a_confirmed_barge_in_no_turn_came_of_lets_the_prompt_go_on():
     assert kinds(events) == ["barge_in_paused", "barge_in", "barge_in_resumed"]
 
 
+def paused_then_heard(words: str) -> list[Frame]:
+    """A barge-in paused (the prompt's audio stopped), then the turn's words."""
+    return [Hook("on_barge_in_paused"), Hook("_on_bot_stopped"), heard(words), SleepFrame(0.2)]
+
+
 def confirmed_then_heard(words: str) -> list[Frame]:
     """A barge-in paused and confirmed, then the turn's words."""
     return [
@@ -270,7 +275,7 @@ async def test_an_okay_lets_a_prompt_go_on_until_it_has_asked_something(words: s
     # Over the greeting's "Hi, thanks for calling ...", it acknowledges; over its "How can I
     # help you today?" it is the caller's answer, however little it says.
     first = split_sentences(GREETING)[0]
-    script = [Hook("on_barge_in_paused"), Hook("_on_bot_stopped"), heard(words), SleepFrame(0.2)]
+    script = paused_then_heard(words)
     _, said, events = await run_dialog(script)  # the first sentence playing
     assert said == [GREETING, GREETING]
     assert kinds(events) == ["barge_in_paused", "acknowledgement", "barge_in_resumed"]
@@ -290,10 +295,7 @@ async def test_an_okay_over_the_summary_to_confirm_opens_no_return_before_it_is_
         heard(request),
         SleepFrame(0.2),
         Hook("_on_bot_started"),  # "To confirm: you're returning the rain jacket ..."
-        Hook("on_barge_in_paused"),
-        Hook("_on_bot_stopped"),
-        heard("Okay."),
-        SleepFrame(0.3),
+        *paused_then_heard("Okay."),
     ]
     _, said, events = await run_dialog(script, orders=SeededOms())
     summary = said[-2]
@@ -307,14 +309,7 @@ async def test_an_answer_heard_while_paused_is_a_barge_in_and_the_callers_turn()
     # Too short for the barge-in processor to confirm ("Refund."), but words: the prompt stays
     # stopped and the answer is taken as soon as it is heard.
     for words in ("Refund.", "I want a refund."):
-        dialog, said, events = await run_dialog(
-            [
-                Hook("on_barge_in_paused"),
-                Hook("_on_bot_stopped"),
-                heard(words),
-                SleepFrame(0.2),
-            ]
-        )
+        dialog, said, events = await run_dialog(paused_then_heard(words))
         assert said[0] == GREETING and len(said) == 2 and said[1] != GREETING
         assert kinds(events) == ["barge_in_paused", "barge_in"]
         answer = events.index(("event", {"type": "UserSaid", "text": words}))
