@@ -65,8 +65,8 @@ async def test_the_agent_does_not_take_its_own_echo_for_the_caller(agent_server,
         _, question = await caller.wait_for_prompt(since)
         await caller.stop()
     assert "order number" in hear(ear, question)
-    assert not clears(caller)
     events = await call_events(agent_server, caller.call_sid)
+    assert not clears(caller), (clears(caller), decisions(events))
     said = caller_words(events)
     assert len(said) == 1, (said, decisions(events))  # the caller's request, no echoed prompt
 
